@@ -1,0 +1,3 @@
+"""corpactions: corporate actions for tokenized stocks on Solana."""
+
+__version__ = "0.1.0"

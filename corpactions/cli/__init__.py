@@ -1,0 +1,67 @@
+"""The ``corpactions`` console script: thin doors into the domain (parse, call, render)."""
+
+from __future__ import annotations
+
+from corpactions.cli import db, demo, instruments
+from corpactions.cli.pending import pending_group
+from corpactions.cli.root import app
+
+app.add_typer(db.app, name="db")
+app.add_typer(instruments.app, name="instruments")
+app.add_typer(
+    pending_group(
+        "Corporate-action feeds: ingest files, pull providers, review quarantine.",
+        [
+            ("ingest", "Ingest a feed file"),
+            ("pull", "Pull a provider"),
+            ("quarantine", "List quarantined records"),
+        ],
+    ),
+    name="feeds",
+)
+app.add_typer(
+    pending_group(
+        "Corporate actions and their version history.",
+        [("list", "List actions"), ("show", "Show one action")],
+    ),
+    name="actions",
+)
+app.add_typer(
+    pending_group(
+        "Record-date holder snapshots.",
+        [("take", "Take a snapshot"), ("show", "Show a snapshot")],
+    ),
+    name="snapshot",
+)
+app.add_typer(
+    pending_group(
+        "Payout plans: compute, review, approve, execute.",
+        [
+            ("compute", "Compute a plan"),
+            ("show", "Show a plan"),
+            ("approve", "Approve a plan"),
+            ("reject", "Reject a plan"),
+            ("execute", "Execute an approved plan"),
+            ("export", "Export a plan"),
+        ],
+    ),
+    name="payouts",
+)
+app.add_typer(
+    pending_group(
+        "The local Solana chain.", [("serve", "Serve JSON-RPC"), ("seed", "Seed holders")]
+    ),
+    name="localnet",
+)
+app.add_typer(
+    pending_group("The holder payout-history API.", [("serve", "Serve the API")]), name="api"
+)
+app.command("demo")(demo.demo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "main"]

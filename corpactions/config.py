@@ -1,0 +1,100 @@
+"""One place for every setting: ``Settings`` reads ``CORPACTIONS_*`` variables and ``.env``.
+
+Every field is documented where it is declared; ``corpactions --help`` and the README list them.
+The payout authority's key is only ever referred to by its *path*; its bytes are read by
+``corpactions.chain.keys`` at the moment of signing and never logged or stored.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from corpactions.errors import ConfigurationError
+
+MAINNET_USDC_MINT = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+LOCALNET_RPC_URL = "http://127.0.0.1:8899"
+
+Commitment = Literal["processed", "confirmed", "finalized"]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Each field is also ``CORPACTIONS_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CORPACTIONS_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(
+        default=Path(".corpactions"),
+        description="Where the embedded ledger, snapshots, exports and local keypairs live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the ledger. Default: SQLite file ledger.db in data_dir.",
+    )
+    broker_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker.")
+    rpc_url: str = Field(default=LOCALNET_RPC_URL, description="Solana JSON-RPC endpoint.")
+    keypair_path: Path | None = Field(
+        default=None,
+        description="Payout authority keypair (Solana CLI JSON, 64 bytes). "
+        "Default: data_dir/keys/payout-authority.json.",
+    )
+    usdc_mint: str = Field(default=MAINNET_USDC_MINT, description="Mint of the payout currency.")
+    payout_decimals: int = Field(default=6, ge=0, le=18, description="Decimals of usdc_mint.")
+    commitment: Commitment = Field(default="confirmed", description="Commitment for reads.")
+    rpc_timeout_seconds: float = Field(default=30.0, gt=0, description="Per-request RPC timeout.")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_json: bool | None = Field(
+        default=None, description="JSON logs; default: JSON when stderr is not a terminal."
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError(f"log_level must be DEBUG, INFO, WARNING or ERROR, not {value!r}")
+        return level
+
+    @property
+    def ledger_url(self) -> str:
+        """The database URL in force: the configured one, or the embedded SQLite file."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'ledger.db').resolve()}"
+
+    @property
+    def authority_keypair_path(self) -> Path:
+        return self.keypair_path or self.data_dir / "keys" / "payout-authority.json"
+
+    def ensure_data_dir(self) -> Path:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot create data dir {self.data_dir}: {exc.strerror}",
+                hint="set CORPACTIONS_DATA_DIR to a writable folder",
+            ) from exc
+        return self.data_dir
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the common spellings of a PostgreSQL URL and pin the psycopg (v3) driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings. Tests that change the environment call ``cache_clear()``."""
+    return Settings()

@@ -1,0 +1,142 @@
+"""The ledger database: one engine per URL, session helpers, and Alembic migrations.
+
+Workers and the CLI use ``session_scope()``; the API uses ``get_session`` as a dependency.
+Schema changes go through the migrations in ``corpactions/migrations`` (``corpactions db upgrade``),
+which run unchanged on PostgreSQL and SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from corpactions.config import get_settings, normalize_database_url
+from corpactions.errors import LedgerError
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def _create_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        sa.event.listen(engine, "connect", _on_sqlite_connect)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The engine for ``url`` (default: the configured ledger), created once per process."""
+    key = normalize_database_url(url) if url else get_settings().ledger_url
+    engine = _ENGINES.get(key)
+    if engine is None:
+        engine = _ENGINES[key] = _create_engine(key)
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection and forget the engines (tests, forked workers)."""
+    while _ENGINES:
+        _, engine = _ENGINES.popitem()
+        engine.dispose()
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    with Session(get_engine(url), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except OperationalError as exc:
+            session.rollback()
+            raise LedgerError(f"the ledger database failed: {exc.orig}") from exc
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def get_session() -> Iterator[Session]:
+    """FastAPI dependency: one session per request."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield session
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url or get_settings().ledger_url)
+    cfg.attributes["configure_logger"] = False
+    return cfg
+
+
+def _run_migration(action: str, url: str | None, revision: str) -> None:
+    resolved = normalize_database_url(url) if url else get_settings().ledger_url
+    if resolved.startswith("sqlite:///"):
+        Path(resolved.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if action == "upgrade":
+            command.upgrade(alembic_config(resolved), revision)
+        else:
+            command.downgrade(alembic_config(resolved), revision)
+    except OperationalError as exc:
+        raise LedgerError(f"cannot migrate the ledger at {_redact(resolved)}: {exc.orig}") from exc
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    """Bring the ledger schema to ``revision`` (default: the newest)."""
+    _run_migration("upgrade", url, revision)
+
+
+def downgrade(url: str | None = None, revision: str = "base") -> None:
+    _run_migration("downgrade", url, revision)
+
+
+def current_revision(url: str | None = None) -> str | None:
+    with get_engine(url).connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def require_current_schema(url: str | None = None) -> None:
+    """Refuse to work on a ledger whose schema is missing or behind the code."""
+    try:
+        current = current_revision(url)
+    except OperationalError as exc:
+        raise LedgerError(f"cannot reach the ledger database: {exc.orig}") from exc
+    if current != head_revision():
+        raise LedgerError(
+            f"the ledger schema is at {current or 'nothing'}, the code needs {head_revision()}",
+            hint="run 'corpactions db upgrade'",
+        )
+
+
+def _redact(url: str) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True)

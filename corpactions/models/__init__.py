@@ -1,0 +1,36 @@
+"""The ledger schema, one module per aggregate. Importing this registers every table."""
+
+from corpactions.models.actions import (
+    TERMINAL_ACTION_STATUSES,
+    ActionKind,
+    ActionStatus,
+    CorporateAction,
+    CorporateActionVersion,
+    QuarantinedRecord,
+)
+from corpactions.models.batches import BatchStatus, PayoutBatch
+from corpactions.models.instruments import Instrument, InstrumentBase, TokenProgram
+from corpactions.models.plans import Approval, LineStatus, PayoutLine, PayoutPlan, PlanStatus
+from corpactions.models.snapshots import Snapshot
+from corpactions.models.wallets import Wallet
+
+__all__ = [
+    "TERMINAL_ACTION_STATUSES",
+    "ActionKind",
+    "ActionStatus",
+    "Approval",
+    "BatchStatus",
+    "CorporateAction",
+    "CorporateActionVersion",
+    "Instrument",
+    "InstrumentBase",
+    "LineStatus",
+    "PayoutBatch",
+    "PayoutLine",
+    "PayoutPlan",
+    "PlanStatus",
+    "QuarantinedRecord",
+    "Snapshot",
+    "TokenProgram",
+    "Wallet",
+]

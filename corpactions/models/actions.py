@@ -1,0 +1,97 @@
+"""Corporate actions, every version the feeds delivered, and the records they refused."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from corpactions.models.types import DecimalText, UTCDateTime, utcnow
+
+
+class ActionKind(StrEnum):
+    cash_dividend = "cash_dividend"
+    stock_dividend = "stock_dividend"
+    forward_split = "forward_split"
+    reverse_split = "reverse_split"
+    meeting = "meeting"
+
+
+class ActionStatus(StrEnum):
+    announced = "announced"
+    confirmed = "confirmed"
+    snapshotted = "snapshotted"
+    planned = "planned"
+    approved = "approved"
+    paying = "paying"
+    paid = "paid"
+    attested = "attested"
+    cancelled = "cancelled"
+    withdrawn = "withdrawn"
+    failed = "failed"
+
+
+TERMINAL_ACTION_STATUSES = frozenset(
+    {ActionStatus.cancelled, ActionStatus.withdrawn, ActionStatus.failed, ActionStatus.attested}
+)
+
+
+class CorporateAction(SQLModel, table=True):
+    """One economic event of one instrument, identified by its source's stable reference."""
+
+    __table_args__ = (UniqueConstraint("source", "source_ref", name="uq_action_source_ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    instrument_id: int = Field(foreign_key="instrument.id", index=True)
+    source: str = Field(max_length=32)
+    source_ref: str = Field(max_length=128)
+    kind: ActionKind = Field(sa_type=String(32))
+    status: ActionStatus = Field(default=ActionStatus.announced, sa_type=String(32), index=True)
+    current_version: int = 1
+    status_reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CorporateActionVersion(SQLModel, table=True):
+    """The terms of an action as one feed record stated them. Versions are never edited."""
+
+    __table_args__ = (UniqueConstraint("action_id", "version", name="uq_action_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    action_id: int = Field(foreign_key="corporateaction.id", index=True)
+    version: int
+    kind: ActionKind = Field(sa_type=String(32))
+    function: str = Field(default="NEWM", max_length=8)
+    processing_status: str | None = Field(default=None, max_length=8)
+    ex_date: date | None = None
+    record_date: date | None = None
+    pay_date: date | None = None
+    effective_date: date | None = None
+    currency: str | None = Field(default=None, max_length=3)
+    gross_rate: Decimal | None = Field(default=None, sa_type=DecimalText)
+    net_rate: Decimal | None = Field(default=None, sa_type=DecimalText)
+    withholding_rate: Decimal | None = Field(default=None, sa_type=DecimalText)
+    ratio_new: Decimal | None = Field(default=None, sa_type=DecimalText)
+    ratio_old: Decimal | None = Field(default=None, sa_type=DecimalText)
+    fraction_disposition: str | None = Field(default=None, max_length=8)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    payload_sha256: str = Field(max_length=64, index=True)
+    raw_payload: str = Field(sa_type=Text)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    superseded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class QuarantinedRecord(SQLModel, table=True):
+    """A feed record that failed validation, kept whole with the reason."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32, index=True)
+    source_ref: str | None = Field(default=None, max_length=128)
+    reason: str = Field(sa_type=Text)
+    raw_payload: str = Field(sa_type=Text)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,31 @@
+"""Tokenized instruments: an underlying ticker and the SPL mint that represents it on chain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, String
+from sqlmodel import Field, SQLModel
+
+from corpactions.models.types import UTCDateTime, utcnow
+
+
+class TokenProgram(StrEnum):
+    token = "token"  # noqa: S105 - a program name, not a secret
+    token2022 = "token2022"
+
+
+class InstrumentBase(SQLModel):
+    symbol: str = Field(index=True, unique=True, max_length=16)
+    mint: str = Field(index=True, unique=True, max_length=44)
+    token_program: TokenProgram = Field(default=TokenProgram.token, sa_type=String(16))
+    decimals: int = Field(default=8, ge=0, le=18)
+    issuer_wallet: str | None = Field(default=None, max_length=44)
+    excluded_wallets: list[str] = Field(default_factory=list, sa_type=JSON)
+    active: bool = True
+
+
+class Instrument(InstrumentBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,82 @@
+"""Payout plans, their lines, and the append-only approvals that bind to a plan's hash."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from corpactions.models.types import U64, DecimalText, UTCDateTime, utcnow
+
+
+class PlanStatus(StrEnum):
+    draft = "draft"
+    approved = "approved"
+    rejected = "rejected"
+    stale = "stale"
+    executing = "executing"
+    paid = "paid"
+    reconciled = "reconciled"
+    attested = "attested"
+
+
+class LineStatus(StrEnum):
+    pending = "pending"
+    batched = "batched"
+    paid = "paid"
+    carried = "carried"
+    escrowed = "escrowed"
+    held_for_claim = "held_for_claim"
+    failed = "failed"
+
+
+class PayoutPlan(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    action_id: int = Field(foreign_key="corporateaction.id", index=True)
+    action_version: int
+    snapshot_id: int = Field(foreign_key="snapshot.id")
+    status: PlanStatus = Field(default=PlanStatus.draft, sa_type=String(16), index=True)
+    rate_per_share: Decimal = Field(sa_type=DecimalText)
+    gross_pool: int = Field(sa_type=BigInteger)
+    withheld_total: int = Field(default=0, sa_type=BigInteger)
+    sent_total: int = Field(default=0, sa_type=BigInteger)
+    carried_total: int = Field(default=0, sa_type=BigInteger)
+    escrowed_total: int = Field(default=0, sa_type=BigInteger)
+    undistributed: int = Field(default=0, sa_type=BigInteger)
+    line_count: int = 0
+    plan_hash: str = Field(max_length=64)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    stale_reason: str | None = None
+
+
+class PayoutLine(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("plan_id", "owner", name="uq_line_plan_owner"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="payoutplan.id", index=True)
+    owner: str = Field(max_length=44, index=True)
+    shares: int = Field(sa_type=U64)
+    gross: int = Field(sa_type=BigInteger)
+    withholding: int = Field(default=0, sa_type=BigInteger)
+    net: int = Field(sa_type=BigInteger)
+    tax_class: str | None = Field(default=None, max_length=32)
+    status: LineStatus = Field(default=LineStatus.pending, sa_type=String(16), index=True)
+    batch_id: int | None = Field(default=None, foreign_key="payoutbatch.id", index=True)
+    signature: str | None = Field(default=None, max_length=88)
+    slot: int | None = None
+
+
+class Approval(SQLModel, table=True):
+    """An operator's decision on one exact plan. Rows are only ever inserted."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="payoutplan.id", index=True)
+    approver: str = Field(max_length=64)
+    decision: str = Field(max_length=8)
+    plan_hash: str = Field(max_length=64)
+    note: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Create .venv at the repo root and install the locked dependency set into it (idempotent:
+# a second run with unchanged locks does nothing). `scripts/setup.sh dev` adds the test tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lock=requirements.lock
+[ "${1:-}" = "dev" ] && lock=requirements-dev.lock
+
+python=${PYTHON:-}
+if [ -z "$python" ]; then
+  for candidate in python3.11 python3.12 python3.13 python3; do
+    if command -v "$candidate" >/dev/null 2>&1; then python=$candidate; break; fi
+  done
+fi
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "error: corpactions needs Python 3.11 or newer (found: ${python:-none}); set PYTHON=/path/to/python3.11" >&2
+  exit 2
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $("$python" --version)" >&2
+  "$python" -m venv .venv
+fi
+stamp=".venv/.installed-$(cat "$lock" pyproject.toml | sha256sum | cut -c1-16)-${lock%.lock}"
+if [ ! -f "$stamp" ]; then
+  echo "setup: installing $lock into .venv (first run takes a minute)" >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$lock"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . 2>/dev/null \
+    || .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+  rm -f .venv/.installed-*-"${lock%.lock}"
+  touch "$stamp"
+fi

@@ -1,0 +1,1 @@
+"""On-chain holder snapshots: RPC reads, bulk parsing, per-owner aggregation."""

@@ -1,0 +1,1 @@
+"""Celery tasks: thin, idempotent wrappers around the domain's plain functions."""

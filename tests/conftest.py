@@ -1,0 +1,117 @@
+"""Fixtures for the real services on this machine: PostgreSQL, Redis, SQLite files.
+
+Each test session creates its own scratch PostgreSQL database (migrated with Alembic, as
+production is) and drops it at the end, so parallel runs and CI never share state.
+Set CORPACTIONS_TEST_PG_ADMIN_URL / CORPACTIONS_TEST_REDIS_URL to point elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+from corpactions import db
+from corpactions.config import get_settings
+
+PG_ADMIN_URL = os.environ.get(
+    "CORPACTIONS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("CORPACTIONS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _with_database(url: str, name: str) -> str:
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated to head."""
+    name = f"corpactions_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(PG_ADMIN_URL, name).replace("postgresql://", "postgresql+psycopg://", 1)
+    db.upgrade(url)
+    yield url
+    db.dispose_engines()
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_pg_url() -> Iterator[str]:
+    """A PostgreSQL database with no schema at all (for migration tests)."""
+    name = f"corpactions_e_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(PG_ADMIN_URL, name).replace("postgresql://", "postgresql+psycopg://", 1)
+    yield url
+    db.dispose_engines()
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def truncate_all(url: str) -> None:
+    engine = db.get_engine(url)
+    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(sa.text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def pg_ledger(pg_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    """The session's PostgreSQL ledger, emptied, configured as *the* ledger for this test."""
+    truncate_all(pg_url)
+    _configure(monkeypatch, tmp_path, pg_url)
+    yield pg_url
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def sqlite_ledger(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    """A migrated embedded SQLite ledger in a temporary data dir, configured for this test."""
+    url = f"sqlite:///{tmp_path / 'data' / 'ledger.db'}"
+    _configure(monkeypatch, tmp_path, None)
+    db.upgrade(url)
+    yield url
+    db.dispose_engines()
+    get_settings.cache_clear()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def ledger(request: pytest.FixtureRequest) -> str:
+    """Runs the test once on PostgreSQL and once on the embedded SQLite ledger."""
+    name = "pg_ledger" if request.param == "postgresql" else "sqlite_ledger"
+    url: str = request.getfixturevalue(name)
+    return url
+
+
+def _configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str | None) -> None:
+    monkeypatch.setenv("CORPACTIONS_DATA_DIR", str(tmp_path / "data"))
+    if url is None:
+        monkeypatch.delenv("CORPACTIONS_DATABASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("CORPACTIONS_DATABASE_URL", url)
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    """The machine's real Redis, on a database index reserved for tests, emptied."""
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()

@@ -1,0 +1,153 @@
+"""The admin CLI: help everywhere, one-line errors with exit 2, instruments on both ledgers."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from corpactions import db
+from corpactions.cli import app
+
+runner = CliRunner()
+GROUPS = ["db", "instruments", "feeds", "actions", "snapshot", "payouts", "localnet", "api", "demo"]
+MINT = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+OTHER_MINT = "So11111111111111111111111111111111111111112"
+WALLET = "11111111111111111111111111111111"
+
+
+def test_root_help_lists_every_group() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for group in GROUPS:
+        assert f"  {group} " in result.output
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_every_group_has_help(group: str) -> None:
+    result = runner.invoke(app, [group, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def _one_error_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in text
+    return lines[0]
+
+
+def test_an_unknown_option_is_one_line_and_exit_2() -> None:
+    result = runner.invoke(app, ["instruments", "list", "--bogus"])
+    assert result.exit_code == 2
+    assert "--bogus" in _one_error_line(result.output)
+
+
+def test_a_missing_argument_is_one_line_and_exit_2() -> None:
+    result = runner.invoke(app, ["instruments", "add", "--mint", MINT])
+    assert result.exit_code == 2
+    assert "symbol" in _one_error_line(result.output).lower()
+
+
+def test_a_bad_option_value_is_one_line_and_exit_2() -> None:
+    result = runner.invoke(app, ["instruments", "add", "AAPL", "--mint", MINT, "--decimals", "x"])
+    assert result.exit_code == 2
+    assert "--decimals" in _one_error_line(result.output)
+
+
+def test_instruments_add_then_list_as_json(ledger: str) -> None:
+    added = runner.invoke(
+        app,
+        [
+            "instruments",
+            "add",
+            "aapl",
+            "--mint",
+            MINT,
+            "--program",
+            "token2022",
+            "--decimals",
+            "8",
+            "--exclude",
+            WALLET,
+            "--json",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    assert orjson.loads(added.output)["symbol"] == "AAPL"
+    runner.invoke(app, ["instruments", "add", "MSFT", "--mint", OTHER_MINT])
+    listed = runner.invoke(app, ["instruments", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows = orjson.loads(listed.output)
+    assert [(r["symbol"], r["mint"], r["token_program"]) for r in rows] == [
+        ("AAPL", MINT, "token2022"),
+        ("MSFT", OTHER_MINT, "token"),
+    ]
+    assert rows[0]["excluded_wallets"] == [WALLET]
+
+
+def _instrument_count(url: str) -> int:
+    with db.get_engine(url).connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM instrument")).scalar_one())
+
+
+@pytest.mark.parametrize(
+    ("mint", "reason"),
+    [
+        ("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt10", "not base58"),
+        ("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1vEPj", "not 32"),
+        ("abc", "not 32"),
+        ("", "empty"),
+    ],
+)
+def test_a_malformed_mint_exits_2_with_a_clear_message_and_writes_nothing(
+    ledger: str, mint: str, reason: str
+) -> None:
+    result = runner.invoke(app, ["instruments", "add", "AAPL", "--mint", mint])
+    assert result.exit_code == 2
+    assert reason in _one_error_line(result.output)
+    assert _instrument_count(ledger) == 0
+
+
+def test_registering_a_symbol_twice_is_refused(ledger: str) -> None:
+    assert runner.invoke(app, ["instruments", "add", "AAPL", "--mint", MINT]).exit_code == 0
+    again = runner.invoke(app, ["instruments", "add", "AAPL", "--mint", OTHER_MINT])
+    assert again.exit_code == 2
+    assert "already registered" in _one_error_line(again.output)
+    assert _instrument_count(ledger) == 1
+
+
+def test_db_upgrade_creates_the_embedded_ledger(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory
+) -> None:
+    from corpactions.config import get_settings
+
+    monkeypatch.setenv("CORPACTIONS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CORPACTIONS_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["db", "upgrade"])
+        assert result.exit_code == 0, result.output
+        assert db.current_revision() == db.head_revision()
+    finally:
+        db.dispose_engines()
+        get_settings.cache_clear()
+
+
+def test_commands_refuse_a_ledger_that_was_never_migrated(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory
+) -> None:
+    from corpactions.config import get_settings
+
+    monkeypatch.setenv("CORPACTIONS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CORPACTIONS_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["instruments", "list"])
+        assert result.exit_code == 1
+        assert "corpactions db upgrade" in _one_error_line(result.output)
+    finally:
+        db.dispose_engines()
+        get_settings.cache_clear()
