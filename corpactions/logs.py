@@ -38,7 +38,7 @@ def configure_logging(*, level: str | None = None, json: bool | None = None) -> 
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level_name, stream=sys.stderr, format="%(name)s %(message)s")
-    for noisy in ("alembic", "httpx", "httpcore"):
+    for noisy in ("alembic", "httpx", "httpcore", "httpx2", "httpcore2", "uvicorn"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level_name)))
     _configured = True
 

@@ -1,0 +1,1 @@
+"""Everything that talks to or describes Solana: RPC access, account layouts, instructions."""

@@ -1,0 +1,273 @@
+"""The one place that talks to Solana: solana-py's ``AsyncClient`` behind our error tree.
+
+- HTTP 429 / 5xx and transport failures become ``TransientRpcError`` after ``max_retries``
+  retries with exponential backoff (``Retry-After`` honoured).
+- JSON-RPC errors become ``RpcRefused`` or, for ``sendTransaction`` preflight failures,
+  ``TransactionRejected`` carrying the node's ``err`` value.
+- ``call_raw`` posts a JSON-RPC request and returns the undecoded response body, for the bulk
+  paths (snapshots) that parse with orjson instead of per-account Python objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+import orjson
+from solana.exceptions import SolanaRpcException
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Commitment
+from solana.rpc.core import RPCException
+from solana.rpc.models import TxOpts
+from solders.account import Account
+from solders.hash import Hash
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction_status import TransactionStatus
+
+from corpactions.config import Settings, get_settings
+from corpactions.errors import ChainError, RpcRefused, TransientRpcError
+from corpactions.logs import get_logger
+
+T = TypeVar("T")
+log = get_logger(__name__)
+_RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+class TransactionRejected(ChainError):
+    """The node refused a transaction before it could land (preflight failure, bad signature)."""
+
+    def __init__(self, message: str, *, err: Any = None, logs: Sequence[str] = ()) -> None:
+        super().__init__(message, hint="the transaction was not sent; fix the cause and retry")
+        self.err = err
+        self.logs = list(logs)
+
+
+@dataclass(frozen=True)
+class Blockhash:
+    blockhash: Hash
+    last_valid_block_height: int
+
+
+class Rpc:
+    """An async Solana RPC session. Use as ``async with Rpc(url) as rpc: ...``."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        settings: Settings | None = None,
+        commitment: str | None = None,
+        timeout: float | None = None,
+        max_retries: int = 6,
+        backoff_seconds: float = 0.1,
+        rate_limit: float = 0,
+    ) -> None:
+        settings = settings or get_settings()
+        self.url = url or settings.rpc_url
+        self.commitment = Commitment(commitment or settings.commitment)
+        self.timeout = timeout or settings.rpc_timeout_seconds
+        self.max_retries = max_retries
+        self.backoff_seconds = backoff_seconds
+        self._client = AsyncClient(
+            self.url, commitment=self.commitment, timeout=self.timeout, rate_limit=rate_limit
+        )
+        self._http = httpx.AsyncClient(timeout=self.timeout)
+        self._ids = 0
+
+    async def __aenter__(self) -> Rpc:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._client.close()
+        await self._http.aclose()
+
+    # ----- retries and translation ------------------------------------------------------------
+
+    async def _retrying(self, what: str, attempt_call: Callable[[], Awaitable[T]]) -> T:
+        delay = self.backoff_seconds
+        for attempt in range(self.max_retries + 1):
+            try:
+                return await attempt_call()
+            except TransientRpcError as exc:
+                if attempt >= self.max_retries:
+                    raise
+                wait = max(delay, getattr(exc, "retry_after", 0.0))
+                log.debug("rpc retry", method=what, attempt=attempt + 1, wait=round(wait, 3))
+                await asyncio.sleep(wait * (1 + random.random() / 4))  # noqa: S311 - jitter
+                delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _transient(self, what: str, status: int | None, retry_after: str | None) -> TransientRpcError:
+        reason = f"HTTP {status}" if status else "no answer"
+        error = TransientRpcError(f"RPC {what} at {self.url} failed: {reason}")
+        try:
+            error.retry_after = float(retry_after) if retry_after else 0.0  # type: ignore[attr-defined]
+        except ValueError:
+            error.retry_after = 0.0  # type: ignore[attr-defined]
+        return error
+
+    def _translate(self, what: str, exc: Exception) -> Exception:
+        if isinstance(exc, SolanaRpcException):
+            cause = exc.__cause__
+            response = getattr(cause, "response", None)
+            status = getattr(response, "status_code", None)
+            if status is None or status in _RETRY_STATUSES:
+                retry_after = response.headers.get("retry-after") if response is not None else None
+                return self._transient(what, status, retry_after)
+            return RpcRefused(f"RPC {what} at {self.url} answered HTTP {status}")
+        if isinstance(exc, RPCException):
+            error = exc.args[0] if exc.args else exc
+            message = getattr(error, "message", str(error))
+            data = getattr(error, "data", None)
+            if what == "sendTransaction":
+                err = getattr(data, "err", None)
+                logs = getattr(data, "logs", None) or []
+                return TransactionRejected(f"the node refused the transaction: {message}", err=err, logs=logs)
+            return RpcRefused(f"RPC {what} refused: {message}")
+        return exc
+
+    async def _typed(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        async def once() -> T:
+            try:
+                return await call()
+            except (SolanaRpcException, RPCException) as exc:
+                raise self._translate(what, exc) from exc
+
+        return await self._retrying(what, once)
+
+    async def call_raw(self, method: str, params: list[Any]) -> bytes:
+        """POST one JSON-RPC request; return the raw response body (after HTTP checks)."""
+
+        async def once() -> bytes:
+            self._ids += 1
+            body = orjson.dumps({"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params})
+            try:
+                response = await self._http.post(
+                    self.url, content=body, headers={"Content-Type": "application/json"}
+                )
+            except httpx.TransportError as exc:
+                raise self._transient(method, None, None) from exc
+            if response.status_code in _RETRY_STATUSES:
+                raise self._transient(method, response.status_code, response.headers.get("retry-after"))
+            if response.status_code != 200:
+                raise RpcRefused(f"RPC {method} at {self.url} answered HTTP {response.status_code}")
+            return response.content
+
+        return await self._retrying(method, once)
+
+    async def call_json(self, method: str, params: list[Any]) -> Any:
+        """A raw JSON-RPC call whose ``result`` is returned decoded; errors become RpcRefused."""
+        payload = orjson.loads(await self.call_raw(method, params))
+        if "error" in payload:
+            error = payload["error"]
+            raise RpcRefused(f"RPC {method} refused: {error.get('message')} (code {error.get('code')})")
+        return payload["result"]
+
+    # ----- typed calls ------------------------------------------------------------------------
+
+    async def latest_blockhash(self) -> Blockhash:
+        resp = await self._typed("getLatestBlockhash", lambda: self._client.get_latest_blockhash())
+        return Blockhash(resp.value.blockhash, resp.value.last_valid_block_height)
+
+    async def block_height(self, commitment: str | None = None) -> int:
+        level = Commitment(commitment) if commitment else self.commitment
+        resp = await self._typed("getBlockHeight", lambda: self._client.get_block_height(level))
+        return int(resp.value)
+
+    async def slot(self) -> int:
+        resp = await self._typed("getSlot", lambda: self._client.get_slot())
+        return int(resp.value)
+
+    async def balance(self, pubkey: Pubkey) -> int:
+        resp = await self._typed("getBalance", lambda: self._client.get_balance(pubkey))
+        return int(resp.value)
+
+    async def account(self, pubkey: Pubkey) -> Account | None:
+        resp = await self._typed("getAccountInfo", lambda: self._client.get_account_info(pubkey))
+        return resp.value
+
+    async def accounts(self, pubkeys: Sequence[Pubkey]) -> list[Account | None]:
+        out: list[Account | None] = []
+        for start in range(0, len(pubkeys), 100):
+            chunk = list(pubkeys[start : start + 100])
+            resp = await self._typed(
+                "getMultipleAccounts", lambda chunk=chunk: self._client.get_multiple_accounts(chunk)
+            )
+            out.extend(resp.value)
+        return out
+
+    async def token_supply(self, mint: Pubkey) -> tuple[int, int]:
+        """(raw supply, context slot)."""
+        resp = await self._typed("getTokenSupply", lambda: self._client.get_token_supply(mint))
+        return int(resp.value.amount), int(resp.context.slot)
+
+    async def rent_exempt_minimum(self, size: int) -> int:
+        resp = await self._typed(
+            "getMinimumBalanceForRentExemption",
+            lambda: self._client.get_minimum_balance_for_rent_exemption(size),
+        )
+        return int(resp.value)
+
+    async def airdrop(self, pubkey: Pubkey, lamports: int) -> Signature:
+        resp = await self._typed("requestAirdrop", lambda: self._client.request_airdrop(pubkey, lamports))
+        return resp.value
+
+    async def send_raw(self, tx_bytes: bytes, *, skip_preflight: bool = False) -> Signature:
+        opts = TxOpts(skip_preflight=skip_preflight, skip_confirmation=True)
+        resp = await self._typed(
+            "sendTransaction", lambda: self._client.send_raw_transaction(tx_bytes, opts)
+        )
+        return resp.value
+
+    async def signature_statuses(
+        self, signatures: Sequence[Signature], *, search_history: bool = True
+    ) -> list[TransactionStatus | None]:
+        out: list[TransactionStatus | None] = []
+        for start in range(0, len(signatures), 256):
+            chunk = list(signatures[start : start + 256])
+            resp = await self._typed(
+                "getSignatureStatuses",
+                lambda chunk=chunk: self._client.get_signature_statuses(
+                    chunk, search_transaction_history=search_history
+                ),
+            )
+            out.extend(resp.value)
+        return out
+
+    async def wait_landed(
+        self, signatures: Sequence[Signature], *, timeout: float = 30.0, finalized: bool = False
+    ) -> list[TransactionStatus]:
+        """Poll until every signature has a status (at ``finalized`` when asked)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            statuses = await self.signature_statuses(signatures)
+            done = [
+                s is not None
+                and (not finalized or str(s.confirmation_status) == "TransactionConfirmationStatus.Finalized")
+                for s in statuses
+            ]
+            if all(done):
+                return [s for s in statuses if s is not None]
+            if asyncio.get_running_loop().time() > deadline:
+                missing = [str(sig) for sig, ok in zip(signatures, done, strict=True) if not ok]
+                raise TransientRpcError(
+                    f"{len(missing)} transaction(s) not landed after {timeout:.0f}s, first {missing[0]}"
+                )
+            await asyncio.sleep(0.05)
+
+
+__all__ = ["Blockhash", "Rpc", "TransactionRejected"]

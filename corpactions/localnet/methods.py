@@ -1,0 +1,619 @@
+"""Solana JSON-RPC methods over a ``LocalChain``, with the shapes of the Solana RPC docs.
+
+Each handler takes the request's ``params`` list and returns the ``result`` value, or raises
+``ChainRequestError`` with the code a real node uses (-32602 invalid params, -32002 preflight
+failure, -32003 signature verification failure, ...). ``dispatch`` adds -32601 for unknown
+methods. Two non-standard admin methods drive tests: ``localnet_advanceSlots`` and
+``localnet_setFaults`` (plus ``localnet_setTimeOffset``).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+import base58
+from solders.account import Account
+from solders.message import Message, MessageV0
+from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
+
+from corpactions.chain import layout
+from corpactions.localnet.chain import ChainRequestError, LocalChain, token_amount_json
+
+SOLANA_CORE_VERSION = "2.2.7"
+FEATURE_SET = 3294202862
+MAX_MULTIPLE_ACCOUNTS = 100
+MAX_SIGNATURE_STATUSES = 256
+U64_MAX = 2**64 - 1
+
+Handler = Callable[[LocalChain, list[Any]], Any]
+
+
+def invalid_params(message: str) -> ChainRequestError:
+    return ChainRequestError(-32602, message)
+
+
+def _param(params: list[Any], index: int, name: str) -> Any:
+    if len(params) <= index:
+        raise invalid_params(f"missing parameter: {name}")
+    return params[index]
+
+
+def _config(params: list[Any], index: int) -> dict[str, Any]:
+    if len(params) <= index or params[index] is None:
+        return {}
+    value = params[index]
+    if not isinstance(value, dict):
+        raise invalid_params("Invalid params: configuration must be an object")
+    return value
+
+
+def _pubkey(value: Any, name: str = "pubkey") -> Pubkey:
+    if not isinstance(value, str):
+        raise invalid_params(f"Invalid param: {name} must be a base-58 string")
+    try:
+        return Pubkey.from_string(value)
+    except ValueError as exc:
+        raise invalid_params(f"Invalid param: Invalid {name}") from exc
+
+
+def _context(chain: LocalChain, commitment: str | None = None) -> dict[str, Any]:
+    slot = chain.finalized_slot() if commitment == "finalized" else chain.slot
+    return {"apiVersion": SOLANA_CORE_VERSION, "slot": slot}
+
+
+def _with_context(chain: LocalChain, config: dict[str, Any], value: Any) -> dict[str, Any]:
+    return {"context": _context(chain, config.get("commitment")), "value": value}
+
+
+# ----- account encoding -----------------------------------------------------------------------
+
+
+def _slice(data: bytes, config: dict[str, Any]) -> bytes:
+    data_slice = config.get("dataSlice")
+    if not data_slice:
+        return data
+    try:
+        offset, length = int(data_slice["offset"]), int(data_slice["length"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise invalid_params("Invalid params: dataSlice needs offset and length") from exc
+    return data[offset : offset + length]
+
+
+def _parsed_token(chain: LocalChain, account: Account, data: bytes) -> dict[str, Any] | None:
+    program = account.owner
+    name = "spl-token" if program == layout.TOKEN_PROGRAM_ID else "spl-token-2022"
+    if layout.is_token_account(program, data):
+        decoded = layout.decode_token_account(data)
+        decimals = chain.mint_decimals(decoded.mint)
+        if decimals is None:
+            return None
+        info: dict[str, Any] = {
+            "isNative": False,
+            "mint": str(decoded.mint),
+            "owner": str(decoded.owner),
+            "state": layout.STATE_NAMES.get(decoded.state, "uninitialized"),
+            "tokenAmount": token_amount_json(decoded.amount, decimals),
+        }
+        if decoded.extensions:
+            info["extensions"] = [
+                {"extension": layout.EXTENSION_NAMES.get(t, f"unknown{t}")}
+                for t in decoded.extensions
+            ]
+        return {"program": name, "parsed": {"info": info, "type": "account"}, "space": len(data)}
+    if layout.is_mint(program, data):
+        mint = layout.decode_mint(data)
+        mint_info: dict[str, Any] = {
+            "decimals": mint.decimals,
+            "freezeAuthority": str(mint.freeze_authority) if mint.freeze_authority else None,
+            "isInitialized": mint.is_initialized,
+            "mintAuthority": str(mint.mint_authority) if mint.mint_authority else None,
+            "supply": str(mint.supply),
+        }
+        scaled = mint.scaled_ui_amount
+        if scaled is not None:
+            mint_info["extensions"] = [
+                {
+                    "extension": "scaledUiAmountConfig",
+                    "state": {
+                        "authority": str(scaled.authority),
+                        "multiplier": repr(scaled.multiplier),
+                        "newMultiplierEffectiveTimestamp": scaled.new_multiplier_effective_timestamp,
+                        "newMultiplier": repr(scaled.new_multiplier),
+                    },
+                }
+            ]
+        return {"program": name, "parsed": {"info": mint_info, "type": "mint"}, "space": len(data)}
+    return None
+
+
+def encode_account(
+    chain: LocalChain, account: Account, config: dict[str, Any], *, default: str = "base64"
+) -> dict[str, Any]:
+    encoding = config.get("encoding", default)
+    data = bytes(account.data)
+    encoded: Any
+    if encoding == "jsonParsed":
+        parsed = _parsed_token(chain, account, data) if account.owner in layout.TOKEN_PROGRAMS else None
+        encoded = parsed if parsed is not None else [base64.b64encode(_slice(data, config)).decode(), "base64"]
+    elif encoding == "base64":
+        encoded = [base64.b64encode(_slice(data, config)).decode(), "base64"]
+    elif encoding in ("base58", "binary"):
+        sliced = _slice(data, config)
+        if len(sliced) > 128:
+            raise invalid_params("Encoded binary (base 58) data should be less than 128 bytes, please use Base64 encoding.")
+        encoded = base58.b58encode(sliced).decode() if encoding == "binary" else [base58.b58encode(sliced).decode(), "base58"]
+    elif encoding == "base64+zstd":
+        raise invalid_params("Invalid params: base64+zstd is not supported by the local chain")
+    else:
+        raise invalid_params(f"Invalid params: unknown encoding {encoding!r}")
+    return {
+        "data": encoded,
+        "executable": account.executable,
+        "lamports": account.lamports,
+        "owner": str(account.owner),
+        "rentEpoch": U64_MAX,
+        "space": len(data),
+    }
+
+
+# ----- filters --------------------------------------------------------------------------------
+
+
+def _compile_filters(filters: Any) -> list[Callable[[bytes], bool]]:
+    if filters is None:
+        return []
+    if not isinstance(filters, list):
+        raise invalid_params("Invalid params: filters must be an array")
+    if len(filters) > 4:
+        raise invalid_params("Too many filters provided; max 4")
+    compiled: list[Callable[[bytes], bool]] = []
+    for item in filters:
+        if not isinstance(item, dict) or len(item) != 1:
+            raise invalid_params(f"Invalid params: unknown filter {item!r}")
+        if "dataSize" in item:
+            size = item["dataSize"]
+            if not isinstance(size, int) or size < 0:
+                raise invalid_params("Invalid params: dataSize must be a non-negative integer")
+            compiled.append(lambda data, size=size: len(data) == size)
+        elif "memcmp" in item:
+            memcmp = item["memcmp"]
+            try:
+                offset = int(memcmp["offset"])
+                raw = memcmp["bytes"]
+                encoding = memcmp.get("encoding", "base58")
+                wanted = base64.b64decode(raw, validate=True) if encoding == "base64" else base58.b58decode(raw)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise invalid_params(f"Invalid params: bad memcmp filter {memcmp!r}") from exc
+            if len(wanted) > 128:
+                raise invalid_params("Invalid params: memcmp bytes longer than 128")
+            end = offset + len(wanted)
+            compiled.append(lambda data, o=offset, e=end, w=wanted: data[o:e] == w)
+        elif "tokenAccountState" in item:
+            compiled.append(lambda data: len(data) >= layout.ACCOUNT_LEN)
+        else:
+            raise invalid_params(f"Invalid params: unknown filter {item!r}")
+    return compiled
+
+
+# ----- handlers -------------------------------------------------------------------------------
+
+
+def get_version(chain: LocalChain, params: list[Any]) -> Any:
+    return {"solana-core": SOLANA_CORE_VERSION, "feature-set": FEATURE_SET}
+
+
+def get_health(chain: LocalChain, params: list[Any]) -> Any:
+    return "ok"
+
+
+def get_slot(chain: LocalChain, params: list[Any]) -> Any:
+    return chain.finalized_slot() if _config(params, 0).get("commitment") == "finalized" else chain.slot
+
+
+def get_block_height(chain: LocalChain, params: list[Any]) -> Any:
+    if _config(params, 0).get("commitment") == "finalized":
+        return chain.finalized_block_height()
+    return chain.block_height
+
+
+def get_latest_blockhash(chain: LocalChain, params: list[Any]) -> Any:
+    config = _config(params, 0)
+    blockhash, last_valid = chain.latest_blockhash()
+    return _with_context(chain, config, {"blockhash": blockhash, "lastValidBlockHeight": last_valid})
+
+
+def is_blockhash_valid(chain: LocalChain, params: list[Any]) -> Any:
+    blockhash = _param(params, 0, "blockhash")
+    if not isinstance(blockhash, str):
+        raise invalid_params("Invalid param: blockhash must be a string")
+    return _with_context(chain, _config(params, 1), chain.is_blockhash_valid(blockhash))
+
+
+def get_balance(chain: LocalChain, params: list[Any]) -> Any:
+    pubkey = _pubkey(_param(params, 0, "pubkey"))
+    return _with_context(chain, _config(params, 1), chain.balance(pubkey))
+
+
+def get_account_info(chain: LocalChain, params: list[Any]) -> Any:
+    pubkey = _pubkey(_param(params, 0, "pubkey"))
+    config = _config(params, 1)
+    account = chain.get_account(pubkey)
+    value = encode_account(chain, account, config, default="base58") if account is not None and account.lamports > 0 else None
+    return _with_context(chain, config, value)
+
+
+def get_multiple_accounts(chain: LocalChain, params: list[Any]) -> Any:
+    keys = _param(params, 0, "pubkeys")
+    if not isinstance(keys, list):
+        raise invalid_params("Invalid params: pubkeys must be an array")
+    if len(keys) > MAX_MULTIPLE_ACCOUNTS:
+        raise invalid_params(f"Too many inputs provided; max {MAX_MULTIPLE_ACCOUNTS}")
+    config = _config(params, 1)
+    with chain.lock:
+        accounts = chain.get_accounts([_pubkey(k) for k in keys])
+        values = [
+            encode_account(chain, a, config, default="base64") if a is not None and a.lamports > 0 else None
+            for a in accounts
+        ]
+    return _with_context(chain, config, values)
+
+
+def _keyed(
+    chain: LocalChain, program: Pubkey, config: dict[str, Any], extra: list[Callable[[bytes], bool]]
+) -> list[dict[str, Any]]:
+    filters = _compile_filters(config.get("filters")) + extra
+    encoding = config.get("encoding", "base64" if "dataSlice" in config else "base58")
+    out: list[dict[str, Any]] = []
+    with chain.lock:
+        accounts = chain.program_accounts(program)
+        if encoding == "base64" and "dataSlice" in config:
+            # The hot path of holder snapshots: no per-account objects beyond the encoding.
+            data_slice = config["dataSlice"]
+            try:
+                start = int(data_slice["offset"])
+                stop = start + int(data_slice["length"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise invalid_params("Invalid params: dataSlice needs offset and length") from exc
+            owner = str(program)
+            b64 = base64.b64encode
+            for pubkey, account in accounts:
+                data = account.data
+                if all(f(data) for f in filters):
+                    out.append(
+                        {
+                            "pubkey": str(pubkey),
+                            "account": {
+                                "data": [b64(data[start:stop]).decode(), "base64"],
+                                "executable": False,
+                                "lamports": account.lamports,
+                                "owner": owner,
+                                "rentEpoch": U64_MAX,
+                                "space": len(data),
+                            },
+                        }
+                    )
+            return out
+        cfg = dict(config, encoding=encoding)
+        for pubkey, account in accounts:
+            data = bytes(account.data)
+            if all(f(data) for f in filters):
+                out.append({"pubkey": str(pubkey), "account": encode_account(chain, account, cfg)})
+    return out
+
+
+def get_program_accounts(chain: LocalChain, params: list[Any]) -> Any:
+    program = _pubkey(_param(params, 0, "program id"), "program id")
+    config = _config(params, 1)
+    value = _keyed(chain, program, config, [])
+    if config.get("withContext"):
+        return _with_context(chain, config, value)
+    return value
+
+
+def _token_account(chain: LocalChain, pubkey: Pubkey) -> tuple[Account, layout.TokenAccount]:
+    account = chain.get_account(pubkey)
+    if account is None or not layout.is_token_account(account.owner, bytes(account.data)):
+        raise invalid_params("Invalid param: not a Token account")
+    return account, layout.decode_token_account(bytes(account.data))
+
+
+def get_token_account_balance(chain: LocalChain, params: list[Any]) -> Any:
+    pubkey = _pubkey(_param(params, 0, "pubkey"))
+    with chain.lock:
+        _, decoded = _token_account(chain, pubkey)
+        decimals = chain.mint_decimals(decoded.mint)
+        if decimals is None:
+            raise invalid_params("Invalid param: could not find mint")
+        return _with_context(chain, _config(params, 1), token_amount_json(decoded.amount, decimals))
+
+
+def get_token_supply(chain: LocalChain, params: list[Any]) -> Any:
+    pubkey = _pubkey(_param(params, 0, "mint"), "mint")
+    with chain.lock:
+        account = chain.get_account(pubkey)
+        if account is None or not layout.is_mint(account.owner, bytes(account.data)):
+            raise invalid_params("Invalid param: not a Token mint")
+        mint = layout.decode_mint(bytes(account.data))
+        return _with_context(chain, _config(params, 1), token_amount_json(mint.supply, mint.decimals))
+
+
+def get_token_accounts_by_owner(chain: LocalChain, params: list[Any]) -> Any:
+    owner = _pubkey(_param(params, 0, "owner"), "owner")
+    selector = _param(params, 1, "mint or programId")
+    config = _config(params, 2)
+    if not isinstance(selector, dict) or len(selector) != 1:
+        raise invalid_params("Invalid params: expected {mint} or {programId}")
+    owner_filter = lambda data, o=bytes(owner): data[32:64] == o  # noqa: E731
+    if "mint" in selector:
+        mint = _pubkey(selector["mint"], "mint")
+        mint_account = chain.get_account(mint)
+        if mint_account is None or mint_account.owner not in layout.TOKEN_PROGRAMS:
+            raise invalid_params("Invalid param: could not find mint")
+        programs = [mint_account.owner]
+        extra = [owner_filter, lambda data, m=bytes(mint): data[0:32] == m]
+    elif "programId" in selector:
+        program = _pubkey(selector["programId"], "programId")
+        if program not in layout.TOKEN_PROGRAMS:
+            raise invalid_params("Invalid param: unrecognized Token program id")
+        programs = [program]
+        extra = [owner_filter]
+    else:
+        raise invalid_params("Invalid params: expected {mint} or {programId}")
+    token_only = [lambda data, p=p: layout.is_token_account(p, data) for p in programs]
+    value: list[dict[str, Any]] = []
+    for program, check in zip(programs, token_only, strict=True):
+        value.extend(_keyed(chain, program, dict(config, encoding=config.get("encoding", "base64")), [check, *extra]))
+    return _with_context(chain, config, value)
+
+
+def get_minimum_balance_for_rent_exemption(chain: LocalChain, params: list[Any]) -> Any:
+    size = _param(params, 0, "data length")
+    if not isinstance(size, int) or size < 0:
+        raise invalid_params("Invalid param: data length must be a non-negative integer")
+    return chain.rent_exempt_minimum(size)
+
+
+def request_airdrop(chain: LocalChain, params: list[Any]) -> Any:
+    pubkey = _pubkey(_param(params, 0, "pubkey"))
+    lamports = _param(params, 1, "lamports")
+    if not isinstance(lamports, int) or lamports <= 0:
+        raise invalid_params("Invalid param: lamports must be a positive integer")
+    return chain.airdrop(pubkey, lamports)
+
+
+def _decode_transaction(params: list[Any], config: dict[str, Any]) -> VersionedTransaction:
+    raw = _param(params, 0, "transaction")
+    if not isinstance(raw, str):
+        raise invalid_params("Invalid params: transaction must be an encoded string")
+    encoding = config.get("encoding", "base58")
+    try:
+        data = base64.b64decode(raw, validate=True) if encoding == "base64" else base58.b58decode(raw)
+    except ValueError as exc:
+        raise invalid_params(f"invalid transaction: failed to decode {encoding} string") from exc
+    if len(data) > 1232:
+        raise invalid_params(f"base64 encoded solana_transaction::versioned::VersionedTransaction too large: {len(data)} bytes (max: encoded/raw 1644/1232)")
+    try:
+        return VersionedTransaction.from_bytes(data)
+    except ValueError as exc:
+        raise invalid_params("failed to deserialize solana_transaction::versioned::VersionedTransaction: io error") from exc
+
+
+def send_transaction(chain: LocalChain, params: list[Any]) -> Any:
+    config = _config(params, 1)
+    tx = _decode_transaction(params, config)
+    return chain.send(tx, skip_preflight=bool(config.get("skipPreflight", False)))
+
+
+def simulate_transaction(chain: LocalChain, params: list[Any]) -> Any:
+    config = _config(params, 1)
+    tx = _decode_transaction(params, config)
+    if config.get("sigVerify") and not all(tx.verify_with_results()):
+        raise ChainRequestError(-32003, "Transaction signature verification failure")
+    if not config.get("replaceRecentBlockhash") and not chain.is_blockhash_valid(str(tx.message.recent_blockhash)):
+        value: dict[str, Any] = {
+            "err": "BlockhashNotFound", "logs": [], "accounts": None, "unitsConsumed": 0,
+            "returnData": None, "innerInstructions": None, "replacementBlockhash": None,
+            "loadedAccountsDataSize": 0,
+        }
+        return _with_context(chain, config, value)
+    return _with_context(chain, config, chain.simulate(tx))
+
+
+def get_signature_statuses(chain: LocalChain, params: list[Any]) -> Any:
+    signatures = _param(params, 0, "signatures")
+    if not isinstance(signatures, list) or not all(isinstance(s, str) for s in signatures):
+        raise invalid_params("Invalid params: signatures must be an array of strings")
+    if len(signatures) > MAX_SIGNATURE_STATUSES:
+        raise invalid_params(f"Too many inputs provided; max {MAX_SIGNATURE_STATUSES}")
+    config = _config(params, 1)
+    search = bool(config.get("searchTransactionHistory", False))
+    return {
+        "context": _context(chain),
+        "value": [chain.signature_status(s, search_history=search) for s in signatures],
+    }
+
+
+def _message_json(message: Message | MessageV0) -> dict[str, Any]:
+    header = message.header
+    keys = [str(k) for k in message.account_keys]
+    out: dict[str, Any] = {
+        "accountKeys": keys,
+        "header": {
+            "numReadonlySignedAccounts": header.num_readonly_signed_accounts,
+            "numReadonlyUnsignedAccounts": header.num_readonly_unsigned_accounts,
+            "numRequiredSignatures": header.num_required_signatures,
+        },
+        "instructions": [
+            {
+                "accounts": list(ix.accounts),
+                "data": base58.b58encode(bytes(ix.data)).decode(),
+                "programIdIndex": ix.program_id_index,
+                "stackHeight": None,
+            }
+            for ix in message.instructions
+        ],
+        "recentBlockhash": str(message.recent_blockhash),
+    }
+    if isinstance(message, MessageV0):
+        out["addressTableLookups"] = [
+            {
+                "accountKey": str(lookup.account_key),
+                "writableIndexes": list(lookup.writable_indexes),
+                "readonlyIndexes": list(lookup.readonly_indexes),
+            }
+            for lookup in message.address_table_lookups
+        ]
+    return out
+
+
+def get_transaction(chain: LocalChain, params: list[Any]) -> Any:
+    signature = _param(params, 0, "signature")
+    if not isinstance(signature, str):
+        raise invalid_params("Invalid param: signature must be a string")
+    raw_config = params[1] if len(params) > 1 else None
+    if isinstance(raw_config, str):  # the legacy form: the encoding alone
+        config: dict[str, Any] = {"encoding": raw_config}
+    else:
+        config = _config(params, 1)
+    encoding = config.get("encoding", "json")
+    with chain.lock:
+        record = chain.record(signature)
+        if record is None or not record.tx_bytes:
+            return None
+        if config.get("commitment") == "finalized" and not chain.is_finalized(record):
+            return None
+        tx = VersionedTransaction.from_bytes(record.tx_bytes)
+        is_v0 = isinstance(tx.message, MessageV0)
+        if is_v0 and config.get("maxSupportedTransactionVersion") is None:
+            raise ChainRequestError(-32015, "Transaction version (0) is not supported by the requesting client. Please try the request again with the following configuration parameter: \"maxSupportedTransactionVersion\": 0")
+        if encoding == "base64":
+            transaction: Any = [base64.b64encode(record.tx_bytes).decode(), "base64"]
+        elif encoding == "base58":
+            transaction = [base58.b58encode(record.tx_bytes).decode(), "base58"]
+        elif encoding in ("json", "jsonParsed"):
+            transaction = {"message": _message_json(tx.message), "signatures": [str(s) for s in tx.signatures]}
+        else:
+            raise invalid_params(f"Invalid params: unknown encoding {encoding!r}")
+        meta = {
+            "computeUnitsConsumed": record.compute_units,
+            "err": record.err,
+            "fee": record.fee,
+            "innerInstructions": [],
+            "loadedAddresses": {"readonly": [], "writable": []},
+            "logMessages": record.logs,
+            "postBalances": record.post_balances,
+            "postTokenBalances": record.post_token_balances,
+            "preBalances": record.pre_balances,
+            "preTokenBalances": record.pre_token_balances,
+            "rewards": [],
+            "status": {"Ok": None} if record.err is None else {"Err": record.err},
+        }
+        result: dict[str, Any] = {
+            "blockTime": record.block_time,
+            "meta": meta,
+            "slot": record.slot,
+            "transaction": transaction,
+        }
+        if config.get("maxSupportedTransactionVersion") is not None:
+            result["version"] = 0 if is_v0 else "legacy"
+        return result
+
+
+def get_fee_for_message(chain: LocalChain, params: list[Any]) -> Any:
+    raw = _param(params, 0, "message")
+    config = _config(params, 1)
+    try:
+        data = base64.b64decode(raw, validate=True)
+        message: Message | MessageV0 = MessageV0.from_bytes(data[1:]) if data and data[0] & 0x80 else Message.from_bytes(data)
+    except (TypeError, ValueError) as exc:
+        raise invalid_params("Invalid params: failed to decode message") from exc
+    if not chain.is_blockhash_valid(str(message.recent_blockhash)):
+        return _with_context(chain, config, None)
+    return _with_context(chain, config, chain.fee_for_message(message))
+
+
+def get_recent_prioritization_fees(chain: LocalChain, params: list[Any]) -> Any:
+    return chain.recent_prioritization_fees()
+
+
+def admin_advance_slots(chain: LocalChain, params: list[Any]) -> Any:
+    count = _param(params, 0, "slots")
+    if not isinstance(count, int) or not 0 < count <= 100_000:
+        raise invalid_params("Invalid param: slots must be an integer from 1 to 100000")
+    chain.advance(count)
+    return {"slot": chain.slot, "blockHeight": chain.block_height}
+
+
+def admin_set_faults(chain: LocalChain, params: list[Any]) -> Any:
+    changes = _config(params, 0)
+    try:
+        with chain.lock:
+            chain.faults.update(changes)
+    except (TypeError, ValueError) as exc:
+        raise invalid_params(f"Invalid params: {exc}") from exc
+    return chain.faults.as_dict()
+
+
+def admin_set_time_offset(chain: LocalChain, params: list[Any]) -> Any:
+    seconds = _param(params, 0, "seconds")
+    if not isinstance(seconds, int):
+        raise invalid_params("Invalid param: seconds must be an integer")
+    chain.set_time_offset(seconds)
+    return {"unixTimestamp": chain.now()}
+
+
+METHODS: dict[str, Handler] = {
+    "getVersion": get_version,
+    "getHealth": get_health,
+    "getSlot": get_slot,
+    "getBlockHeight": get_block_height,
+    "getLatestBlockhash": get_latest_blockhash,
+    "isBlockhashValid": is_blockhash_valid,
+    "getBalance": get_balance,
+    "getAccountInfo": get_account_info,
+    "getMultipleAccounts": get_multiple_accounts,
+    "getProgramAccounts": get_program_accounts,
+    "getTokenAccountBalance": get_token_account_balance,
+    "getTokenSupply": get_token_supply,
+    "getTokenAccountsByOwner": get_token_accounts_by_owner,
+    "getMinimumBalanceForRentExemption": get_minimum_balance_for_rent_exemption,
+    "requestAirdrop": request_airdrop,
+    "sendTransaction": send_transaction,
+    "simulateTransaction": simulate_transaction,
+    "getSignatureStatuses": get_signature_statuses,
+    "getTransaction": get_transaction,
+    "getFeeForMessage": get_fee_for_message,
+    "getRecentPrioritizationFees": get_recent_prioritization_fees,
+    "localnet_advanceSlots": admin_advance_slots,
+    "localnet_setFaults": admin_set_faults,
+    "localnet_setTimeOffset": admin_set_time_offset,
+}
+
+
+def dispatch(chain: LocalChain, request: Any) -> dict[str, Any] | None:
+    """Serve one JSON-RPC 2.0 request object; ``None`` for a notification (no id)."""
+    if not isinstance(request, dict) or request.get("jsonrpc") != "2.0" or not isinstance(request.get("method"), str):
+        return {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid request"}, "id": None}
+    request_id = request.get("id")
+    method = METHODS.get(request["method"])
+    if method is None:
+        return {"jsonrpc": "2.0", "error": {"code": -32601, "message": "Method not found"}, "id": request_id}
+    params = request.get("params", [])
+    if params is None:
+        params = []
+    if not isinstance(params, list):
+        return {"jsonrpc": "2.0", "error": {"code": -32602, "message": "Invalid params"}, "id": request_id}
+    try:
+        result = method(chain, params)
+    except ChainRequestError as exc:
+        error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+        if exc.data is not None:
+            error["data"] = exc.data
+        return {"jsonrpc": "2.0", "error": error, "id": request_id}
+    if "id" not in request:
+        return None
+    return {"jsonrpc": "2.0", "result": result, "id": request_id}
+
