@@ -115,3 +115,13 @@ def redis_client() -> Iterator[redis.Redis]:
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(scope="session")
+def localnet_url() -> Iterator[str]:
+    """A real ``corpactions localnet`` process for the whole test session (50 ms slots)."""
+    from tests.chainkit import LocalnetProcess
+
+    process = LocalnetProcess("--slot-ms", "50")
+    yield process.url
+    process.stop()

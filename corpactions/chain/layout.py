@@ -32,7 +32,10 @@ STATE_NAMES = {0: "uninitialized", 1: "initialized", 2: "frozen"}
 EXT_IMMUTABLE_OWNER = 7
 EXT_SCALED_UI_AMOUNT = 25
 SCALED_UI_AMOUNT_LEN = 56
-EXTENSION_NAMES = {EXT_IMMUTABLE_OWNER: "immutableOwner", EXT_SCALED_UI_AMOUNT: "scaledUiAmountConfig"}
+EXTENSION_NAMES = {
+    EXT_IMMUTABLE_OWNER: "immutableOwner",
+    EXT_SCALED_UI_AMOUNT: "scaledUiAmountConfig",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,7 +111,9 @@ class Rpc:
                 delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _transient(self, what: str, status: int | None, retry_after: str | None) -> TransientRpcError:
+    def _transient(
+        self, what: str, status: int | None, retry_after: str | None
+    ) -> TransientRpcError:
         reason = f"HTTP {status}" if status else "no answer"
         error = TransientRpcError(f"RPC {what} at {self.url} failed: {reason}")
         try:
@@ -136,7 +138,9 @@ class Rpc:
             if what == "sendTransaction":
                 err = getattr(data, "err", None)
                 logs = getattr(data, "logs", None) or []
-                return TransactionRejected(f"the node refused the transaction: {message}", err=err, logs=logs)
+                return TransactionRejected(
+                    f"the node refused the transaction: {message}", err=err, logs=logs
+                )
             return RpcRefused(f"RPC {what} refused: {message}")
         return exc
 
@@ -154,7 +158,9 @@ class Rpc:
 
         async def once() -> bytes:
             self._ids += 1
-            body = orjson.dumps({"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params})
+            body = orjson.dumps(
+                {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params}
+            )
             try:
                 response = await self._http.post(
                     self.url, content=body, headers={"Content-Type": "application/json"}
@@ -162,7 +168,9 @@ class Rpc:
             except httpx.TransportError as exc:
                 raise self._transient(method, None, None) from exc
             if response.status_code in _RETRY_STATUSES:
-                raise self._transient(method, response.status_code, response.headers.get("retry-after"))
+                raise self._transient(
+                    method, response.status_code, response.headers.get("retry-after")
+                )
             if response.status_code != 200:
                 raise RpcRefused(f"RPC {method} at {self.url} answered HTTP {response.status_code}")
             return response.content
@@ -174,13 +182,15 @@ class Rpc:
         payload = orjson.loads(await self.call_raw(method, params))
         if "error" in payload:
             error = payload["error"]
-            raise RpcRefused(f"RPC {method} refused: {error.get('message')} (code {error.get('code')})")
+            raise RpcRefused(
+                f"RPC {method} refused: {error.get('message')} (code {error.get('code')})"
+            )
         return payload["result"]
 
     # ----- typed calls ------------------------------------------------------------------------
 
     async def latest_blockhash(self) -> Blockhash:
-        resp = await self._typed("getLatestBlockhash", lambda: self._client.get_latest_blockhash())
+        resp = await self._typed("getLatestBlockhash", self._client.get_latest_blockhash)
         return Blockhash(resp.value.blockhash, resp.value.last_valid_block_height)
 
     async def block_height(self, commitment: str | None = None) -> int:
@@ -189,7 +199,7 @@ class Rpc:
         return int(resp.value)
 
     async def slot(self) -> int:
-        resp = await self._typed("getSlot", lambda: self._client.get_slot())
+        resp = await self._typed("getSlot", self._client.get_slot)
         return int(resp.value)
 
     async def balance(self, pubkey: Pubkey) -> int:
@@ -204,9 +214,11 @@ class Rpc:
         out: list[Account | None] = []
         for start in range(0, len(pubkeys), 100):
             chunk = list(pubkeys[start : start + 100])
-            resp = await self._typed(
-                "getMultipleAccounts", lambda chunk=chunk: self._client.get_multiple_accounts(chunk)
-            )
+
+            async def fetch(chunk: list[Pubkey] = chunk) -> Any:
+                return await self._client.get_multiple_accounts(chunk)
+
+            resp = await self._typed("getMultipleAccounts", fetch)
             out.extend(resp.value)
         return out
 
@@ -223,7 +235,9 @@ class Rpc:
         return int(resp.value)
 
     async def airdrop(self, pubkey: Pubkey, lamports: int) -> Signature:
-        resp = await self._typed("requestAirdrop", lambda: self._client.request_airdrop(pubkey, lamports))
+        resp = await self._typed(
+            "requestAirdrop", lambda: self._client.request_airdrop(pubkey, lamports)
+        )
         return resp.value
 
     async def send_raw(self, tx_bytes: bytes, *, skip_preflight: bool = False) -> Signature:
@@ -239,12 +253,13 @@ class Rpc:
         out: list[TransactionStatus | None] = []
         for start in range(0, len(signatures), 256):
             chunk = list(signatures[start : start + 256])
-            resp = await self._typed(
-                "getSignatureStatuses",
-                lambda chunk=chunk: self._client.get_signature_statuses(
+
+            async def fetch(chunk: list[Signature] = chunk) -> Any:
+                return await self._client.get_signature_statuses(
                     chunk, search_transaction_history=search_history
-                ),
-            )
+                )
+
+            resp = await self._typed("getSignatureStatuses", fetch)
             out.extend(resp.value)
         return out
 
@@ -257,7 +272,10 @@ class Rpc:
             statuses = await self.signature_statuses(signatures)
             done = [
                 s is not None
-                and (not finalized or str(s.confirmation_status) == "TransactionConfirmationStatus.Finalized")
+                and (
+                    not finalized
+                    or str(s.confirmation_status) == "TransactionConfirmationStatus.Finalized"
+                )
                 for s in statuses
             ]
             if all(done):
@@ -265,7 +283,8 @@ class Rpc:
             if asyncio.get_running_loop().time() > deadline:
                 missing = [str(sig) for sig, ok in zip(signatures, done, strict=True) if not ok]
                 raise TransientRpcError(
-                    f"{len(missing)} transaction(s) not landed after {timeout:.0f}s, first {missing[0]}"
+                    f"{len(missing)} transaction(s) not landed after {timeout:.0f}s, "
+                    f"first {missing[0]}"
                 )
             await asyncio.sleep(0.05)
 

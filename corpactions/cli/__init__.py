@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corpactions.cli import db, demo, instruments
+from corpactions.cli import db, demo, instruments, localnet
 from corpactions.cli.pending import pending_group
 from corpactions.cli.root import app
 
@@ -47,12 +47,7 @@ app.add_typer(
     ),
     name="payouts",
 )
-app.add_typer(
-    pending_group(
-        "The local Solana chain.", [("serve", "Serve JSON-RPC"), ("seed", "Seed holders")]
-    ),
-    name="localnet",
-)
+app.add_typer(localnet.app, name="localnet")
 app.add_typer(
     pending_group("The holder payout-history API.", [("serve", "Serve the API")]), name="api"
 )

@@ -22,8 +22,6 @@ from typing import Any
 
 import orjson
 from solders.account import Account
-from solders.hash import Hash
-from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
@@ -34,6 +32,7 @@ from solders.transaction_status import TransactionStatus
 
 from corpactions.chain import layout
 from corpactions.localnet.faults import Faults
+from corpactions.localnet.programs import load_missing_programs
 
 LAMPORTS_PER_SIGNATURE = 5000
 DEFAULT_COMPUTE_UNITS_PER_INSTRUCTION = 200_000
@@ -102,7 +101,7 @@ class ChainConfig:
 
 
 def error_json(err: Any) -> Any:
-    """A solders TransactionError as the RPC writes it, e.g. {"InstructionError":[0,{"Custom":1}]}."""
+    """A solders TransactionError as the RPC writes it: {"InstructionError":[0,{"Custom":1}]}."""
     status = TransactionStatus(
         slot=0, confirmations=None, status=None, err=err, confirmation_status=None
     )
@@ -125,6 +124,7 @@ class LocalChain:
         self.state_path = state_path
         self._lock = threading.RLock()
         self.svm = LiteSVM().with_blockhash_check(False).with_transaction_history(0)
+        load_missing_programs(self.svm)
         self.slot = 1
         self.block_height = 1
         self.time_offset = 0
@@ -302,7 +302,9 @@ class LocalChain:
             ):
                 if skip_preflight:
                     return signature
-                raise self._preflight_error("AlreadyProcessed", "This transaction has already been processed")
+                raise self._preflight_error(
+                    "AlreadyProcessed", "This transaction has already been processed"
+                )
             blockhash = str(tx.message.recent_blockhash)
             if not self.is_blockhash_valid(blockhash):
                 if skip_preflight:
@@ -325,7 +327,7 @@ class LocalChain:
             return signature
 
     def _preflight_error(self, err: str, text: str) -> ChainRequestError:
-        data = {
+        data: dict[str, Any] = {
             "err": err,
             "logs": [],
             "accounts": None,
@@ -557,19 +559,16 @@ def _describe(err: Any) -> str:
     if isinstance(err, dict) and "InstructionError" in err:
         index, detail = err["InstructionError"]
         if isinstance(detail, dict) and "Custom" in detail:
-            return f"Error processing Instruction {index}: custom program error: {detail['Custom']:#x}"
+            return (
+                f"Error processing Instruction {index}: custom program error: {detail['Custom']:#x}"
+            )
         return f"Error processing Instruction {index}: {detail}"
     return str(err)
-
-
-def new_keypair() -> Keypair:
-    return Keypair()
 
 
 __all__ = [
     "ChainConfig",
     "ChainRequestError",
-    "Hash",
     "LocalChain",
     "TxRecord",
     "error_json",

@@ -120,7 +120,9 @@ def _parsed_token(chain: LocalChain, account: Account, data: bytes) -> dict[str,
                     "state": {
                         "authority": str(scaled.authority),
                         "multiplier": repr(scaled.multiplier),
-                        "newMultiplierEffectiveTimestamp": scaled.new_multiplier_effective_timestamp,
+                        "newMultiplierEffectiveTimestamp": (
+                            scaled.new_multiplier_effective_timestamp
+                        ),
                         "newMultiplier": repr(scaled.new_multiplier),
                     },
                 }
@@ -132,19 +134,32 @@ def _parsed_token(chain: LocalChain, account: Account, data: bytes) -> dict[str,
 def encode_account(
     chain: LocalChain, account: Account, config: dict[str, Any], *, default: str = "base64"
 ) -> dict[str, Any]:
-    encoding = config.get("encoding", default)
+    encoding = config.get("encoding") or default
     data = bytes(account.data)
     encoded: Any
     if encoding == "jsonParsed":
-        parsed = _parsed_token(chain, account, data) if account.owner in layout.TOKEN_PROGRAMS else None
-        encoded = parsed if parsed is not None else [base64.b64encode(_slice(data, config)).decode(), "base64"]
+        parsed = (
+            _parsed_token(chain, account, data) if account.owner in layout.TOKEN_PROGRAMS else None
+        )
+        encoded = (
+            parsed
+            if parsed is not None
+            else [base64.b64encode(_slice(data, config)).decode(), "base64"]
+        )
     elif encoding == "base64":
         encoded = [base64.b64encode(_slice(data, config)).decode(), "base64"]
     elif encoding in ("base58", "binary"):
         sliced = _slice(data, config)
         if len(sliced) > 128:
-            raise invalid_params("Encoded binary (base 58) data should be less than 128 bytes, please use Base64 encoding.")
-        encoded = base58.b58encode(sliced).decode() if encoding == "binary" else [base58.b58encode(sliced).decode(), "base58"]
+            raise invalid_params(
+                "Encoded binary (base 58) data should be less than 128 bytes, "
+                "please use Base64 encoding."
+            )
+        encoded = (
+            base58.b58encode(sliced).decode()
+            if encoding == "binary"
+            else [base58.b58encode(sliced).decode(), "base58"]
+        )
     elif encoding == "base64+zstd":
         raise invalid_params("Invalid params: base64+zstd is not supported by the local chain")
     else:
@@ -162,6 +177,15 @@ def encode_account(
 # ----- filters --------------------------------------------------------------------------------
 
 
+def _size_is(size: int) -> Callable[[bytes], bool]:
+    return lambda data: len(data) == size
+
+
+def _bytes_at(offset: int, wanted: bytes) -> Callable[[bytes], bool]:
+    end = offset + len(wanted)
+    return lambda data: data[offset:end] == wanted
+
+
 def _compile_filters(filters: Any) -> list[Callable[[bytes], bool]]:
     if filters is None:
         return []
@@ -177,20 +201,23 @@ def _compile_filters(filters: Any) -> list[Callable[[bytes], bool]]:
             size = item["dataSize"]
             if not isinstance(size, int) or size < 0:
                 raise invalid_params("Invalid params: dataSize must be a non-negative integer")
-            compiled.append(lambda data, size=size: len(data) == size)
+            compiled.append(_size_is(size))
         elif "memcmp" in item:
             memcmp = item["memcmp"]
             try:
                 offset = int(memcmp["offset"])
                 raw = memcmp["bytes"]
                 encoding = memcmp.get("encoding", "base58")
-                wanted = base64.b64decode(raw, validate=True) if encoding == "base64" else base58.b58decode(raw)
+                wanted = (
+                    base64.b64decode(raw, validate=True)
+                    if encoding == "base64"
+                    else base58.b58decode(raw)
+                )
             except (KeyError, TypeError, ValueError) as exc:
                 raise invalid_params(f"Invalid params: bad memcmp filter {memcmp!r}") from exc
             if len(wanted) > 128:
                 raise invalid_params("Invalid params: memcmp bytes longer than 128")
-            end = offset + len(wanted)
-            compiled.append(lambda data, o=offset, e=end, w=wanted: data[o:e] == w)
+            compiled.append(_bytes_at(offset, wanted))
         elif "tokenAccountState" in item:
             compiled.append(lambda data: len(data) >= layout.ACCOUNT_LEN)
         else:
@@ -210,7 +237,11 @@ def get_health(chain: LocalChain, params: list[Any]) -> Any:
 
 
 def get_slot(chain: LocalChain, params: list[Any]) -> Any:
-    return chain.finalized_slot() if _config(params, 0).get("commitment") == "finalized" else chain.slot
+    return (
+        chain.finalized_slot()
+        if _config(params, 0).get("commitment") == "finalized"
+        else chain.slot
+    )
 
 
 def get_block_height(chain: LocalChain, params: list[Any]) -> Any:
@@ -222,7 +253,9 @@ def get_block_height(chain: LocalChain, params: list[Any]) -> Any:
 def get_latest_blockhash(chain: LocalChain, params: list[Any]) -> Any:
     config = _config(params, 0)
     blockhash, last_valid = chain.latest_blockhash()
-    return _with_context(chain, config, {"blockhash": blockhash, "lastValidBlockHeight": last_valid})
+    return _with_context(
+        chain, config, {"blockhash": blockhash, "lastValidBlockHeight": last_valid}
+    )
 
 
 def is_blockhash_valid(chain: LocalChain, params: list[Any]) -> Any:
@@ -241,7 +274,11 @@ def get_account_info(chain: LocalChain, params: list[Any]) -> Any:
     pubkey = _pubkey(_param(params, 0, "pubkey"))
     config = _config(params, 1)
     account = chain.get_account(pubkey)
-    value = encode_account(chain, account, config, default="base58") if account is not None and account.lamports > 0 else None
+    value = (
+        encode_account(chain, account, config, default="base58")
+        if account is not None and account.lamports > 0
+        else None
+    )
     return _with_context(chain, config, value)
 
 
@@ -255,7 +292,9 @@ def get_multiple_accounts(chain: LocalChain, params: list[Any]) -> Any:
     with chain.lock:
         accounts = chain.get_accounts([_pubkey(k) for k in keys])
         values = [
-            encode_account(chain, a, config, default="base64") if a is not None and a.lamports > 0 else None
+            encode_account(chain, a, config, default="base64")
+            if a is not None and a.lamports > 0
+            else None
             for a in accounts
         ]
     return _with_context(chain, config, values)
@@ -265,11 +304,11 @@ def _keyed(
     chain: LocalChain, program: Pubkey, config: dict[str, Any], extra: list[Callable[[bytes], bool]]
 ) -> list[dict[str, Any]]:
     filters = _compile_filters(config.get("filters")) + extra
-    encoding = config.get("encoding", "base64" if "dataSlice" in config else "base58")
+    encoding = config.get("encoding") or ("base64" if config.get("dataSlice") else "base58")
     out: list[dict[str, Any]] = []
     with chain.lock:
         accounts = chain.program_accounts(program)
-        if encoding == "base64" and "dataSlice" in config:
+        if encoding == "base64" and config.get("dataSlice"):
             # The hot path of holder snapshots: no per-account objects beyond the encoding.
             data_slice = config["dataSlice"]
             try:
@@ -337,7 +376,9 @@ def get_token_supply(chain: LocalChain, params: list[Any]) -> Any:
         if account is None or not layout.is_mint(account.owner, bytes(account.data)):
             raise invalid_params("Invalid param: not a Token mint")
         mint = layout.decode_mint(bytes(account.data))
-        return _with_context(chain, _config(params, 1), token_amount_json(mint.supply, mint.decimals))
+        return _with_context(
+            chain, _config(params, 1), token_amount_json(mint.supply, mint.decimals)
+        )
 
 
 def get_token_accounts_by_owner(chain: LocalChain, params: list[Any]) -> Any:
@@ -365,7 +406,14 @@ def get_token_accounts_by_owner(chain: LocalChain, params: list[Any]) -> Any:
     token_only = [lambda data, p=p: layout.is_token_account(p, data) for p in programs]
     value: list[dict[str, Any]] = []
     for program, check in zip(programs, token_only, strict=True):
-        value.extend(_keyed(chain, program, dict(config, encoding=config.get("encoding", "base64")), [check, *extra]))
+        value.extend(
+            _keyed(
+                chain,
+                program,
+                dict(config, encoding=config.get("encoding") or "base64"),
+                [check, *extra],
+            )
+        )
     return _with_context(chain, config, value)
 
 
@@ -388,17 +436,24 @@ def _decode_transaction(params: list[Any], config: dict[str, Any]) -> VersionedT
     raw = _param(params, 0, "transaction")
     if not isinstance(raw, str):
         raise invalid_params("Invalid params: transaction must be an encoded string")
-    encoding = config.get("encoding", "base58")
+    encoding = config.get("encoding") or "base58"
     try:
-        data = base64.b64decode(raw, validate=True) if encoding == "base64" else base58.b58decode(raw)
+        data = (
+            base64.b64decode(raw, validate=True) if encoding == "base64" else base58.b58decode(raw)
+        )
     except ValueError as exc:
         raise invalid_params(f"invalid transaction: failed to decode {encoding} string") from exc
     if len(data) > 1232:
-        raise invalid_params(f"base64 encoded solana_transaction::versioned::VersionedTransaction too large: {len(data)} bytes (max: encoded/raw 1644/1232)")
+        raise invalid_params(
+            "base64 encoded solana_transaction::versioned::VersionedTransaction too large: "
+            f"{len(data)} bytes (max: encoded/raw 1644/1232)"
+        )
     try:
         return VersionedTransaction.from_bytes(data)
     except ValueError as exc:
-        raise invalid_params("failed to deserialize solana_transaction::versioned::VersionedTransaction: io error") from exc
+        raise invalid_params(
+            "failed to deserialize solana_transaction::versioned::VersionedTransaction: io error"
+        ) from exc
 
 
 def send_transaction(chain: LocalChain, params: list[Any]) -> Any:
@@ -412,10 +467,17 @@ def simulate_transaction(chain: LocalChain, params: list[Any]) -> Any:
     tx = _decode_transaction(params, config)
     if config.get("sigVerify") and not all(tx.verify_with_results()):
         raise ChainRequestError(-32003, "Transaction signature verification failure")
-    if not config.get("replaceRecentBlockhash") and not chain.is_blockhash_valid(str(tx.message.recent_blockhash)):
+    if not config.get("replaceRecentBlockhash") and not chain.is_blockhash_valid(
+        str(tx.message.recent_blockhash)
+    ):
         value: dict[str, Any] = {
-            "err": "BlockhashNotFound", "logs": [], "accounts": None, "unitsConsumed": 0,
-            "returnData": None, "innerInstructions": None, "replacementBlockhash": None,
+            "err": "BlockhashNotFound",
+            "logs": [],
+            "accounts": None,
+            "unitsConsumed": 0,
+            "returnData": None,
+            "innerInstructions": None,
+            "replacementBlockhash": None,
             "loadedAccountsDataSize": 0,
         }
         return _with_context(chain, config, value)
@@ -478,7 +540,7 @@ def get_transaction(chain: LocalChain, params: list[Any]) -> Any:
         config: dict[str, Any] = {"encoding": raw_config}
     else:
         config = _config(params, 1)
-    encoding = config.get("encoding", "json")
+    encoding = config.get("encoding") or "json"
     with chain.lock:
         record = chain.record(signature)
         if record is None or not record.tx_bytes:
@@ -488,13 +550,21 @@ def get_transaction(chain: LocalChain, params: list[Any]) -> Any:
         tx = VersionedTransaction.from_bytes(record.tx_bytes)
         is_v0 = isinstance(tx.message, MessageV0)
         if is_v0 and config.get("maxSupportedTransactionVersion") is None:
-            raise ChainRequestError(-32015, "Transaction version (0) is not supported by the requesting client. Please try the request again with the following configuration parameter: \"maxSupportedTransactionVersion\": 0")
+            raise ChainRequestError(
+                -32015,
+                "Transaction version (0) is not supported by the requesting client. "
+                "Please try the request again with the following configuration parameter: "
+                '"maxSupportedTransactionVersion": 0',
+            )
         if encoding == "base64":
             transaction: Any = [base64.b64encode(record.tx_bytes).decode(), "base64"]
         elif encoding == "base58":
             transaction = [base58.b58encode(record.tx_bytes).decode(), "base58"]
-        elif encoding in ("json", "jsonParsed"):
-            transaction = {"message": _message_json(tx.message), "signatures": [str(s) for s in tx.signatures]}
+        elif encoding in ("json", "jsonParsed") and isinstance(tx.message, Message | MessageV0):
+            transaction = {
+                "message": _message_json(tx.message),
+                "signatures": [str(s) for s in tx.signatures],
+            }
         else:
             raise invalid_params(f"Invalid params: unknown encoding {encoding!r}")
         meta = {
@@ -527,7 +597,9 @@ def get_fee_for_message(chain: LocalChain, params: list[Any]) -> Any:
     config = _config(params, 1)
     try:
         data = base64.b64decode(raw, validate=True)
-        message: Message | MessageV0 = MessageV0.from_bytes(data[1:]) if data and data[0] & 0x80 else Message.from_bytes(data)
+        message: Message | MessageV0 = (
+            MessageV0.from_bytes(data[1:]) if data and data[0] & 0x80 else Message.from_bytes(data)
+        )
     except (TypeError, ValueError) as exc:
         raise invalid_params("Invalid params: failed to decode message") from exc
     if not chain.is_blockhash_valid(str(message.recent_blockhash)):
@@ -595,17 +667,33 @@ METHODS: dict[str, Handler] = {
 
 def dispatch(chain: LocalChain, request: Any) -> dict[str, Any] | None:
     """Serve one JSON-RPC 2.0 request object; ``None`` for a notification (no id)."""
-    if not isinstance(request, dict) or request.get("jsonrpc") != "2.0" or not isinstance(request.get("method"), str):
-        return {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid request"}, "id": None}
+    if (
+        not isinstance(request, dict)
+        or request.get("jsonrpc") != "2.0"
+        or not isinstance(request.get("method"), str)
+    ):
+        return {
+            "jsonrpc": "2.0",
+            "error": {"code": -32600, "message": "Invalid request"},
+            "id": None,
+        }
     request_id = request.get("id")
     method = METHODS.get(request["method"])
     if method is None:
-        return {"jsonrpc": "2.0", "error": {"code": -32601, "message": "Method not found"}, "id": request_id}
+        return {
+            "jsonrpc": "2.0",
+            "error": {"code": -32601, "message": "Method not found"},
+            "id": request_id,
+        }
     params = request.get("params", [])
     if params is None:
         params = []
     if not isinstance(params, list):
-        return {"jsonrpc": "2.0", "error": {"code": -32602, "message": "Invalid params"}, "id": request_id}
+        return {
+            "jsonrpc": "2.0",
+            "error": {"code": -32602, "message": "Invalid params"},
+            "id": request_id,
+        }
     try:
         result = method(chain, params)
     except ChainRequestError as exc:
@@ -616,4 +704,3 @@ def dispatch(chain: LocalChain, request: Any) -> dict[str, Any] | None:
     if "id" not in request:
         return None
     return {"jsonrpc": "2.0", "result": result, "id": request_id}
-

@@ -8,9 +8,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import socket
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +46,26 @@ class RpcApp:
             await _respond(send, 200, b"ok", b"text/plain")
             return
         if scope["method"] != "POST":
-            await _respond(send, 405, b"Used HTTP Method is not allowed. POST or OPTIONS is required", b"text/plain")
+            await _respond(
+                send,
+                405,
+                b"Used HTTP Method is not allowed. POST or OPTIONS is required",
+                b"text/plain",
+            )
             return
         status = self.chain.faults.http_error()
         if status is not None:
-            body = orjson.dumps(
-                {"jsonrpc": "2.0", "error": {"code": status, "message": "Too many requests" if status == 429 else "Service unavailable"}, "id": None}
+            refusal = orjson.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "error": {
+                        "code": status,
+                        "message": "Too many requests" if status == 429 else "Service unavailable",
+                    },
+                    "id": None,
+                }
             )
-            await _respond(send, status, body, b"application/json", retry_after=b"0")
+            await _respond(send, status, refusal, b"application/json", retry_after=b"0")
             return
         body = await _read_body(receive)
         if body is None:
@@ -60,7 +74,11 @@ class RpcApp:
         try:
             request = orjson.loads(body)
         except orjson.JSONDecodeError:
-            error = {"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": None}
+            error = {
+                "jsonrpc": "2.0",
+                "error": {"code": -32700, "message": "Parse error"},
+                "id": None,
+            }
             await _respond(send, 200, orjson.dumps(error), b"application/json")
             return
         payload = await asyncio.to_thread(self._handle, request)
@@ -70,14 +88,28 @@ class RpcApp:
         try:
             if isinstance(request, list):
                 if not request:
-                    return orjson.dumps({"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid request"}, "id": None})
-                responses = [r for r in (dispatch(self.chain, item) for item in request) if r is not None]
+                    return orjson.dumps(
+                        {
+                            "jsonrpc": "2.0",
+                            "error": {"code": -32600, "message": "Invalid request"},
+                            "id": None,
+                        }
+                    )
+                responses = [
+                    r for r in (dispatch(self.chain, item) for item in request) if r is not None
+                ]
                 return orjson.dumps(responses)
             return orjson.dumps(dispatch(self.chain, request))
         except Exception as exc:  # a bug here must not kill the server; answer like a node does
             log.exception("localnet internal error", error=str(exc))
             request_id = request.get("id") if isinstance(request, dict) else None
-            return orjson.dumps({"jsonrpc": "2.0", "error": {"code": -32603, "message": "Internal error"}, "id": request_id})
+            return orjson.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "error": {"code": -32603, "message": "Internal error"},
+                    "id": request_id,
+                }
+            )
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -94,7 +126,9 @@ async def _read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-async def _respond(send: Send, status: int, body: bytes, content_type: bytes, retry_after: bytes | None = None) -> None:
+async def _respond(
+    send: Send, status: int, body: bytes, content_type: bytes, retry_after: bytes | None = None
+) -> None:
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     if retry_after is not None:
         headers.append((b"retry-after", retry_after))
@@ -124,7 +158,7 @@ class Clock(threading.Thread):
                 try:
                     self.chain.save_if_dirty()
                 except OSError as exc:
-                    log.error("localnet state not saved", error=str(exc))
+                    log.warning("localnet state not saved", error=str(exc))
 
     def stop(self) -> None:
         self.stopped.set()
@@ -140,11 +174,20 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server without its signal capture: we stop it ourselves and save state first
+    (uvicorn would re-raise SIGTERM after shutdown and end the process before the save)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 def _uvicorn_server(chain: LocalChain) -> uvicorn.Server:
     config = uvicorn.Config(
         RpcApp(chain), log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=30
     )
-    return uvicorn.Server(config)
+    return _Server(config)
 
 
 def serve(
@@ -162,6 +205,13 @@ def serve(
     clock = Clock(chain)
     clock.start()
     server = _uvicorn_server(chain)
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("localnet stopping", signal=signal.Signals(signum).name)
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     if on_ready is not None:
         on_ready(url, chain)
     try:

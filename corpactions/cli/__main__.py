@@ -1,0 +1,3 @@
+from corpactions.cli import main
+
+main()
