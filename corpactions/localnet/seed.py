@@ -159,7 +159,9 @@ async def seed(
     treasury_usdc: int = 10_000_000 * 10**USDC_DECIMALS,
     seed_value: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
+    packet_limit: int = PACKET_LIMIT,
 ) -> SeedResult:
+    """Seed the chain at ``rpc_url``; ``packet_limit=0`` sends one holder per transaction."""
     if holders < 0:
         raise UserInputError("--holders must be zero or more")
     if program not in {"token", "token2022"}:
@@ -303,7 +305,7 @@ async def seed(
                         [extra],
                     )
                 )
-        packed = pack(groups, me)
+        packed = pack(groups, me, packet_limit) if packet_limit else groups
         done = 0
 
         def step(count: int) -> None:
