@@ -1,0 +1,40 @@
+"""Rules of the house that code review would otherwise have to remember."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("corpactions", "snapshots", "tasks")
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def _sources() -> list[Path]:
+    return [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")] + [ROOT / "celeryconfig.py"]
+
+
+def test_only_the_localnet_imports_litesvm() -> None:
+    offenders = [
+        str(p.relative_to(ROOT)) for p in _sources()
+        if "solders.litesvm" in _imports(p) and "localnet" not in p.parts
+    ]
+    assert offenders == []
+
+
+def test_only_chain_rpc_imports_the_solana_py_client() -> None:
+    offenders = [
+        str(p.relative_to(ROOT)) for p in _sources()
+        if any(name.startswith("solana.rpc") or name == "solana.exceptions" for name in _imports(p))
+        and p != ROOT / "corpactions" / "chain" / "rpc.py"
+    ]
+    assert offenders == []
