@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.chainkit import LocalnetProcess  # noqa: E402
+from tests.chainkit import LocalnetProcess
 
 __all__ = ["ROOT", "LocalnetProcess", "machine", "timed"]
 
@@ -40,4 +40,10 @@ def timed(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
 
 
 def git_rev() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()

@@ -32,13 +32,41 @@ def plant_state(path: Path, mint: Pubkey, accounts: int, noise: int) -> None:
     for i in range(accounts + noise):
         owner = bytes(Pubkey.new_unique())
         amount = rng.randrange(0, 10**12)
-        data = bytes(mint if i < accounts else other) + owner + amount.to_bytes(8, "little") + bytes(36) + b"\x01" + bytes(56)
-        rows.append([str(Pubkey.new_unique()), 2039280, str(layout.TOKEN_PROGRAM_ID), base64.b64encode(data).decode()])
-    path.write_bytes(orjson.dumps({"version": 1, "slot": 1, "block_height": 1, "time_offset": 0, "accounts": rows, "history": []}))
+        data = (
+            bytes(mint if i < accounts else other)
+            + owner
+            + amount.to_bytes(8, "little")
+            + bytes(36)
+            + b"\x01"
+            + bytes(56)
+        )
+        rows.append(
+            [
+                str(Pubkey.new_unique()),
+                2039280,
+                str(layout.TOKEN_PROGRAM_ID),
+                base64.b64encode(data).decode(),
+            ]
+        )
+    path.write_bytes(
+        orjson.dumps(
+            {
+                "version": 1,
+                "slot": 1,
+                "block_height": 1,
+                "time_offset": 0,
+                "accounts": rows,
+                "history": [],
+            }
+        )
+    )
 
 
 async def query(url: str, mint: Pubkey, sliced: bool) -> tuple[float, int, int]:
-    config: dict[str, object] = {"encoding": "base64", "filters": [{"dataSize": 165}, {"memcmp": {"offset": 0, "bytes": str(mint)}}]}
+    config: dict[str, object] = {
+        "encoding": "base64",
+        "filters": [{"dataSize": 165}, {"memcmp": {"offset": 0, "bytes": str(mint)}}],
+    }
     if sliced:
         config["dataSlice"] = {"offset": 32, "length": 40}
     async with Rpc(url, timeout=120) as rpc:
@@ -72,7 +100,9 @@ def main() -> None:
     print(f"accounts of the mint: {args.accounts} (+{args.accounts // 5} of another mint)")
     print(f"sliced (40 B)  : {target[0]:.3f} s, {target[2] / 1e6:.1f} MB response")
     print(f"baseline (full): {baseline[0]:.3f} s, {baseline[2] / 1e6:.1f} MB response")
-    print(f"ratio baseline/sliced: {baseline[0] / target[0]:.2f}x; target <= 3 s: {'met' if target[0] <= 3 else 'MISSED'}")
+    print(
+        f"ratio baseline/sliced: {baseline[0] / target[0]:.2f}x; target <= 3 s: {'met' if target[0] <= 3 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

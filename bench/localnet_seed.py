@@ -24,7 +24,14 @@ def run(holders: int, packet_limit: int) -> tuple[float, int]:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            result = asyncio.run(seed(rpc_url=chain.url, keys_dir=Path(tmp), holders=holders, packet_limit=packet_limit))
+            result = asyncio.run(
+                seed(
+                    rpc_url=chain.url,
+                    keys_dir=Path(tmp),
+                    holders=holders,
+                    packet_limit=packet_limit,
+                )
+            )
             return time.perf_counter() - start, result.transactions
     finally:
         chain.stop()
@@ -40,7 +47,9 @@ def main() -> None:
     print(f"holders: {args.holders}")
     print(f"packed      : {packed_s:.1f} s, {packed_txs} transactions")
     print(f"baseline 1/tx: {single_s:.1f} s, {single_txs} transactions")
-    print(f"ratio baseline/packed: {single_s / packed_s:.2f}x; target <= 60 s: {'met' if packed_s <= 60 else 'MISSED'}")
+    print(
+        f"ratio baseline/packed: {single_s / packed_s:.2f}x; target <= 60 s: {'met' if packed_s <= 60 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ The payout authority's key is only ever referred to by its *path*; its bytes are
 
 from __future__ import annotations
 
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +53,21 @@ class Settings(BaseSettings):
     payout_decimals: int = Field(default=6, ge=0, le=18, description="Decimals of usdc_mint.")
     commitment: Commitment = Field(default="confirmed", description="Commitment for reads.")
     rpc_timeout_seconds: float = Field(default=30.0, gt=0, description="Per-request RPC timeout.")
+    snapshot_pagination: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="getProgramAccountsV2 paging: auto (when plain getProgramAccounts is "
+        "refused), always, or never.",
+    )
+    snapshot_page_limit: int = Field(default=10_000, ge=1, le=10_000, description="V2 page size.")
+    snapshot_attempts: int = Field(
+        default=3, ge=1, le=20, description="Reads tried until balances reconcile with supply."
+    )
+    record_date_cutoff: time = Field(
+        default=time(23, 59, 59), description="Time of day positions are struck on the record date."
+    )
+    record_date_timezone: str = Field(
+        default="America/New_York", description="Zone of record_date_cutoff (IANA name)."
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool | None = Field(
         default=None, description="JSON logs; default: JSON when stderr is not a terminal."
@@ -63,6 +80,15 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError(f"log_level must be DEBUG, INFO, WARNING or ERROR, not {value!r}")
         return level
+
+    @field_validator("record_date_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name") from exc
+        return value
 
     @property
     def ledger_url(self) -> str:

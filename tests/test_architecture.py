@@ -25,7 +25,8 @@ def _sources() -> list[Path]:
 
 def test_only_the_localnet_imports_litesvm() -> None:
     offenders = [
-        str(p.relative_to(ROOT)) for p in _sources()
+        str(p.relative_to(ROOT))
+        for p in _sources()
         if "solders.litesvm" in _imports(p) and "localnet" not in p.parts
     ]
     assert offenders == []
@@ -33,7 +34,8 @@ def test_only_the_localnet_imports_litesvm() -> None:
 
 def test_only_chain_rpc_imports_the_solana_py_client() -> None:
     offenders = [
-        str(p.relative_to(ROOT)) for p in _sources()
+        str(p.relative_to(ROOT))
+        for p in _sources()
         if any(name.startswith("solana.rpc") or name == "solana.exceptions" for name in _imports(p))
         and p != ROOT / "corpactions" / "chain" / "rpc.py"
     ]

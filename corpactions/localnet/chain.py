@@ -135,6 +135,7 @@ class LocalChain:
         self._decimals: dict[Pubkey, int] = {}
         self._dirty = False
         self._fees_by_slot: OrderedDict[int, int] = OrderedDict()
+        self._slot_times: OrderedDict[int, int] = OrderedDict()
         if state_path is not None and state_path.exists():
             self._load(state_path)
         self._sync_clock()
@@ -149,7 +150,16 @@ class LocalChain:
     def now(self) -> int:
         return int(time.time()) + self.time_offset
 
+    def block_time(self, slot: int) -> int | None:
+        with self._lock:
+            if slot == self.slot:
+                return self.now()
+            return self._slot_times.get(slot)
+
     def _sync_clock(self) -> None:
+        self._slot_times[self.slot] = self.now()
+        while len(self._slot_times) > 100_000:
+            self._slot_times.popitem(last=False)
         clock = self.svm.get_clock()
         clock.slot = self.slot
         clock.unix_timestamp = self.now()

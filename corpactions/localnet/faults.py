@@ -26,6 +26,8 @@ class Faults:
     """The next N HTTP requests are answered with http_error_status."""
     http_error_status: int = 429
     """429 (Too Many Requests) or 503 (Service Unavailable)."""
+    refuse_program_accounts: bool = False
+    """getProgramAccounts on the token programs is refused, as some providers do (-32010)."""
     priority_fee: int = 0
     """Micro-lamports per CU reported by getRecentPrioritizationFees."""
     seed: int = 0

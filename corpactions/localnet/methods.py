@@ -301,13 +301,19 @@ def get_multiple_accounts(chain: LocalChain, params: list[Any]) -> Any:
 
 
 def _keyed(
-    chain: LocalChain, program: Pubkey, config: dict[str, Any], extra: list[Callable[[bytes], bool]]
+    chain: LocalChain,
+    program: Pubkey,
+    config: dict[str, Any],
+    extra: list[Callable[[bytes], bool]],
+    accounts: list[tuple[Pubkey, Account]] | None = None,
 ) -> list[dict[str, Any]]:
+    """Encode the program's accounts (or the given subset) that pass the config's filters."""
     filters = _compile_filters(config.get("filters")) + extra
     encoding = config.get("encoding") or ("base64" if config.get("dataSlice") else "base58")
     out: list[dict[str, Any]] = []
     with chain.lock:
-        accounts = chain.program_accounts(program)
+        if accounts is None:
+            accounts = chain.program_accounts(program)
         if encoding == "base64" and config.get("dataSlice"):
             # The hot path of holder snapshots: no per-account objects beyond the encoding.
             data_slice = config["dataSlice"]
@@ -343,13 +349,72 @@ def _keyed(
     return out
 
 
+def _refuse_if_configured(chain: LocalChain, program: Pubkey) -> None:
+    if chain.faults.refuse_program_accounts and program in layout.TOKEN_PROGRAMS:
+        raise ChainRequestError(
+            -32010,
+            f"{program} excluded from account secondary indexes; "
+            "this RPC method unavailable for key",
+        )
+
+
 def get_program_accounts(chain: LocalChain, params: list[Any]) -> Any:
     program = _pubkey(_param(params, 0, "program id"), "program id")
     config = _config(params, 1)
+    _refuse_if_configured(chain, program)
     value = _keyed(chain, program, config, [])
     if config.get("withContext"):
         return _with_context(chain, config, value)
     return value
+
+
+def get_program_accounts_v2(chain: LocalChain, params: list[Any]) -> Any:
+    """The paginated variant: pages of ``limit`` program accounts in pubkey order, filtered after
+    paging (a short page does not end the walk); ``paginationKey`` is null on the last page."""
+    program = _pubkey(_param(params, 0, "program id"), "program id")
+    config = _config(params, 1)
+    limit = config.get("limit") or 1000
+    if not isinstance(limit, int) or not 1 <= limit <= 10_000:
+        raise invalid_params("Invalid params: limit must be between 1 and 10000")
+    after = config.get("paginationKey")
+    start = bytes(_pubkey(after, "paginationKey")) if after else b""
+    with chain.lock:
+        ordered = sorted(chain.program_accounts(program), key=lambda item: bytes(item[0]))
+        remaining = [item for item in ordered if bytes(item[0]) > start]
+        page, rest = remaining[:limit], remaining[limit:]
+        value = _keyed(chain, program, config, [], page)
+    result = {"accounts": value, "paginationKey": str(page[-1][0]) if rest else None}
+    if config.get("withContext"):
+        return _with_context(chain, config, result)
+    return result
+
+
+def get_block_time(chain: LocalChain, params: list[Any]) -> Any:
+    slot = _param(params, 0, "slot")
+    if not isinstance(slot, int) or slot < 0:
+        raise invalid_params("Invalid param: slot must be a non-negative integer")
+    block_time = chain.block_time(slot)
+    if block_time is None:
+        raise ChainRequestError(-32004, f"Block not available for slot {slot}")
+    return block_time
+
+
+def admin_set_account(chain: LocalChain, params: list[Any]) -> Any:
+    pubkey = _pubkey(_param(params, 0, "pubkey"))
+    spec = _config(params, 1)
+    try:
+        account = Account(
+            lamports=int(spec["lamports"]),
+            data=base64.b64decode(spec["data"]),
+            owner=_pubkey(spec["owner"], "owner"),
+            executable=False,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise invalid_params(
+            "Invalid params: account needs lamports, data (base64), owner"
+        ) from exc
+    chain.set_account(pubkey, account)
+    return None
 
 
 def _token_account(chain: LocalChain, pubkey: Pubkey) -> tuple[Account, layout.TokenAccount]:
@@ -648,6 +713,8 @@ METHODS: dict[str, Handler] = {
     "getAccountInfo": get_account_info,
     "getMultipleAccounts": get_multiple_accounts,
     "getProgramAccounts": get_program_accounts,
+    "getProgramAccountsV2": get_program_accounts_v2,
+    "getBlockTime": get_block_time,
     "getTokenAccountBalance": get_token_account_balance,
     "getTokenSupply": get_token_supply,
     "getTokenAccountsByOwner": get_token_accounts_by_owner,
@@ -662,6 +729,7 @@ METHODS: dict[str, Handler] = {
     "localnet_advanceSlots": admin_advance_slots,
     "localnet_setFaults": admin_set_faults,
     "localnet_setTimeOffset": admin_set_time_offset,
+    "localnet_setAccount": admin_set_account,
 }
 
 
