@@ -12,6 +12,20 @@ from corpactions.config import get_settings
 _configured = False
 
 
+class _StderrLogger:
+    """Writes each rendered line to the *current* ``sys.stderr`` (which tests and CLI runners
+    replace), instead of the stream that happened to be there when logging was configured."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+def _stderr_logger(*_args: object) -> _StderrLogger:
+    return _StderrLogger()
+
+
 def configure_logging(*, level: str | None = None, json: bool | None = None) -> None:
     """Configure structlog and the stdlib root logger once per process (idempotent)."""
     global _configured  # noqa: PLW0603 - process-wide logging is configured once
@@ -34,7 +48,7 @@ def configure_logging(*, level: str | None = None, json: bool | None = None) -> 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level_name)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level_name, stream=sys.stderr, format="%(name)s %(message)s")

@@ -43,6 +43,7 @@ class SnapshotSummary:
     holders: pl.DataFrame
     attempts: int
     pages: int
+    paginated: bool
 
 
 def _multiplier_in_force(
@@ -163,7 +164,7 @@ def take_snapshot(
         attempts=chain.attempts,
         file=str(path),
     )
-    return SnapshotSummary(snapshot, holders, chain.attempts, chain.pages)
+    return SnapshotSummary(snapshot, holders, chain.attempts, chain.pages, chain.paginated)
 
 
 def load_holders(snapshot: Snapshot) -> pl.DataFrame:

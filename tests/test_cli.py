@@ -76,11 +76,11 @@ def test_instruments_add_then_list_as_json(ledger: str) -> None:
         ],
     )
     assert added.exit_code == 0, added.output
-    assert orjson.loads(added.output)["symbol"] == "AAPL"
+    assert orjson.loads(added.stdout)["symbol"] == "AAPL"
     runner.invoke(app, ["instruments", "add", "MSFT", "--mint", OTHER_MINT])
     listed = runner.invoke(app, ["instruments", "list", "--json"])
     assert listed.exit_code == 0, listed.output
-    rows = orjson.loads(listed.output)
+    rows = orjson.loads(listed.stdout)
     assert [(r["symbol"], r["mint"], r["token_program"]) for r in rows] == [
         ("AAPL", MINT, "token2022"),
         ("MSFT", OTHER_MINT, "token"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corpactions.cli import db, demo, instruments, localnet
+from corpactions.cli import db, demo, instruments, localnet, snapshot
 from corpactions.cli.pending import pending_group
 from corpactions.cli.root import app
 
@@ -26,13 +26,7 @@ app.add_typer(
     ),
     name="actions",
 )
-app.add_typer(
-    pending_group(
-        "Record-date holder snapshots.",
-        [("take", "Take a snapshot"), ("show", "Show a snapshot")],
-    ),
-    name="snapshot",
-)
+app.add_typer(snapshot.app, name="snapshot")
 app.add_typer(
     pending_group(
         "Payout plans: compute, review, approve, execute.",

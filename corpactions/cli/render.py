@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -39,6 +40,16 @@ def to_json(data: Any) -> str:
         default=_default,
         option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME,
     ).decode()
+
+
+@contextmanager
+def status_line(text: str, *, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """A live one-line status on stderr (nothing when ``quiet``); yields its update function."""
+    if quiet or not err_console.is_terminal:
+        yield lambda _text: None
+        return
+    with err_console.status(text) as status:
+        yield status.update
 
 
 def print_json(data: Any) -> None:
