@@ -28,6 +28,7 @@ from snapshots.parse import (
     RpcErrorResponse,
     parse_program_accounts,
     token_accounts_only,
+    total_amount,
 )
 
 log = get_logger(__name__)
@@ -173,14 +174,10 @@ async def read_token_accounts(
         frames, slot, pages, paginated = await _read_accounts(
             rpc, program, config, pagination=pagination, limit=page_limit, stage=report
         )
-        accounts = (
-            token_accounts_only(pl.concat(frames).lazy(), token_2022=token_2022)
-            .unique(subset="account", keep="first")
-            .collect()
-        )
+        accounts = token_accounts_only(pl.concat(frames).lazy(), token_2022=token_2022).collect()
         report("accounts-read", {"attempt": attempt, "accounts": accounts.height, "slot": slot})
         supply_after, _ = await rpc.token_supply(mint)
-        total = int(accounts["amount"].sum() or 0) if accounts.height else 0
+        total = total_amount(accounts)
         if supply_before == supply_after == total:
             return ChainRead(accounts, slot, supply_after, pages, paginated, attempt)
         if supply_before != supply_after:

@@ -1,32 +1,38 @@
 """Bulk decoding of getProgramAccounts responses into polars frames, and per-owner aggregation.
 
 Pure: bytes in, frames out, no I/O. A mainnet-sized mint has 10^5..10^6 token accounts, so no
-per-account Python object is built on the fast path:
+per-account Python object is built on the common path.
 
-1. The raw JSON body is scanned once per field (``pubkey``, ``data``, ``space``) with byte-level
-   regular expressions; the path is only taken when every account yielded exactly one of each
-   (the counts are checked against the number of ``"pubkey"`` keys). Any other shape (another
-   encoding, odd whitespace, an error object) goes through ``orjson`` instead, with the cyclic
-   garbage collector paused while the million small containers are built (the collector, not
-   the parser, dominates that path otherwise).
-2. base64 slices are decoded by polars in one vectorised call; owner (32 bytes), amount (u64 LE)
-   and state (u8) are binary slices of that column.
-3. Aggregation groups by the 32-byte owner, then turns only the distinct owners into base58.
+Requests slice each account's data from offset 32: SPL Token asks 77 bytes (owner 0..32, amount
+32..40, delegate, state at 76); Token-2022 asks 134 so that byte 165, the account type, is the
+slice's last byte. A node truncates a slice at the end of the data, so the decoded length also
+tells the account's size: 133 bytes means a base 165-byte account, 134 a longer one (extensions,
+type byte visible), anything shorter is not a token account.
 
-Slices are taken from offset 32 of the account data: SPL Token needs 77 bytes (owner, amount,
-delegate, state); Token-2022 needs 134 so that byte 165, the account type, is visible for
-accounts longer than the base 165 bytes.
+Three decoders, tried in order, give identical frames (a test holds them to it):
+
+1. fixed width: when every base64 slice has one length (always so for SPL Token with its
+   ``dataSize 165`` filter), numpy gathers the slices straight out of the body at the positions
+   of their ``"data":["`` markers and polars decodes them in one vectorised call;
+2. regex: one count-checked pass over the body for the base64 strings (mixed lengths);
+3. exact: ``orjson`` with the cyclic garbage collector paused (it, not the parser, dominates
+   when a million small containers are built), for any other shape of JSON.
+
+Owners stay the 32 bytes the chain holds; base58 text is made only where a person or a ledger
+row needs it (``owners_as_base58``), for the distinct owners only.
 """
 
 from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 
+import numpy as np
 import orjson
 import polars as pl
+from numpy.lib.stride_tricks import sliding_window_view
 from solders.pubkey import Pubkey
 
 from corpactions.errors import RpcRefused, SnapshotError
@@ -34,23 +40,29 @@ from corpactions.errors import RpcRefused, SnapshotError
 SLICE_OFFSET = 32
 SLICE_LEN_TOKEN = 77
 SLICE_LEN_TOKEN_2022 = 134
-_STATE_AT = 108 - SLICE_OFFSET
-_TYPE_AT = 165 - SLICE_OFFSET
-BASE_ACCOUNT_LEN = 165
+BASE_ACCOUNT_SLICE = 165 - SLICE_OFFSET
+STATE_AT = 108 - SLICE_OFFSET
+TYPE_AT = 165 - SLICE_OFFSET
 STATE_FROZEN = 2
+U64_MAX = 2**64 - 1
+ACCOUNT_TYPE_ACCOUNT = 2
 
-_PUBKEY = re.compile(rb'"pubkey"\s*:\s*"([1-9A-HJ-NP-Za-km-z]{32,44})"')
+_MARKER_PREFIX = np.frombuffer(b'"data":', dtype=np.uint8)
+_SUFFIX = np.frombuffer(b'","base64"]', dtype=np.uint8)
+_OPEN_BRACKET = ord("[")
+_QUOTE = ord('"')
+_EQUALS = ord("=")
+_SCAN_CHUNK = 1 << 22
+_EDGE = 4096
 _DATA = re.compile(rb'"data"\s*:\s*\[\s*"([A-Za-z0-9+/=]*)"\s*,\s*"base64"\s*\]')
-_SPACE = re.compile(rb'"space"\s*:\s*(\d+)')
 _SLOT = re.compile(rb'"context"\s*:\s*\{[^{}]*?"slot"\s*:\s*(\d+)')
 _PAGINATION = re.compile(rb'"paginationKey"\s*:\s*(?:null|"([1-9A-HJ-NP-Za-km-z]+)")')
 
-ACCOUNT_SCHEMA = {
-    "account": pl.String,
+ACCOUNT_SCHEMA: dict[str, type[pl.DataType]] = {
     "owner": pl.Binary,
     "amount": pl.UInt64,
     "state": pl.UInt8,
-    "space": pl.Int64,
+    "slice_len": pl.UInt32,
     "account_type": pl.UInt8,
 }
 
@@ -66,12 +78,13 @@ class RpcErrorResponse(RpcRefused):
 
 @dataclass(frozen=True)
 class ParsedPage:
-    """One getProgramAccounts(V2) response: its token accounts and paging/slot metadata."""
+    """One getProgramAccounts(V2) response: its decoded slices and paging/slot metadata."""
 
     accounts: pl.DataFrame
     slot: int | None
     pagination_key: str | None
     paginated: bool
+    decoder: str
 
 
 def _raise_if_error(raw: bytes, method: str) -> None:
@@ -87,55 +100,62 @@ def _raise_if_error(raw: bytes, method: str) -> None:
         raise RpcErrorResponse(method, int(error.get("code", 0)), str(error.get("message", "")))
 
 
-def _frame(keys: list[bytes], data: list[bytes], space: list[bytes] | list[int]) -> pl.DataFrame:
-    frame = pl.DataFrame(
-        {
-            "account": pl.Series(keys, dtype=pl.Binary).cast(pl.String),
-            "bin": pl.Series(data, dtype=pl.Binary).cast(pl.String).str.decode("base64"),
-            "space": pl.Series(space).cast(pl.String).cast(pl.Int64)
-            if space and isinstance(space[0], bytes)
-            else pl.Series(space, dtype=pl.Int64),
-        }
+def _decoded(encoded: pl.Series) -> pl.Series | None:
+    try:
+        return encoded.cast(pl.String).str.decode("base64")
+    except pl.exceptions.ComputeError:
+        return None
+
+
+def _marker_ends(body: np.ndarray) -> np.ndarray:
+    """Offsets just past each ``"data":["`` in the body (chunked so no 300 MB temporaries)."""
+    brackets = np.concatenate(
+        [
+            np.flatnonzero(body[offset : offset + _SCAN_CHUNK] == _OPEN_BRACKET) + offset
+            for offset in range(0, len(body), _SCAN_CHUNK)
+        ]
+        or [np.empty(0, dtype=np.int64)]
     )
-    return _columns(frame)
+    width = len(_MARKER_PREFIX)
+    brackets = brackets[(brackets >= width) & (brackets + 1 < len(body))]
+    keep = body[brackets + 1] == _QUOTE
+    for index, byte in enumerate(_MARKER_PREFIX):
+        keep &= body[brackets - width + index] == byte
+    return brackets[keep] + 2
 
 
-def _columns(frame: pl.DataFrame) -> pl.DataFrame:
-    if frame.height and int(frame["bin"].bin.size().min() or 0) < 40:  # type: ignore[arg-type]
-        raise SnapshotError(
-            "getProgramAccounts returned slices shorter than owner+amount",
-            hint="the request must use dataSlice offset 32 and length 77 (or 134 for Token-2022)",
-        )
-    binary = pl.col("bin")
-    return frame.select(
-        "account",
-        owner=binary.bin.slice(0, 32),
-        amount=binary.bin.slice(32, 8).bin.reinterpret(dtype=pl.UInt64, endianness="little"),
-        state=pl.when(binary.bin.size() > _STATE_AT)
-        .then(binary.bin.slice(_STATE_AT, 1).bin.reinterpret(dtype=pl.UInt8))
-        .otherwise(pl.lit(1, dtype=pl.UInt8)),
-        space="space",
-        account_type=pl.when(binary.bin.size() > _TYPE_AT)
-        .then(binary.bin.slice(_TYPE_AT, 1).bin.reinterpret(dtype=pl.UInt8))
-        .otherwise(pl.lit(None, dtype=pl.UInt8)),
-    )
-
-
-def _fast(raw: bytes) -> tuple[list[bytes], list[bytes], list[bytes]] | None:
+def _fixed_width(raw: bytes) -> tuple[pl.Series, int, int] | None:
+    """(decoded slices, decoded width, accounts in the body), or None for mixed widths."""
+    body = np.frombuffer(raw, dtype=np.uint8)
     expected = raw.count(b'"pubkey"')
-    keys = _PUBKEY.findall(raw)
-    if len(keys) != expected:
+    starts = _marker_ends(body)
+    if len(starts) != expected or expected == 0:
         return None
-    data = _DATA.findall(raw)
-    if len(data) != expected:
+    width = raw.find(b'"', int(starts[0])) - int(starts[0])
+    if width <= 0 or int(starts[-1]) + width + len(_SUFFIX) > len(body):
         return None
-    space = _SPACE.findall(raw)
-    if len(space) != expected:
+    suffixes = sliding_window_view(body, len(_SUFFIX))[starts + width]
+    if not bool((suffixes == _SUFFIX).all()):
+        return None  # mixed lengths or another layout: let the next decoder handle it
+    slices = np.ascontiguousarray(sliding_window_view(body, width)[starts])
+    tails = slices[:, -2:]
+    if not bool((tails == tails[0]).all()):
+        return None  # equal text width, different padding: 133- and 134-byte slices both take 180
+    decoded = _decoded(pl.Series("bin", slices.view(f"S{width}").ravel()))
+    if decoded is None:
         return None
-    return keys, data, space
+    padding = int(slices[0, -2:].tolist().count(_EQUALS))
+    return decoded, width // 4 * 3 - padding, expected
 
 
-def _exact(raw: bytes) -> tuple[list[str], list[str], list[int], int | None, str | None, bool]:
+def _regex(raw: bytes, expected: int) -> pl.Series | None:
+    found = _DATA.findall(raw)
+    if len(found) != expected:
+        return None
+    return _decoded(pl.Series("bin", found, dtype=pl.Binary))
+
+
+def _exact(raw: bytes) -> tuple[pl.Series, int | None, str | None, bool]:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -150,102 +170,165 @@ def _exact(raw: bytes) -> tuple[list[str], list[str], list[int], int | None, str
         if paginated:
             pagination_key = result.get("paginationKey")
             result = result["accounts"]
-        keys, data, space = [], [], []
+        data = []
         for item in result:
-            account = item["account"]
-            encoded = account["data"]
+            encoded = item["account"]["data"]
             if not (isinstance(encoded, list) and len(encoded) == 2 and encoded[1] == "base64"):
                 raise SnapshotError(
                     "getProgramAccounts returned an encoding other than base64",
                     hint="request encoding base64 with a dataSlice",
                 )
-            keys.append(item["pubkey"])
             data.append(encoded[0])
-            space.append(int(account.get("space", 0)))
         del document, result
-        return keys, data, space, slot, pagination_key, paginated
     except (KeyError, TypeError) as exc:
         raise SnapshotError(f"unexpected getProgramAccounts response shape: {exc!r}") from exc
     finally:
         if gc_was_enabled:
             gc.enable()
+    decoded = _decoded(pl.Series("bin", data, dtype=pl.String))
+    if decoded is None:
+        raise SnapshotError("getProgramAccounts returned account data that is not valid base64")
+    return decoded, slot, pagination_key, paginated
+
+
+def _columns(decoded: pl.Series, width: int | None = None) -> pl.DataFrame:
+    """Owner, amount, state, slice length and account type from the decoded slices
+    (``width``: the one slice length when known, which spares per-row branching)."""
+    frame = pl.DataFrame({"bin": decoded})
+    shortest = width if width is not None else int(frame["bin"].bin.size().min() or 0)  # type: ignore[arg-type]
+    if frame.height and shortest < 40:
+        raise SnapshotError(
+            "getProgramAccounts returned slices shorter than owner+amount",
+            hint="request dataSlice offset 32, length 77 (134 for Token-2022)",
+        )
+    binary = pl.col("bin")
+    if width is not None:
+        return frame.select(
+            owner=binary.bin.slice(0, 32),
+            amount=binary.bin.slice(32, 8).bin.reinterpret(dtype=pl.UInt64, endianness="little"),
+            state=binary.bin.slice(STATE_AT, 1).bin.reinterpret(dtype=pl.UInt8)
+            if width > STATE_AT
+            else pl.lit(0, dtype=pl.UInt8),
+            slice_len=pl.lit(width, dtype=pl.UInt32),
+            account_type=binary.bin.slice(TYPE_AT, 1).bin.reinterpret(dtype=pl.UInt8)
+            if width > TYPE_AT
+            else pl.lit(None, dtype=pl.UInt8),
+        )
+    size = binary.bin.size()
+    return frame.select(
+        owner=binary.bin.slice(0, 32),
+        amount=binary.bin.slice(32, 8).bin.reinterpret(dtype=pl.UInt64, endianness="little"),
+        state=pl.when(size > STATE_AT)
+        .then(binary.bin.slice(STATE_AT, 1).bin.reinterpret(dtype=pl.UInt8))
+        .otherwise(pl.lit(0, dtype=pl.UInt8)),
+        slice_len=size.cast(pl.UInt32),
+        account_type=pl.when(size > TYPE_AT)
+        .then(binary.bin.slice(TYPE_AT, 1).bin.reinterpret(dtype=pl.UInt8))
+        .otherwise(pl.lit(None, dtype=pl.UInt8)),
+    )
 
 
 def parse_program_accounts(
-    raw: bytes, *, method: str = "getProgramAccounts", exact: bool = False
+    raw: bytes, *, method: str = "getProgramAccounts", decoder: str = "auto"
 ) -> ParsedPage:
-    """Decode one raw JSON-RPC response body. ``exact=True`` forces the orjson path."""
+    """Decode one raw JSON-RPC response body (``decoder``: auto, fixed, regex or exact)."""
     _raise_if_error(raw, method)
-    fast = None if exact else _fast(raw)
-    if fast is not None:
-        keys, data, space = fast
-        slot_match = _SLOT.search(raw)
-        page_match = _PAGINATION.search(raw)
-        frame = _frame(keys, data, space) if keys else pl.DataFrame(schema=ACCOUNT_SCHEMA)
+    decoded: pl.Series | None = None
+    width: int | None = None
+    used = "exact"
+    if decoder in ("auto", "fixed"):
+        fixed = _fixed_width(raw)
+        if fixed is not None:
+            decoded, width, _ = fixed
+            used = "fixed"
+    if decoded is None and decoder in ("auto", "regex"):
+        decoded, used = _regex(raw, raw.count(b'"pubkey"')), "regex"
+    if decoded is not None:
+        slot_match = _SLOT.search(raw, 0, _EDGE) or _SLOT.search(raw)
+        page_match = None
+        if b'"accounts"' in raw[:_EDGE] or b'"paginationKey"' in raw[:_EDGE]:  # a V2 page
+            page_match = (
+                _PAGINATION.search(raw, max(0, len(raw) - _EDGE))
+                or _PAGINATION.search(raw, 0, _EDGE)
+                or _PAGINATION.search(raw)
+            )
         return ParsedPage(
-            accounts=frame,
+            accounts=_columns(decoded, width),
             slot=int(slot_match.group(1)) if slot_match else None,
             pagination_key=(
                 page_match.group(1).decode() if page_match and page_match.group(1) else None
             ),
             paginated=page_match is not None,
+            decoder=used,
         )
-    skeys, sdata, ispace, slot, pagination_key, paginated = _exact(raw)
-    if not skeys:
-        frame = pl.DataFrame(schema=ACCOUNT_SCHEMA)
-    else:
-        frame = _columns(
-            pl.DataFrame(
-                {
-                    "account": skeys,
-                    "bin": pl.Series(sdata, dtype=pl.String).str.decode("base64"),
-                    "space": pl.Series(ispace, dtype=pl.Int64),
-                }
-            )
-        )
-    return ParsedPage(frame, slot, pagination_key, paginated)
+    exact, slot, pagination_key, paginated = _exact(raw)
+    accounts = _columns(exact) if len(exact) else pl.DataFrame(schema=ACCOUNT_SCHEMA)
+    return ParsedPage(accounts, slot, pagination_key, paginated, "exact")
 
 
 def token_accounts_only(accounts: pl.LazyFrame, *, token_2022: bool) -> pl.LazyFrame:
     """Keep initialized token accounts; for Token-2022 check the account type on the client."""
     initialized = pl.col("state") != 0
     if not token_2022:
-        return accounts.filter(initialized & (pl.col("space") == BASE_ACCOUNT_LEN))
-    is_account = (pl.col("space") == BASE_ACCOUNT_LEN) | (
-        (pl.col("space") > BASE_ACCOUNT_LEN) & (pl.col("account_type") == 2)
+        return accounts.filter(initialized & (pl.col("slice_len") == SLICE_LEN_TOKEN))
+    base = pl.col("slice_len") == BASE_ACCOUNT_SLICE
+    extended = (pl.col("slice_len") == SLICE_LEN_TOKEN_2022) & (
+        pl.col("account_type") == ACCOUNT_TYPE_ACCOUNT
     )
-    return accounts.filter(initialized & is_account)
+    return accounts.filter(initialized & (base | extended))
 
 
-def base58_owners(owners: Iterable[bytes]) -> list[str]:
-    return [str(Pubkey.from_bytes(owner)) for owner in owners]
+def address_bytes(addresses: Collection[str]) -> list[bytes]:
+    return [bytes(Pubkey.from_string(a)) for a in addresses]
 
 
 def aggregate_holders(accounts: pl.LazyFrame, *, excluded: Collection[str] = ()) -> pl.DataFrame:
     """Per-owner holdings: owners with several accounts count once; zero balances dropped.
 
-    Columns: owner (base58), amount (UInt64 raw units), accounts (non-zero accounts held),
-    frozen_amount (in frozen accounts), frozen, excluded. Sorted by owner.
+    Columns: owner (32-byte key), amount (UInt64 raw units), accounts (non-zero accounts held),
+    frozen_amount (held in frozen accounts), frozen, excluded. Sorted by owner bytes.
     """
     frozen = pl.col("state") == STATE_FROZEN
+    wide = pl.col("amount").cast(pl.Int128)  # sums in 128 bits: a wrap would go unnoticed
     grouped = (
         accounts.filter(pl.col("amount") > 0)
         .group_by("owner")
         .agg(
-            amount=pl.col("amount").sum(),
+            amount=wide.sum(),
             accounts=pl.len().cast(pl.UInt32),
-            frozen_amount=pl.col("amount").filter(frozen).sum(),
+            frozen_amount=wide.filter(frozen).sum(),
         )
         .collect()
     )
-    owners = base58_owners(grouped["owner"].to_list())
-    excluded_set = sorted(set(excluded))
+    if grouped.height and int(grouped["amount"].max()) > U64_MAX:  # type: ignore[arg-type]
+        raise SnapshotError(
+            "an owner's balances add up to more than a u64 can hold",
+            hint="no real mint can be in this state; the RPC node returned inconsistent data",
+        )
     return (
-        grouped.with_columns(owner=pl.Series(owners, dtype=pl.String))
+        grouped.lazy()
+        .with_columns(
+            pl.col("amount").cast(pl.UInt64),
+            pl.col("frozen_amount").cast(pl.UInt64),
+        )
         .with_columns(
             frozen=pl.col("frozen_amount") > 0,
-            excluded=pl.col("owner").is_in(excluded_set),
+            excluded=pl.col("owner").is_in(pl.Series(address_bytes(excluded), dtype=pl.Binary)),
         )
         .select("owner", "amount", "accounts", "frozen_amount", "frozen", "excluded")
         .sort("owner")
+        .collect()
     )
+
+
+def total_amount(accounts: pl.DataFrame) -> int:
+    """Exact sum of the ``amount`` column (128-bit, so it cannot wrap)."""
+    if not accounts.height:
+        return 0
+    return int(accounts.select(pl.col("amount").cast(pl.Int128).sum()).item())
+
+
+def owners_as_base58(holders: pl.DataFrame) -> pl.DataFrame:
+    """The same frame with ``owner`` as base58 text (one conversion per distinct owner)."""
+    text = [str(Pubkey.from_bytes(owner)) for owner in holders["owner"].to_list()]
+    return holders.with_columns(owner=pl.Series(text, dtype=pl.String))

@@ -15,7 +15,7 @@ import polars as pl
 from corpactions.errors import SnapshotError
 
 HOLDINGS_SCHEMA = {
-    "owner": pl.String,
+    "owner": pl.Binary,
     "amount": pl.UInt64,
     "accounts": pl.UInt32,
     "frozen_amount": pl.UInt64,

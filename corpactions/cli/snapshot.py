@@ -42,7 +42,10 @@ def snapshot_dict(
         "created_at": snapshot.created_at,
     }
     if holders is not None:
+        from snapshots.parse import owners_as_base58
+
         data["frozen_owners"] = int(holders["frozen"].sum())
+        top_rows = holders.sort(["amount", "owner"], descending=[True, False]).head(top)
         data["top_holders"] = [
             {
                 "owner": r["owner"],
@@ -51,9 +54,7 @@ def snapshot_dict(
                 "frozen": r["frozen"],
                 "excluded": r["excluded"],
             }
-            for r in holders.sort(["amount", "owner"], descending=[True, False])
-            .head(top)
-            .iter_rows(named=True)
+            for r in owners_as_base58(top_rows).iter_rows(named=True)
         ]
     return data
 

@@ -1,0 +1,134 @@
+"""The bulk decoders agree with each other and with a plain reading of the account bytes."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from corpactions.errors import SnapshotError
+from snapshots.parse import (
+    RpcErrorResponse,
+    aggregate_holders,
+    owners_as_base58,
+    parse_program_accounts,
+    token_accounts_only,
+    total_amount,
+)
+
+OWNERS = [bytes([i]) * 32 for i in range(1, 6)]
+
+
+@st.composite
+def accounts(draw: st.DrawFn, token_2022: bool) -> list[dict[str, Any]]:
+    rows = []
+    for _ in range(draw(st.integers(0, 30))):
+        owner = draw(st.sampled_from(OWNERS))
+        amount = draw(st.one_of(st.just(0), st.integers(1, (2**64 - 1) // 30)))  # a mint's total fits u64
+        state = draw(st.sampled_from([1, 1, 1, 2, 0]))
+        data = owner + amount.to_bytes(8, "little") + bytes(36) + bytes([state])
+        if token_2022:
+            kind = draw(st.sampled_from(["base", "extended", "mint-like"]))
+            if kind == "base":
+                data = data + bytes(133 - len(data))  # a 165-byte account
+            elif kind == "extended":
+                data = data + bytes(133 - len(data)) + bytes([2])  # type byte: account
+            else:
+                data = data + bytes(133 - len(data)) + bytes([1])  # type byte: mint
+        rows.append({"owner": owner, "amount": amount, "state": state, "data": data})
+    return rows
+
+
+def _response(rows: list[dict[str, Any]], *, pretty: bool = False, context: bool = True) -> bytes:
+    items = [
+        {"pubkey": "11111111111111111111111111111111", "account": {
+            "data": [base64.b64encode(r["data"]).decode(), "base64"], "executable": False,
+            "lamports": 2039280, "owner": "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA",
+            "rentEpoch": 18446744073709551615, "space": 32 + len(r["data"])}}
+        for r in rows
+    ]
+    result: Any = {"context": {"apiVersion": "2.2.7", "slot": 42}, "value": items} if context else items
+    return orjson.dumps({"jsonrpc": "2.0", "result": result, "id": 1}, option=orjson.OPT_INDENT_2 if pretty else 0)
+
+
+def _expected(rows: list[dict[str, Any]], token_2022: bool) -> dict[bytes, int]:
+    totals: dict[bytes, int] = {}
+    for r in rows:
+        is_account = r["state"] != 0 and (not token_2022 or len(r["data"]) == 133 or r["data"][133] == 2)
+        if is_account and r["amount"]:
+            totals[r["owner"]] = totals.get(r["owner"], 0) + r["amount"]
+    return totals
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), token_2022=st.booleans(), pretty=st.booleans())
+def test_every_decoder_gives_the_same_holdings_as_reading_the_bytes(data: st.DataObject, token_2022: bool, pretty: bool) -> None:
+    rows = data.draw(accounts(token_2022))
+    raw = _response(rows, pretty=pretty)
+    frames = []
+    for decoder in ("auto", "fixed", "regex", "exact"):
+        page = parse_program_accounts(raw, decoder=decoder)
+        assert page.slot == 42
+        frames.append(aggregate_holders(token_accounts_only(page.accounts.lazy(), token_2022=token_2022)))
+    for frame in frames[1:]:
+        assert_frame_equal(frames[0], frame)
+    holders = frames[0]
+    assert dict(zip(holders["owner"].to_list(), holders["amount"].to_list(), strict=True)) == _expected(rows, token_2022)
+
+
+def test_the_fixed_width_decoder_is_used_for_uniform_slices_and_falls_back_otherwise() -> None:
+    uniform = [{"data": bytes([1]) * 77}] * 3
+    assert parse_program_accounts(_response(uniform)).decoder == "fixed"
+    mixed = [{"data": bytes([1]) * 77}, {"data": bytes([1]) * 50}]
+    assert parse_program_accounts(_response(mixed)).decoder == "regex"
+    assert parse_program_accounts(_response(uniform, pretty=True)).decoder == "regex"
+
+
+def test_any_other_encoding_is_refused_by_the_exact_decoder() -> None:
+    raw = _response([{"data": bytes(77)}]).replace(b'"base64"]', b'"base58"]')
+    with pytest.raises(SnapshotError, match="other than base64"):
+        parse_program_accounts(raw)
+
+
+def test_paged_responses_carry_their_pagination_key() -> None:
+    page = {"accounts": [], "paginationKey": "So11111111111111111111111111111111111111112"}
+    raw = orjson.dumps({"jsonrpc": "2.0", "result": page, "id": 1})
+    parsed = parse_program_accounts(raw, method="getProgramAccountsV2")
+    assert parsed.paginated and parsed.pagination_key == page["paginationKey"]
+    last = orjson.dumps({"jsonrpc": "2.0", "result": {"accounts": [], "paginationKey": None}, "id": 1})
+    assert parse_program_accounts(last).pagination_key is None
+
+
+def test_an_error_response_names_the_node_message_and_code() -> None:
+    raw = b'{"jsonrpc":"2.0","error":{"code":-32010,"message":"excluded from account secondary indexes"},"id":1}'
+    with pytest.raises(RpcErrorResponse, match="excluded from account secondary indexes") as caught:
+        parse_program_accounts(raw)
+    assert caught.value.code == -32010
+
+
+def test_balances_of_one_owner_beyond_u64_are_refused_not_wrapped() -> None:
+    rows = [{"data": OWNERS[0] + (2**64 - 1).to_bytes(8, "little") + bytes(36) + b"\x01"}] * 2
+    page = parse_program_accounts(_response(rows))
+    assert total_amount(page.accounts) == 2 * (2**64 - 1)
+    with pytest.raises(SnapshotError, match="more than a u64"):
+        aggregate_holders(page.accounts.lazy())
+
+
+def test_slices_too_short_to_hold_owner_and_amount_are_refused() -> None:
+    with pytest.raises(SnapshotError, match="shorter than owner"):
+        parse_program_accounts(_response([{"data": bytes(20)}]))
+
+
+def test_excluded_wallets_are_marked_and_owners_render_as_base58() -> None:
+    raw = _response([{"data": OWNERS[0] + (5).to_bytes(8, "little") + bytes(36) + b"\x01"}])
+    page = parse_program_accounts(raw)
+    text = owners_as_base58(aggregate_holders(page.accounts.lazy(), excluded=["4vJ9JU1bJJE96FWSJKvHsmmFADCg4gpZQff4P3bkLKi"]))
+    assert text["owner"].to_list() == ["4vJ9JU1bJJE96FWSJKvHsmmFADCg4gpZQff4P3bkLKi"]
+    assert text["excluded"].to_list() == [True]
+    assert text.schema["owner"] == pl.String
