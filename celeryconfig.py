@@ -21,3 +21,9 @@ result_expires = 24 * 3600
 broker_transport_options = {"visibility_timeout": 2 * 3600}
 timezone = "UTC"
 enable_utc = True
+task_routes = {
+    "tasks.feeds.*": {"queue": "feeds"},
+    "tasks.snapshots.*": {"queue": "snapshots"},
+    "tasks.payouts.*": {"queue": "payouts"},
+    "tasks.confirm.*": {"queue": "confirm"},
+}

@@ -121,7 +121,8 @@ def _marker_ends(body: np.ndarray) -> np.ndarray:
     keep = body[brackets + 1] == _QUOTE
     for index, byte in enumerate(_MARKER_PREFIX):
         keep &= body[brackets - width + index] == byte
-    return brackets[keep] + 2
+    ends: np.ndarray = brackets[keep] + 2
+    return ends
 
 
 def _fixed_width(raw: bytes) -> tuple[pl.Series, int, int] | None:

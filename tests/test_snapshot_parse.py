@@ -30,7 +30,9 @@ def accounts(draw: st.DrawFn, token_2022: bool) -> list[dict[str, Any]]:
     rows = []
     for _ in range(draw(st.integers(0, 30))):
         owner = draw(st.sampled_from(OWNERS))
-        amount = draw(st.one_of(st.just(0), st.integers(1, (2**64 - 1) // 30)))  # a mint's total fits u64
+        amount = draw(
+            st.one_of(st.just(0), st.integers(1, (2**64 - 1) // 30))
+        )  # a mint's total fits u64
         state = draw(st.sampled_from([1, 1, 1, 2, 0]))
         data = owner + amount.to_bytes(8, "little") + bytes(36) + bytes([state])
         if token_2022:
@@ -47,20 +49,33 @@ def accounts(draw: st.DrawFn, token_2022: bool) -> list[dict[str, Any]]:
 
 def _response(rows: list[dict[str, Any]], *, pretty: bool = False, context: bool = True) -> bytes:
     items = [
-        {"pubkey": "11111111111111111111111111111111", "account": {
-            "data": [base64.b64encode(r["data"]).decode(), "base64"], "executable": False,
-            "lamports": 2039280, "owner": "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA",
-            "rentEpoch": 18446744073709551615, "space": 32 + len(r["data"])}}
+        {
+            "pubkey": "11111111111111111111111111111111",
+            "account": {
+                "data": [base64.b64encode(r["data"]).decode(), "base64"],
+                "executable": False,
+                "lamports": 2039280,
+                "owner": "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA",
+                "rentEpoch": 18446744073709551615,
+                "space": 32 + len(r["data"]),
+            },
+        }
         for r in rows
     ]
-    result: Any = {"context": {"apiVersion": "2.2.7", "slot": 42}, "value": items} if context else items
-    return orjson.dumps({"jsonrpc": "2.0", "result": result, "id": 1}, option=orjson.OPT_INDENT_2 if pretty else 0)
+    result: Any = (
+        {"context": {"apiVersion": "2.2.7", "slot": 42}, "value": items} if context else items
+    )
+    return orjson.dumps(
+        {"jsonrpc": "2.0", "result": result, "id": 1}, option=orjson.OPT_INDENT_2 if pretty else 0
+    )
 
 
 def _expected(rows: list[dict[str, Any]], token_2022: bool) -> dict[bytes, int]:
     totals: dict[bytes, int] = {}
     for r in rows:
-        is_account = r["state"] != 0 and (not token_2022 or len(r["data"]) == 133 or r["data"][133] == 2)
+        is_account = r["state"] != 0 and (
+            not token_2022 or len(r["data"]) == 133 or r["data"][133] == 2
+        )
         if is_account and r["amount"]:
             totals[r["owner"]] = totals.get(r["owner"], 0) + r["amount"]
     return totals
@@ -68,18 +83,24 @@ def _expected(rows: list[dict[str, Any]], token_2022: bool) -> dict[bytes, int]:
 
 @settings(max_examples=60, deadline=None)
 @given(data=st.data(), token_2022=st.booleans(), pretty=st.booleans())
-def test_every_decoder_gives_the_same_holdings_as_reading_the_bytes(data: st.DataObject, token_2022: bool, pretty: bool) -> None:
+def test_every_decoder_gives_the_same_holdings_as_reading_the_bytes(
+    data: st.DataObject, token_2022: bool, pretty: bool
+) -> None:
     rows = data.draw(accounts(token_2022))
     raw = _response(rows, pretty=pretty)
     frames = []
     for decoder in ("auto", "fixed", "regex", "exact"):
         page = parse_program_accounts(raw, decoder=decoder)
         assert page.slot == 42
-        frames.append(aggregate_holders(token_accounts_only(page.accounts.lazy(), token_2022=token_2022)))
+        frames.append(
+            aggregate_holders(token_accounts_only(page.accounts.lazy(), token_2022=token_2022))
+        )
     for frame in frames[1:]:
         assert_frame_equal(frames[0], frame)
     holders = frames[0]
-    assert dict(zip(holders["owner"].to_list(), holders["amount"].to_list(), strict=True)) == _expected(rows, token_2022)
+    assert dict(
+        zip(holders["owner"].to_list(), holders["amount"].to_list(), strict=True)
+    ) == _expected(rows, token_2022)
 
 
 def test_the_fixed_width_decoder_is_used_for_uniform_slices_and_falls_back_otherwise() -> None:
@@ -101,12 +122,17 @@ def test_paged_responses_carry_their_pagination_key() -> None:
     raw = orjson.dumps({"jsonrpc": "2.0", "result": page, "id": 1})
     parsed = parse_program_accounts(raw, method="getProgramAccountsV2")
     assert parsed.paginated and parsed.pagination_key == page["paginationKey"]
-    last = orjson.dumps({"jsonrpc": "2.0", "result": {"accounts": [], "paginationKey": None}, "id": 1})
+    last = orjson.dumps(
+        {"jsonrpc": "2.0", "result": {"accounts": [], "paginationKey": None}, "id": 1}
+    )
     assert parse_program_accounts(last).pagination_key is None
 
 
 def test_an_error_response_names_the_node_message_and_code() -> None:
-    raw = b'{"jsonrpc":"2.0","error":{"code":-32010,"message":"excluded from account secondary indexes"},"id":1}'
+    raw = (
+        b'{"jsonrpc":"2.0","error":{"code":-32010,'
+        b'"message":"excluded from account secondary indexes"},"id":1}'
+    )
     with pytest.raises(RpcErrorResponse, match="excluded from account secondary indexes") as caught:
         parse_program_accounts(raw)
     assert caught.value.code == -32010
@@ -128,7 +154,11 @@ def test_slices_too_short_to_hold_owner_and_amount_are_refused() -> None:
 def test_excluded_wallets_are_marked_and_owners_render_as_base58() -> None:
     raw = _response([{"data": OWNERS[0] + (5).to_bytes(8, "little") + bytes(36) + b"\x01"}])
     page = parse_program_accounts(raw)
-    text = owners_as_base58(aggregate_holders(page.accounts.lazy(), excluded=["4vJ9JU1bJJE96FWSJKvHsmmFADCg4gpZQff4P3bkLKi"]))
+    text = owners_as_base58(
+        aggregate_holders(
+            page.accounts.lazy(), excluded=["4vJ9JU1bJJE96FWSJKvHsmmFADCg4gpZQff4P3bkLKi"]
+        )
+    )
     assert text["owner"].to_list() == ["4vJ9JU1bJJE96FWSJKvHsmmFADCg4gpZQff4P3bkLKi"]
     assert text["excluded"].to_list() == [True]
     assert text.schema["owner"] == pl.String

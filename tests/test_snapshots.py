@@ -320,3 +320,14 @@ def test_cli_take_and_show(use_chain: str, classic: SeedResult) -> None:
     assert both.exit_code == 2 and "exactly one" in both.output
     missing = runner.invoke(app, ["snapshot", "show", "999"])
     assert missing.exit_code == 2 and "no snapshot 999" in missing.output
+
+
+def test_the_due_snapshot_task_runs_the_domain_function(use_chain: str, classic: SeedResult) -> None:
+    from tasks.snapshots import take_due
+
+    with db.session_scope() as session:
+        instrument = _register(session, classic, "AAPL")
+        action_id = _action(session, instrument, date(2020, 1, 2)).id
+    result = take_due.apply().get()
+    assert result == {"taken": [action_id], "failed": []}
+    assert take_due.apply().get() == {"taken": [], "failed": []}
