@@ -61,7 +61,11 @@ def _multiplier_in_force(
 def current_snapshot(session: Session, action_id: int) -> Snapshot | None:
     return session.exec(
         select(Snapshot)
-        .where(Snapshot.action_id == action_id, Snapshot.superseded_by == None)  # noqa: E711
+        .where(
+            Snapshot.action_id == action_id,
+            Snapshot.superseded_by == None,  # noqa: E711
+            Snapshot.stale_reason == None,  # noqa: E711
+        )
         .order_by(Snapshot.id.desc())  # type: ignore[union-attr]
     ).first()
 
@@ -203,10 +207,11 @@ def due_actions(
                 CorporateActionVersion.version == action.current_version,
             )
         ).first()
-        if version is None or version.record_date is None:
+        cutoff_date = (version.record_date or version.effective_date) if version else None
+        if cutoff_date is None:
             continue
         if (
-            now >= record_date_cutoff(version.record_date, settings)
+            now >= record_date_cutoff(cutoff_date, settings)
             and current_snapshot(session, action.id) is None
         ):
             due.append(action)

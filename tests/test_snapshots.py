@@ -322,7 +322,9 @@ def test_cli_take_and_show(use_chain: str, classic: SeedResult) -> None:
     assert missing.exit_code == 2 and "no snapshot 999" in missing.output
 
 
-def test_the_due_snapshot_task_runs_the_domain_function(use_chain: str, classic: SeedResult) -> None:
+def test_the_due_snapshot_task_runs_the_domain_function(
+    use_chain: str, classic: SeedResult
+) -> None:
     from tasks.snapshots import take_due
 
     with db.session_scope() as session:

@@ -81,17 +81,24 @@ class CorporateActionVersion(SQLModel, table=True):
     fraction_disposition: str | None = Field(default=None, max_length=8)
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     payload_sha256: str = Field(max_length=64, index=True)
+    sequence_key: str = Field(default="", max_length=160)
+    """Where this version stands among the action's versions, from the record itself (the
+    source's own timestamp or sequence, then function rank, then payload hash): the current
+    version is the greatest, whatever order the records arrived in."""
     raw_payload: str = Field(sa_type=Text)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     superseded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class QuarantinedRecord(SQLModel, table=True):
-    """A feed record that failed validation, kept whole with the reason."""
+    """A feed record that failed validation, kept whole with the reason (once per payload)."""
+
+    __table_args__ = (UniqueConstraint("source", "payload_sha256", name="uq_quarantine_payload"),)
 
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=32, index=True)
     source_ref: str | None = Field(default=None, max_length=128)
     reason: str = Field(sa_type=Text)
+    payload_sha256: str = Field(default="", max_length=64)
     raw_payload: str = Field(sa_type=Text)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

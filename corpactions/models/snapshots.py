@@ -25,4 +25,6 @@ class Snapshot(SQLModel, table=True):
     path: str
     sha256: str = Field(max_length=64)
     superseded_by: int | None = Field(default=None, foreign_key="snapshot.id")
+    stale_reason: str | None = None
+    """Set when the action was amended in a way the snapshot no longer fits (record date)."""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
