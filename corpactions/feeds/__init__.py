@@ -1,0 +1,1 @@
+"""Corporate-action feeds: one adapter per source, all producing ``NormalizedAction``."""

@@ -1,0 +1,408 @@
+"""Apply normalized feed records to the ledger: versions, amendments, terminal states, quarantine.
+
+Rules (each keeps the end state independent of the order records arrive in):
+
+- An action is identified by (source, source reference). Every accepted record is a version of
+  it; a payload already stored for that action is a duplicate and changes nothing.
+- The current version is the one with the greatest ``sequence_key`` (the source's own ordering,
+  then function rank, then payload hash); an older version that arrives late is stored as
+  superseded at once.
+- A CANC or WITH version makes the action cancelled or withdrawn, for good.
+- Otherwise the status follows the current version's processing status (COMP/PREC confirmed,
+  else announced) while the action is still before its snapshot. When the current version changes
+  after a snapshot or plan exists, draft/approved plans become stale, and a snapshot whose record
+  date (or kind) no longer matches becomes stale too, which makes the action due again.
+- A record that fails parsing or validation is stored in ``QuarantinedRecord`` with its reason
+  and raw payload (once per payload); it never blocks the other records.
+
+Records are processed in chunks: lookups are preloaded per chunk and new rows inserted in bulk.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from corpactions.errors import InvalidRecord
+from corpactions.feeds.normalized import NormalizedAction, Rejected
+from corpactions.feeds.validate import Rules, validate
+from corpactions.logs import get_logger
+from corpactions.models import (
+    ActionStatus,
+    CorporateAction,
+    CorporateActionVersion,
+    Instrument,
+    PayoutPlan,
+    PlanStatus,
+    QuarantinedRecord,
+    Snapshot,
+)
+
+log = get_logger(__name__)
+CHUNK = 2000
+_EARLY = {ActionStatus.announced, ActionStatus.confirmed}
+_AFTER_SNAPSHOT = {ActionStatus.snapshotted, ActionStatus.planned}
+
+
+@dataclass
+class IngestReport:
+    accepted: int = 0
+    amended: int = 0
+    duplicate: int = 0
+    quarantined: int = 0
+    cancelled: int = 0
+    actions: set[int] = field(default_factory=set)
+    reasons: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "amended": self.amended,
+            "duplicate": self.duplicate,
+            "quarantined": self.quarantined,
+            "cancelled": self.cancelled,
+            "actions": sorted(self.actions),
+            "quarantine_reasons": self.reasons[:20],
+        }
+
+
+@dataclass
+class _Known:
+    """An action and the versions the ledger (or this chunk) holds for it."""
+
+    action_id: int | None
+    row: CorporateAction | None
+    versions: list[dict[str, Any]]
+    new: list[NormalizedAction] = field(default_factory=list)
+
+
+def _chunks(
+    records: Iterable[NormalizedAction | Rejected], size: int
+) -> Iterator[list[NormalizedAction | Rejected]]:
+    iterator = iter(records)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def quarantine(session: Session, rejected: list[Rejected], report: IngestReport) -> None:
+    if not rejected:
+        return
+    hashes = {r.payload_sha256 for r in rejected}
+    existing = set(
+        session.exec(
+            select(QuarantinedRecord.source, QuarantinedRecord.payload_sha256).where(
+                col(QuarantinedRecord.payload_sha256).in_(hashes)
+            )
+        ).all()
+    )
+    now = datetime.now(UTC)
+    rows = []
+    for record in rejected:
+        key = (record.source, record.payload_sha256)
+        if key in existing:
+            report.duplicate += 1
+            continue
+        existing.add(key)
+        rows.append(
+            {
+                "source": record.source,
+                "source_ref": (record.source_ref or "")[:128] or None,
+                "reason": record.reason,
+                "payload_sha256": record.payload_sha256,
+                "raw_payload": record.raw,
+                "received_at": now,
+            }
+        )
+        report.quarantined += 1
+        if len(report.reasons) < 200:
+            report.reasons.append(record.reason)
+    if rows:
+        session.execute(sa.insert(QuarantinedRecord), rows)
+        log.warning("feed records quarantined", count=len(rows), first_reason=rows[0]["reason"])
+
+
+def _load_known(
+    session: Session, accepted: list[NormalizedAction]
+) -> dict[tuple[str, str], _Known]:
+    keys = {(a.source, a.source_ref) for a in accepted}
+    known: dict[tuple[str, str], _Known] = {}
+    refs_by_source: dict[str, set[str]] = defaultdict(set)
+    for source, ref in keys:
+        refs_by_source[source].add(ref)
+    for source, refs in refs_by_source.items():
+        rows = session.exec(
+            select(CorporateAction).where(
+                CorporateAction.source == source, col(CorporateAction.source_ref).in_(refs)
+            )
+        ).all()
+        for row in rows:
+            known[(row.source, row.source_ref)] = _Known(row.id, row, [])
+    ids = {k.action_id: k for k in known.values() if k.action_id is not None}
+    if ids:
+        version_rows = session.execute(
+            sa.select(
+                col(CorporateActionVersion.action_id),
+                col(CorporateActionVersion.version),
+                col(CorporateActionVersion.payload_sha256),
+                col(CorporateActionVersion.sequence_key),
+                col(CorporateActionVersion.function),
+                col(CorporateActionVersion.processing_status),
+            ).where(col(CorporateActionVersion.action_id).in_(ids))
+        ).all()
+        for action_id, version, sha, key, function, processing in version_rows:
+            ids[action_id].versions.append(
+                {
+                    "version": version,
+                    "sha": sha,
+                    "key": key,
+                    "function": function,
+                    "processing_status": processing,
+                }
+            )
+    return known
+
+
+def _status_for(current: dict[str, Any], versions: list[dict[str, Any]]) -> ActionStatus | None:
+    functions = {v["function"] for v in versions}
+    if "CANC" in functions:
+        return ActionStatus.cancelled
+    if "WITH" in functions:
+        return ActionStatus.withdrawn
+    return ActionStatus.confirmed if current.get("processing_status") in ("COMP", "PREC") else None
+
+
+def _apply(
+    session: Session,
+    instruments: dict[str, int],
+    accepted: list[NormalizedAction],
+    report: IngestReport,
+) -> None:
+    known = _load_known(session, accepted)
+    for record in accepted:
+        entry = known.setdefault((record.source, record.source_ref), _Known(None, None, []))
+        sha = record.payload_sha256
+        if any(v["sha"] == sha for v in entry.versions) or any(
+            n.payload_sha256 == sha for n in entry.new
+        ):
+            report.duplicate += 1
+            continue
+        if entry.versions or entry.new:
+            report.amended += 1
+        else:
+            report.accepted += 1
+        entry.new.append(record)
+
+    now = datetime.now(UTC)
+    fresh = [(key, entry) for key, entry in known.items() if entry.action_id is None and entry.new]
+    if fresh:
+        rows = []
+        for _key, entry in fresh:
+            first = max(entry.new, key=lambda r: r.sequence_key)
+            rows.append(
+                {
+                    "instrument_id": instruments[first.symbol],
+                    "source": first.source,
+                    "source_ref": first.source_ref,
+                    "kind": first.kind.value,
+                    "status": ActionStatus.announced.value,
+                    "current_version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        inserted = session.execute(
+            sa.insert(CorporateAction).returning(
+                col(CorporateAction.id), sort_by_parameter_order=True
+            ),
+            rows,
+        ).all()
+        for (_key, entry), (new_id,) in zip(fresh, inserted, strict=True):
+            entry.action_id = int(new_id)
+
+    version_rows: list[dict[str, Any]] = []
+    touched: list[_Known] = []
+    for entry in known.values():
+        if not entry.new or entry.action_id is None:
+            continue
+        touched.append(entry)
+        for record in entry.new:
+            number = len(entry.versions) + 1
+            values = {
+                "action_id": entry.action_id,
+                "version": number,
+                "kind": record.kind.value,
+                "function": record.function,
+                "processing_status": record.processing_status,
+                "ex_date": record.ex_date,
+                "record_date": record.record_date,
+                "pay_date": record.pay_date,
+                "effective_date": record.effective_date,
+                "currency": record.currency,
+                "gross_rate": record.gross_rate,
+                "net_rate": record.net_rate,
+                "withholding_rate": record.withholding_rate,
+                "ratio_new": record.ratio_new,
+                "ratio_old": record.ratio_old,
+                "fraction_disposition": record.fraction_disposition,
+                "details": record.details,
+                "payload_sha256": record.payload_sha256,
+                "sequence_key": record.sequence_key,
+                "raw_payload": record.raw,
+                "received_at": now,
+                "superseded_at": None,
+            }
+            version_rows.append(values)
+            entry.versions.append(
+                {
+                    "version": number,
+                    "sha": record.payload_sha256,
+                    "key": record.sequence_key,
+                    "function": record.function,
+                    "processing_status": record.processing_status,
+                    "record": record,
+                }
+            )
+    if version_rows:
+        session.execute(sa.insert(CorporateActionVersion), version_rows)
+    for entry in touched:
+        _settle(session, entry, now, report)
+
+
+def _settle(session: Session, entry: _Known, now: datetime, report: IngestReport) -> None:
+    """Point the action at its greatest version and derive its status."""
+    assert entry.action_id is not None
+    report.actions.add(entry.action_id)
+    current = max(entry.versions, key=lambda v: v["key"])
+    status = _status_for(current, entry.versions)
+    action = entry.row or session.get(CorporateAction, entry.action_id)
+    assert action is not None
+    previous_version = action.current_version
+    changed = entry.row is None or previous_version != current["version"]
+    if len(entry.versions) > 1:
+        session.execute(
+            sa.update(CorporateActionVersion)
+            .where(
+                col(CorporateActionVersion.action_id) == entry.action_id,
+                col(CorporateActionVersion.version) != current["version"],
+                col(CorporateActionVersion.superseded_at).is_(None),
+            )
+            .values(superseded_at=now)
+        )
+    action.current_version = current["version"]
+    if "record" in current:
+        action.kind = current["record"].kind
+    if status in (ActionStatus.cancelled, ActionStatus.withdrawn):
+        if action.status != status:
+            report.cancelled += 1
+            action.status = status
+            action.status_reason = (
+                f"{'cancelled' if status == ActionStatus.cancelled else 'withdrawn'} by the source"
+            )
+            _stale_plans(session, entry.action_id, f"action {status.value}")
+    elif changed and entry.row is not None and action.status not in _EARLY:
+        _amended_after_snapshot(session, action, current)
+    elif action.status in _EARLY:
+        action.status = status or ActionStatus.announced
+    action.updated_at = now
+    session.add(action)
+
+
+def _stale_plans(session: Session, action_id: int, reason: str) -> None:
+    plans = session.exec(
+        select(PayoutPlan).where(
+            PayoutPlan.action_id == action_id,
+            col(PayoutPlan.status).in_([PlanStatus.draft, PlanStatus.approved]),
+        )
+    ).all()
+    for plan in plans:
+        plan.status = PlanStatus.stale
+        plan.stale_reason = reason
+        session.add(plan)
+
+
+def _amended_after_snapshot(
+    session: Session, action: CorporateAction, current: dict[str, Any]
+) -> None:
+    assert action.id is not None
+    _stale_plans(session, action.id, f"action amended to version {current['version']}")
+    record: NormalizedAction | None = current.get("record")
+    snapshots = session.exec(
+        select(Snapshot).where(
+            Snapshot.action_id == action.id,
+            Snapshot.superseded_by == None,  # noqa: E711
+            Snapshot.stale_reason == None,  # noqa: E711
+        )
+    ).all()
+    previous = session.exec(
+        select(CorporateActionVersion)
+        .where(CorporateActionVersion.action_id == action.id)
+        .order_by(col(CorporateActionVersion.sequence_key).desc())
+        .offset(1)
+    ).first()
+    cutoff_moved = record is not None and (
+        previous is None
+        or (record.record_date or record.effective_date)
+        != (previous.record_date or previous.effective_date)
+        or record.kind != previous.kind
+    )
+    if cutoff_moved and snapshots:
+        for snapshot in snapshots:
+            snapshot.stale_reason = (
+                f"action amended to version {current['version']}: record date or kind changed"
+            )
+            session.add(snapshot)
+        action.status = (
+            ActionStatus.confirmed
+            if current.get("processing_status") in ("COMP", "PREC")
+            else ActionStatus.announced
+        )
+    elif action.status in _AFTER_SNAPSHOT:
+        action.status = ActionStatus.snapshotted
+    action.status_reason = f"amended to version {current['version']}"
+    log.warning(
+        "action amended after its snapshot or plan", action=action.id, version=current["version"]
+    )
+
+
+def ingest(
+    records: Iterable[NormalizedAction | Rejected],
+    *,
+    session: Session,
+    currencies: tuple[str, ...] = ("USD",),
+    chunk_size: int = CHUNK,
+) -> IngestReport:
+    """Validate, version and store ``records``; bad ones are quarantined. Commits nothing itself."""
+    instruments = {
+        row.symbol: row.id for row in session.exec(select(Instrument)) if row.id is not None
+    }
+    rules = Rules(known_symbols=instruments.keys(), currencies=currencies)
+    report = IngestReport()
+    for chunk in _chunks(records, chunk_size):
+        accepted: list[NormalizedAction] = []
+        rejected: list[Rejected] = []
+        for record in chunk:
+            if isinstance(record, Rejected):
+                rejected.append(record)
+                continue
+            try:
+                validate(record, rules)
+            except InvalidRecord as exc:
+                rejected.append(Rejected(record.source, exc.message, record.raw, record.source_ref))
+                continue
+            accepted.append(record)
+        quarantine(session, rejected, report)
+        if accepted:
+            _apply(session, instruments, accepted, report)
+        session.flush()
+    log.info(
+        "feed ingested",
+        **{k: v for k, v in report.as_dict().items() if k not in ("actions", "quarantine_reasons")},
+    )
+    return report

@@ -1,0 +1,149 @@
+"""The project's own feed format, for issuers without a data vendor: CSV or JSON.
+
+One record per row (CSV) or object (JSON array, or ``{"actions": [...]}``). Columns/keys:
+
+| key | meaning |
+| --- | --- |
+| ``reference`` | the issuer's stable id of the action (required) |
+| ``symbol`` | ticker of a registered instrument (required) |
+| ``kind`` | cash_dividend, stock_dividend, forward_split, reverse_split, meeting |
+| ``function`` | NEWM (default), REPL (amendment), CANC (cancelled), WITH (withdrawn) |
+| ``sequence`` | the version's number or timestamp; a greater one replaces a lesser |
+| ``status`` | PREU, PREC or COMP (processing status) |
+| ``ex_date``, ``record_date``, ``pay_date``, ``effective_date`` | YYYY-MM-DD |
+| ``currency`` | USD |
+| ``gross_rate``, ``net_rate`` | cash per share, decimal text (e.g. 0.24) |
+| ``withholding_rate`` | fraction (0.30 for 30 %) |
+| ``ratio_new``, ``ratio_old`` | split ratio: ratio_new shares for every ratio_old |
+| ``fraction_disposition`` | CINL (cash in lieu), RDDN (round down), ... |
+| ``special`` | true for a special dividend |
+| ``reinvestment_price`` | price per share for dividend reinvestment |
+| ``meeting_date``, ``vote_deadline`` | for meetings; ``agenda`` a JSON list of items |
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from corpactions.errors import InvalidRecord
+from corpactions.feeds.normalized import (
+    FUNCTIONS,
+    MalformedPayload,
+    NormalizedAction,
+    Rejected,
+    canonical_json,
+    load_json,
+    parse_date,
+    parse_decimal,
+    parse_symbol,
+)
+from corpactions.models import ActionKind
+
+SOURCE = "file"
+
+
+def _blank(value: Any) -> Any:
+    return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
+
+def record(item: dict[str, Any]) -> NormalizedAction:
+    item = {k.strip(): _blank(v) for k, v in item.items() if isinstance(k, str)}
+    reference = item.get("reference")
+    if not reference:
+        raise InvalidRecord("reference is missing")
+    try:
+        kind = ActionKind(str(item.get("kind") or "").strip())
+    except ValueError as exc:
+        raise InvalidRecord(
+            f"kind {item.get('kind')!r} is not one of {', '.join(k.value for k in ActionKind)}"
+        ) from exc
+    function = str(item.get("function") or "NEWM").strip().upper()
+    if function not in FUNCTIONS:
+        raise InvalidRecord(f"function {function!r} is not one of {', '.join(FUNCTIONS)}")
+    agenda = item.get("agenda")
+    if isinstance(agenda, str):
+        agenda = load_json(agenda, "agenda")
+    special = str(item.get("special") or "").strip().lower() in {"1", "true", "yes"}
+    return NormalizedAction(
+        source=SOURCE,
+        source_ref=str(reference).strip(),
+        symbol=parse_symbol(item.get("symbol")),
+        kind=kind,
+        raw=canonical_json(item),
+        function=function,
+        processing_status=(str(item["status"]).strip().upper() if item.get("status") else None),
+        ex_date=parse_date(item.get("ex_date"), "ex_date"),
+        record_date=parse_date(item.get("record_date"), "record_date"),
+        pay_date=parse_date(item.get("pay_date"), "pay_date"),
+        effective_date=parse_date(item.get("effective_date"), "effective_date"),
+        currency=(str(item["currency"]).strip().upper() if item.get("currency") else None),
+        gross_rate=parse_decimal(item.get("gross_rate"), "gross_rate"),
+        net_rate=parse_decimal(item.get("net_rate"), "net_rate"),
+        withholding_rate=parse_decimal(item.get("withholding_rate"), "withholding_rate"),
+        ratio_new=parse_decimal(item.get("ratio_new"), "ratio_new"),
+        ratio_old=parse_decimal(item.get("ratio_old"), "ratio_old"),
+        fraction_disposition=(
+            str(item["fraction_disposition"]).strip().upper()
+            if item.get("fraction_disposition")
+            else None
+        ),
+        sequence=str(item.get("sequence") or "").strip(),
+        details={
+            k: v
+            for k, v in {
+                "special": special,
+                "reinvestment_price": item.get("reinvestment_price"),
+                "meeting_date": item.get("meeting_date"),
+                "vote_deadline": item.get("vote_deadline"),
+                "agenda": agenda,
+            }.items()
+            if v not in (None, False)
+        },
+    )
+
+
+def _records(items: list[Any]) -> list[NormalizedAction | Rejected]:
+    out: list[NormalizedAction | Rejected] = []
+    for item in items:
+        raw = canonical_json(item)
+        if not isinstance(item, dict):
+            out.append(Rejected(SOURCE, "record is not an object", raw))
+            continue
+        try:
+            out.append(record(item))
+        except InvalidRecord as exc:
+            ref = item.get("reference")
+            out.append(Rejected(SOURCE, exc.message, raw, str(ref) if ref else None))
+    return out
+
+
+def parse_json(payload: bytes) -> list[NormalizedAction | Rejected]:
+    document = load_json(payload, "feed file")
+    items = document.get("actions") if isinstance(document, dict) else document
+    if not isinstance(items, list):
+        raise MalformedPayload('a JSON feed file is a list of actions or {"actions": [...]}')
+    return _records(items)
+
+
+def parse_csv(payload: bytes) -> list[NormalizedAction | Rejected]:
+    try:
+        text = payload.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MalformedPayload(f"CSV feed file is not UTF-8: {exc}") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "reference" not in reader.fieldnames:
+        raise MalformedPayload(
+            "CSV feed file needs a header row with at least reference, symbol, kind"
+        )
+    records: list[NormalizedAction | Rejected] = []
+    for row in reader:
+        extra = row.pop(None, None)  # type: ignore[call-overload,unused-ignore]
+        if extra is not None:
+            raw = canonical_json({**row, "_extra_cells": extra})
+            reason = f"line {reader.line_num} has {len(extra)} more cells than the header"
+            records.append(Rejected(SOURCE, reason, raw, row.get("reference") or None))
+            continue
+        records.extend(_records([row]))
+    return records

@@ -1,0 +1,180 @@
+"""ISO 20022 ``seev.031`` CorporateActionNotification (any version; namespaces are ignored).
+
+Read: NtfctnGnlInf/NtfctnTp (NEWM, REPL, RMDR; CANC and WITH accepted for cancellations and
+withdrawals), NtfctnGnlInf/PrcgSts (EvtCmpltnsSts + EvtConfSts, or a PREU/PREC/COMP code),
+CorpActnGnlInf/CorpActnEvtId (the stable reference), EvtTp/Cd (DVCA, DVSE, SPLF, SPLR, MEET,
+XMET), UndrlygScty/FinInstrmId (ticker from OthrId typed TS/TICKER, else Desc; ISIN kept),
+CorpActnDtls/DtDtls (XDt, RcrdDt, PmtDt, EfctvDt, MtgDt), the option's rates (GrssDvddRate,
+NetDvddRate with their currency; WhldgTaxRate in percent), NewToOd (QtyToQty Qty1/Qty2, new to
+old), FrctnDspstn, and the business application header's creation date for ordering versions.
+A file holds one Document, or several under any root.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from decimal import Decimal
+from typing import Any
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from corpactions.errors import InvalidRecord
+from corpactions.feeds.normalized import (
+    FUNCTIONS,
+    MalformedPayload,
+    NormalizedAction,
+    Rejected,
+    parse_date,
+    parse_decimal,
+    parse_symbol,
+)
+from corpactions.models import ActionKind
+
+SOURCE = "seev031"
+EVENT_KINDS = {
+    "DVCA": ActionKind.cash_dividend,
+    "DVSE": ActionKind.stock_dividend,
+    "SPLF": ActionKind.forward_split,
+    "SPLR": ActionKind.reverse_split,
+    "MEET": ActionKind.meeting,
+    "XMET": ActionKind.meeting,
+    "OMET": ActionKind.meeting,
+}
+_HUNDRED = Decimal(100)
+
+
+def _text(node: ET.Element | None, path: str) -> str | None:
+    if node is None:
+        return None
+    found = node.find(path)
+    if found is None or found.text is None:
+        return None
+    return found.text.strip() or None
+
+
+def _date(node: ET.Element | None, tag: str) -> Any:
+    return _text(node, f"{{*}}{tag}/{{*}}Dt") or _text(node, f"{{*}}{tag}/{{*}}DtTm")
+
+
+def _processing_status(general: ET.Element | None) -> str | None:
+    code = _text(general, "{*}PrcgSts/{*}Cd")
+    if code:
+        return code
+    complete = _text(general, "{*}PrcgSts/{*}EvtCmpltnsSts")
+    confirmed = _text(general, "{*}PrcgSts/{*}EvtConfSts")
+    if confirmed == "CONF":
+        return "COMP" if complete == "COMP" else "PREC"
+    return "PREU" if (complete or confirmed) else None
+
+
+def _ticker(security: ET.Element | None) -> tuple[str | None, str | None]:
+    if security is None:
+        return None, None
+    isin = _text(security, ".//{*}ISIN")
+    for other in security.iterfind(".//{*}OthrId"):
+        kind = _text(other, "{*}Tp/{*}Cd") or _text(other, "{*}Tp/{*}Prtry")
+        if kind in ("TS", "TICKER"):
+            return _text(other, "{*}Id"), isin
+    return _text(security, ".//{*}Desc"), isin
+
+
+def _ratio(option: ET.Element | None) -> tuple[Decimal | None, Decimal | None]:
+    if option is None:
+        return None, None
+    node = option.find(".//{*}NewToOd")
+    if node is None:
+        return None, None
+    new = _text(node, ".//{*}Qty1")
+    old = _text(node, ".//{*}Qty2")
+    if new is None and node.text and "/" in node.text:
+        new, old = (part.strip() for part in node.text.split("/", 1))
+    return parse_decimal(new, "NewToOd quantity 1"), parse_decimal(old, "NewToOd quantity 2")
+
+
+def notification(document: ET.Element, raw: str, created: str | None) -> NormalizedAction:
+    message = document.find(".//{*}CorpActnNtfctn")
+    if message is None:
+        raise InvalidRecord("not a CorporateActionNotification (no CorpActnNtfctn element)")
+    general = message.find("{*}NtfctnGnlInf")
+    function = _text(general, "{*}NtfctnTp") or _text(general, "{*}NtfctnTp/{*}Cd") or "NEWM"
+    if function not in FUNCTIONS:
+        raise InvalidRecord(f"notification type {function!r} is not one of {', '.join(FUNCTIONS)}")
+    info = message.find("{*}CorpActnGnlInf")
+    reference = _text(info, "{*}CorpActnEvtId")
+    if not reference:
+        raise InvalidRecord("CorpActnEvtId (the event reference) is missing")
+    event = _text(info, "{*}EvtTp/{*}Cd") or _text(info, "{*}EvtTp/{*}Prtry/{*}Id")
+    kind = EVENT_KINDS.get(event or "")
+    if kind is None:
+        raise InvalidRecord(f"event type {event!r} is not processed (DVCA, DVSE, SPLF, SPLR, MEET)")
+    ticker, isin = _ticker(info.find("{*}UndrlygScty") if info is not None else None)
+    details_node = message.find("{*}CorpActnDtls")
+    dates = details_node.find("{*}DtDtls") if details_node is not None else None
+    option = message.find("{*}CorpActnOptn")
+    gross = option.find(".//{*}GrssDvddRate/{*}Amt") if option is not None else None
+    net = option.find(".//{*}NetDvddRate/{*}Amt") if option is not None else None
+    withholding = _text(option, ".//{*}WhldgTaxRate/{*}Rate") or _text(option, ".//{*}WhldgTaxRate")
+    withholding_pct = parse_decimal(withholding, "WhldgTaxRate")
+    ratio_new, ratio_old = _ratio(option)
+    pay = _date(dates, "PmtDt") or (
+        _date(option.find(".//{*}CshMvmntDtls/{*}DtDtls"), "PmtDt") if option is not None else None
+    )
+    currency = (gross.get("Ccy") if gross is not None else None) or (
+        net.get("Ccy") if net is not None else None
+    )
+    return NormalizedAction(
+        source=SOURCE,
+        source_ref=reference,
+        symbol=parse_symbol(ticker),
+        kind=kind,
+        raw=raw,
+        function=function,
+        processing_status=_processing_status(general),
+        ex_date=parse_date(_date(dates, "XDt"), "XDt"),
+        record_date=parse_date(_date(dates, "RcrdDt"), "RcrdDt"),
+        pay_date=parse_date(pay, "PmtDt"),
+        effective_date=parse_date(_date(dates, "EfctvDt"), "EfctvDt"),
+        currency=currency,
+        gross_rate=parse_decimal(gross.text if gross is not None else None, "GrssDvddRate"),
+        net_rate=parse_decimal(net.text if net is not None else None, "NetDvddRate"),
+        withholding_rate=withholding_pct / _HUNDRED if withholding_pct is not None else None,
+        ratio_new=ratio_new,
+        ratio_old=ratio_old,
+        fraction_disposition=_text(option, ".//{*}FrctnDspstn/{*}Cd")
+        or _text(option, ".//{*}FrctnDspstn"),
+        sequence=created or "",
+        details={
+            "isin": isin,
+            "official_reference": _text(info, "{*}OffclCorpActnEvtId"),
+            "event_type": event,
+            "meeting_date": _date(dates, "MtgDt"),
+        },
+    )
+
+
+def parse_notifications(payload: bytes) -> list[NormalizedAction | Rejected]:
+    try:
+        root = SafeET.fromstring(payload, forbid_dtd=True)
+    except ET.ParseError as exc:
+        raise MalformedPayload(f"seev.031 file is not well-formed XML: {exc}") from exc
+    except DefusedXmlException as exc:
+        raise MalformedPayload(
+            f"seev.031 file refused: {exc} (DTDs and entities are not accepted)"
+        ) from exc
+    if root.tag.rsplit("}", 1)[-1] == "Document":
+        documents = [(root, root)]
+    else:
+        documents = [(doc, root) for doc in root.iter() if doc.tag.rsplit("}", 1)[-1] == "Document"]
+    if not documents:
+        raise MalformedPayload("no seev.031 Document element in the file")
+    records: list[NormalizedAction | Rejected] = []
+    for document, container in documents:
+        raw = ET.canonicalize(ET.tostring(document, encoding="unicode"), strip_text=True)
+        created = _text(container, ".//{*}CreDt") or _text(container, ".//{*}CreDtTm")
+        try:
+            records.append(notification(document, raw, created))
+        except InvalidRecord as exc:
+            reference = _text(document, ".//{*}CorpActnEvtId")
+            records.append(Rejected(SOURCE, exc.message, raw, reference))
+    return records

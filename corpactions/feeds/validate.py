@@ -1,0 +1,99 @@
+"""Business validation of normalized records; a failure becomes a quarantine reason."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from decimal import Decimal
+
+from corpactions.errors import InvalidRecord
+from corpactions.feeds.normalized import TERMINAL_FUNCTIONS, NormalizedAction
+from corpactions.models import ActionKind
+
+PROCESSING_STATUSES = {"PREU", "PREC", "COMP"}
+FRACTION_DISPOSITIONS = {"CINL", "RDDN", "RDUP", "STAN", "DIST", "BUYU", "UKWN"}
+_SPLITS = {ActionKind.forward_split, ActionKind.reverse_split, ActionKind.stock_dividend}
+
+
+@dataclass(frozen=True)
+class Rules:
+    known_symbols: Collection[str]
+    currencies: Collection[str] = ("USD",)
+
+
+def _positive(value: Decimal | None, name: str) -> None:
+    if value is not None and value <= 0:
+        raise InvalidRecord(f"{name} must be positive, not {value}")
+
+
+def validate(action: NormalizedAction, rules: Rules) -> None:
+    """Raise ``InvalidRecord`` with a reason a person can act on, or return."""
+    if action.symbol not in rules.known_symbols:
+        raise InvalidRecord(
+            f"unknown ticker {action.symbol}: no registered instrument "
+            "(register it with 'corpactions instruments add', then ingest again)"
+        )
+    if action.processing_status is not None and action.processing_status not in PROCESSING_STATUSES:
+        raise InvalidRecord(
+            f"processing status {action.processing_status!r} is not PREU, PREC or COMP"
+        )
+    if action.function in TERMINAL_FUNCTIONS:
+        return  # a cancellation or withdrawal needs only to name the action
+    for name in ("gross_rate", "net_rate", "ratio_new", "ratio_old"):
+        _positive(getattr(action, name), name)
+    if action.withholding_rate is not None and not Decimal(0) <= action.withholding_rate <= 1:
+        raise InvalidRecord(
+            f"withholding_rate must be a fraction from 0 to 1, not {action.withholding_rate}"
+        )
+    if action.kind == ActionKind.cash_dividend:
+        if action.record_date is None:
+            raise InvalidRecord("record date is missing (positions are struck on it)")
+        if action.gross_rate is None and action.net_rate is None:
+            raise InvalidRecord("a cash dividend needs a gross or net rate per share")
+        if action.currency is None:
+            raise InvalidRecord("currency is missing")
+        if action.currency not in rules.currencies:
+            raise InvalidRecord(
+                f"currency {action.currency} is not supported "
+                f"(only {', '.join(sorted(rules.currencies))})"
+            )
+        if (
+            action.gross_rate is not None
+            and action.net_rate is not None
+            and action.net_rate > action.gross_rate
+        ):
+            raise InvalidRecord(
+                f"net rate {action.net_rate} exceeds gross rate {action.gross_rate}"
+            )
+    if action.kind in _SPLITS:
+        if action.ratio_new is None or action.ratio_old is None:
+            raise InvalidRecord("a split needs ratio_new and ratio_old")
+        if action.kind == ActionKind.forward_split and action.ratio_new <= action.ratio_old:
+            raise InvalidRecord(
+                "a forward split needs more new shares than old, "
+                f"not {action.ratio_new}:{action.ratio_old}"
+            )
+        if action.kind == ActionKind.reverse_split and action.ratio_new >= action.ratio_old:
+            raise InvalidRecord(
+                "a reverse split needs fewer new shares than old, "
+                f"not {action.ratio_new}:{action.ratio_old}"
+            )
+        if (action.effective_date or action.ex_date or action.record_date) is None:
+            raise InvalidRecord("a split needs an effective (execution) date")
+    if (
+        action.kind == ActionKind.meeting
+        and action.record_date is None
+        and not action.details.get("meeting_date")
+    ):
+        raise InvalidRecord("a meeting needs a record date or a meeting date")
+    if (
+        action.fraction_disposition is not None
+        and action.fraction_disposition not in FRACTION_DISPOSITIONS
+    ):
+        raise InvalidRecord(
+            f"fraction disposition {action.fraction_disposition!r} is not a known code"
+        )
+    if action.record_date and action.pay_date and action.record_date > action.pay_date:
+        raise InvalidRecord(f"record date {action.record_date} is after pay date {action.pay_date}")
+    if action.ex_date and action.pay_date and action.ex_date > action.pay_date:
+        raise InvalidRecord(f"ex date {action.ex_date} is after pay date {action.pay_date}")
