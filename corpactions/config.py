@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corpactions.errors import ConfigurationError
@@ -67,6 +67,20 @@ class Settings(BaseSettings):
     )
     record_date_timezone: str = Field(
         default="America/New_York", description="Zone of record_date_cutoff (IANA name)."
+    )
+    polygon_api_key: SecretStr | None = Field(default=None, description="Polygon API key.")
+    polygon_base_url: str = Field(default="https://api.polygon.io", description="Polygon API.")
+    polygon_api: Literal["v3", "v1"] = Field(
+        default="v3",
+        description="v3: /v3/reference/{dividends,splits}; v1: /stocks/v1/{dividends,splits}.",
+    )
+    alpaca_key_id: str | None = Field(default=None, description="Alpaca API key id.")
+    alpaca_secret_key: SecretStr | None = Field(default=None, description="Alpaca API secret.")
+    alpaca_base_url: str = Field(default="https://api.alpaca.markets", description="Alpaca API.")
+    feed_timeout_seconds: float = Field(default=30.0, gt=0, description="Per-request timeout.")
+    feed_max_retries: int = Field(default=5, ge=0, le=20, description="Retries on 429/5xx.")
+    feed_lookback_days: int = Field(
+        default=30, ge=1, le=3650, description="Default window of 'feeds pull' without --since."
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool | None = Field(

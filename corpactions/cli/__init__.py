@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from corpactions.cli import db, demo, instruments, localnet, snapshot
+from corpactions.cli import actions, db, demo, feeds, instruments, localnet, snapshot
 from corpactions.cli.pending import pending_group
 from corpactions.cli.root import app
 
 app.add_typer(db.app, name="db")
 app.add_typer(instruments.app, name="instruments")
-app.add_typer(
-    pending_group(
-        "Corporate-action feeds: ingest files, pull providers, review quarantine.",
-        [
-            ("ingest", "Ingest a feed file"),
-            ("pull", "Pull a provider"),
-            ("quarantine", "List quarantined records"),
-        ],
-    ),
-    name="feeds",
-)
-app.add_typer(
-    pending_group(
-        "Corporate actions and their version history.",
-        [("list", "List actions"), ("show", "Show one action")],
-    ),
-    name="actions",
-)
+app.add_typer(feeds.app, name="feeds")
+app.add_typer(actions.app, name="actions")
 app.add_typer(snapshot.app, name="snapshot")
 app.add_typer(
     pending_group(

@@ -1,0 +1,141 @@
+"""``corpactions feeds``: ingest files, pull providers, review the quarantine."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from sqlmodel import col, select
+
+from corpactions import db
+from corpactions.cli.render import JSON_OPTION, print_json, print_table
+from corpactions.errors import UserInputError
+from corpactions.feeds import alpaca, ownformat, polygon, seev031
+from corpactions.feeds.ingest import IngestReport, ingest
+from corpactions.feeds.normalized import MalformedPayload, NormalizedAction, Rejected
+from corpactions.feeds.pull import SOURCES, pull, quarantine_malformed
+from corpactions.models import QuarantinedRecord
+
+app = typer.Typer(
+    help="Corporate-action feeds: ingest files, pull providers, review quarantine.",
+    no_args_is_help=True,
+)
+
+
+class FeedFormat(StrEnum):
+    polygon = "polygon"
+    alpaca = "alpaca"
+    seev031 = "seev031"
+    csv = "csv"
+    json = "json"
+
+
+PARSERS: dict[FeedFormat, tuple[str, Callable[[bytes], list[NormalizedAction | Rejected]]]] = {
+    FeedFormat.polygon: (polygon.SOURCE, lambda raw: polygon.parse_page(raw).records),
+    FeedFormat.alpaca: (alpaca.SOURCE, alpaca.parse_announcements),
+    FeedFormat.seev031: (seev031.SOURCE, seev031.parse_notifications),
+    FeedFormat.csv: (ownformat.SOURCE, ownformat.parse_csv),
+    FeedFormat.json: (ownformat.SOURCE, ownformat.parse_json),
+}
+
+
+def _read(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UserInputError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _report(report: IngestReport, as_json: bool, what: str) -> None:
+    if as_json:
+        print_json(report.as_dict())
+        return
+    typer.echo(
+        f"{what}: {report.accepted} accepted, {report.amended} amended, "
+        f"{report.duplicate} duplicate, {report.quarantined} quarantined, {report.cancelled} cancelled/withdrawn"
+    )
+    if report.quarantined:
+        typer.echo("  see 'corpactions feeds quarantine' for the reasons and raw payloads")
+
+
+@app.command("ingest")
+def ingest_file(
+    path: str = typer.Argument(..., help="Feed file, or - for standard input."),
+    fmt: FeedFormat = typer.Option(..., "--format", help="Payload format of the file."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Ingest a feed file: new actions, amendments (new versions), cancellations; bad records
+    are quarantined. Exits 0 when the file was read (even with quarantined records), 2 when not."""
+    raw = _read(path)
+    db.require_current_schema()
+    source, parse = PARSERS[fmt]
+    try:
+        records = parse(raw)
+    except MalformedPayload as exc:
+        with db.session_scope() as session:
+            quarantine_malformed(session, source, exc, raw)
+        raise UserInputError(
+            f"{path}: {exc.message}", hint="the whole payload was quarantined; nothing else changed"
+        ) from exc
+    with db.session_scope() as session:
+        report = ingest(records, session=session)
+    _report(report, as_json, path)
+
+
+@app.command("pull")
+def pull_source(
+    source: str = typer.Option(..., "--source", help=f"One of: {', '.join(SOURCES)}."),
+    since: str | None = typer.Option(
+        None, "--since", help="Earliest ex/execution date, YYYY-MM-DD."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Pull a provider's corporate actions for every registered ticker and ingest them."""
+    start: date | None = None
+    if since is not None:
+        try:
+            start = date.fromisoformat(since)
+        except ValueError as exc:
+            raise UserInputError(f"--since {since!r} is not a date (YYYY-MM-DD)") from exc
+    db.require_current_schema()
+    with db.session_scope() as session:
+        report = pull(session=session, source=source, since=start)
+    _report(report, as_json, source)
+
+
+@app.command("quarantine")
+def show_quarantine(
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="Newest N records."),
+    source: str | None = typer.Option(None, "--source", help="Only this source."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Records that failed validation, with their reasons and raw payloads."""
+    db.require_current_schema()
+    with db.session_scope() as session:
+        query = select(QuarantinedRecord).order_by(col(QuarantinedRecord.id).desc()).limit(limit)
+        if source:
+            query = query.where(QuarantinedRecord.source == source)
+        rows = [
+            {
+                "id": r.id,
+                "source": r.source,
+                "source_ref": r.source_ref,
+                "reason": r.reason,
+                "received_at": r.received_at,
+                "payload_sha256": r.payload_sha256,
+                "raw_payload": r.raw_payload,
+            }
+            for r in session.exec(query)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        "Quarantined feed records", rows, ["id", "source", "source_ref", "reason", "received_at"]
+    )

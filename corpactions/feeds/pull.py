@@ -1,0 +1,145 @@
+"""Pull corporate actions for the registered tickers from Polygon or Alpaca, then ingest them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlmodel import Session
+
+from corpactions.config import Settings, get_settings
+from corpactions.errors import ConfigurationError, UserInputError
+from corpactions.feeds import alpaca, polygon
+from corpactions.feeds.http import get, pages
+from corpactions.feeds.ingest import IngestReport, ingest, quarantine
+from corpactions.feeds.normalized import MalformedPayload, NormalizedAction, Rejected
+from corpactions.instruments import list_instruments
+from corpactions.logs import get_logger
+
+log = get_logger(__name__)
+SOURCES = ("polygon", "alpaca")
+ALPACA_WINDOW_DAYS = 90
+
+
+def _retry(settings: Settings) -> dict[str, Any]:
+    return {"max_retries": settings.feed_max_retries}
+
+
+async def _polygon(
+    settings: Settings, symbols: list[str], since: date
+) -> list[NormalizedAction | Rejected]:
+    if settings.polygon_api_key is None:
+        raise ConfigurationError("no Polygon API key", hint="set CORPACTIONS_POLYGON_API_KEY")
+    headers = {"Authorization": f"Bearer {settings.polygon_api_key.get_secret_value()}"}
+    base = settings.polygon_base_url.rstrip("/")
+    dividends, splits = (
+        ("/v3/reference/dividends", "/v3/reference/splits")
+        if settings.polygon_api == "v3"
+        else ("/stocks/v1/dividends", "/stocks/v1/splits")
+    )
+    records: list[NormalizedAction | Rejected] = []
+    async with httpx.AsyncClient(timeout=settings.feed_timeout_seconds) as client:
+        for symbol in symbols:
+            for path, date_field in ((dividends, "ex_dividend_date"), (splits, "execution_date")):
+                params = {"ticker": symbol, f"{date_field}.gte": since.isoformat(), "limit": 1000}
+                async for body in pages(
+                    client, base + path, params=params, headers=headers, **_retry(settings)
+                ):
+                    try:
+                        records.extend(polygon.parse_page(body).records)
+                    except MalformedPayload as exc:
+                        records.append(
+                            Rejected(polygon.SOURCE, exc.message, body.decode(errors="replace"))
+                        )
+    return records
+
+
+async def _alpaca(
+    settings: Settings, symbols: list[str], since: date, until: date
+) -> list[NormalizedAction | Rejected]:
+    if not settings.alpaca_key_id or settings.alpaca_secret_key is None:
+        raise ConfigurationError(
+            "no Alpaca API credentials",
+            hint="set CORPACTIONS_ALPACA_KEY_ID and CORPACTIONS_ALPACA_SECRET_KEY",
+        )
+    headers = {
+        "APCA-API-KEY-ID": settings.alpaca_key_id,
+        "APCA-API-SECRET-KEY": settings.alpaca_secret_key.get_secret_value(),
+    }
+    url = settings.alpaca_base_url.rstrip("/") + "/v2/corporate_actions/announcements"
+    records: list[NormalizedAction | Rejected] = []
+    async with httpx.AsyncClient(timeout=settings.feed_timeout_seconds) as client:
+        for symbol in symbols:
+            start = since
+            while start <= until:  # the endpoint takes at most 90 days per request
+                end = min(start + timedelta(days=ALPACA_WINDOW_DAYS - 1), until)
+                params = {
+                    "ca_types": "dividend,split",
+                    "since": start.isoformat(),
+                    "until": end.isoformat(),
+                    "symbol": symbol,
+                }
+                body = await get(client, url, params=params, headers=headers, **_retry(settings))
+                try:
+                    records.extend(alpaca.parse_announcements(body))
+                except MalformedPayload as exc:
+                    records.append(
+                        Rejected(alpaca.SOURCE, exc.message, body.decode(errors="replace"))
+                    )
+                start = end + timedelta(days=1)
+    return records
+
+
+def pull(
+    *,
+    session: Session,
+    source: str,
+    since: date | None = None,
+    until: date | None = None,
+    settings: Settings | None = None,
+) -> IngestReport:
+    """Fetch every page for every active instrument from ``source`` and ingest it."""
+    settings = settings or get_settings()
+    if source not in SOURCES:
+        raise UserInputError(f"unknown feed source {source!r}; choose {' or '.join(SOURCES)}")
+    today = datetime.now(UTC).date()
+    start = since or today - timedelta(days=settings.feed_lookback_days)
+    end = until or today + timedelta(days=ALPACA_WINDOW_DAYS)
+    if start > end:
+        raise UserInputError(f"--since {start} is after the end of the window {end}")
+    symbols = [i.symbol for i in list_instruments(session=session, active_only=True)]
+    if not symbols:
+        raise UserInputError(
+            "no instruments are registered", hint="add one with 'corpactions instruments add'"
+        )
+    if source == "polygon":
+        records = asyncio.run(_polygon(settings, symbols, start))
+    else:
+        records = asyncio.run(_alpaca(settings, symbols, start, end))
+    log.info(
+        "feed pulled", source=source, symbols=len(symbols), records=len(records), since=str(start)
+    )
+    return ingest(records, session=session)
+
+
+def pull_configured(
+    *, session: Session, settings: Settings | None = None
+) -> dict[str, dict[str, Any]]:
+    """Pull every source whose credentials are set (the scheduled task)."""
+    settings = settings or get_settings()
+    reports: dict[str, dict[str, Any]] = {}
+    if settings.polygon_api_key is not None:
+        reports["polygon"] = pull(session=session, source="polygon", settings=settings).as_dict()
+    if settings.alpaca_key_id and settings.alpaca_secret_key is not None:
+        reports["alpaca"] = pull(session=session, source="alpaca", settings=settings).as_dict()
+    return reports
+
+
+def quarantine_malformed(
+    session: Session, source: str, error: MalformedPayload, raw: bytes
+) -> IngestReport:
+    report = IngestReport()
+    quarantine(session, [Rejected(source, error.message, raw.decode(errors="replace"))], report)
+    return report
