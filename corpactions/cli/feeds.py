@@ -58,7 +58,8 @@ def _report(report: IngestReport, as_json: bool, what: str) -> None:
         return
     typer.echo(
         f"{what}: {report.accepted} accepted, {report.amended} amended, "
-        f"{report.duplicate} duplicate, {report.quarantined} quarantined, {report.cancelled} cancelled/withdrawn"
+        f"{report.duplicate} duplicate, {report.quarantined} quarantined, "
+        f"{report.cancelled} cancelled/withdrawn"
     )
     if report.quarantined:
         typer.echo("  see 'corpactions feeds quarantine' for the reasons and raw payloads")
