@@ -97,4 +97,6 @@ def _root(
         raise typer.BadParameter(
             f"{log_level!r} is not DEBUG, INFO, WARNING or ERROR", param_hint="--log-level"
         )
+    if log_level is None and "CORPACTIONS_LOG_LEVEL" not in os.environ:
+        log_level = "WARNING"  # a command reports its own outcome; logs are for workers
     configure_logging(level=log_level)

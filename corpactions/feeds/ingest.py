@@ -21,7 +21,7 @@ Records are processed in chunks: lookups are preloaded per chunk and new rows in
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -125,7 +125,7 @@ def quarantine(session: Session, rejected: list[Rejected], report: IngestReport)
             report.reasons.append(record.reason)
     if rows:
         session.execute(sa.insert(QuarantinedRecord), rows)
-        log.warning("feed records quarantined", count=len(rows), first_reason=rows[0]["reason"])
+        log.info("feed records quarantined", count=len(rows), first_reason=rows[0]["reason"])
 
 
 def _load_known(
@@ -200,65 +200,18 @@ def _apply(
         entry.new.append(record)
 
     now = datetime.now(UTC)
-    fresh = [(key, entry) for key, entry in known.items() if entry.action_id is None and entry.new]
+    fresh = [entry for entry in known.values() if entry.action_id is None and entry.new]
     if fresh:
-        rows = []
-        for _key, entry in fresh:
-            first = max(entry.new, key=lambda r: r.sequence_key)
-            rows.append(
-                {
-                    "instrument_id": instruments[first.symbol],
-                    "source": first.source,
-                    "source_ref": first.source_ref,
-                    "kind": first.kind.value,
-                    "status": ActionStatus.announced.value,
-                    "current_version": 1,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-        inserted = session.execute(
-            sa.insert(CorporateAction).returning(
-                col(CorporateAction.id), sort_by_parameter_order=True
-            ),
-            rows,
-        ).all()
-        for (_key, entry), (new_id,) in zip(fresh, inserted, strict=True):
-            entry.action_id = int(new_id)
-
+        _insert_new_actions(session, instruments, fresh, now, report)
     version_rows: list[dict[str, Any]] = []
-    touched: list[_Known] = []
     for entry in known.values():
-        if not entry.new or entry.action_id is None:
+        if entry.row is None or not entry.new:
             continue
-        touched.append(entry)
         for record in entry.new:
             number = len(entry.versions) + 1
-            values = {
-                "action_id": entry.action_id,
-                "version": number,
-                "kind": record.kind.value,
-                "function": record.function,
-                "processing_status": record.processing_status,
-                "ex_date": record.ex_date,
-                "record_date": record.record_date,
-                "pay_date": record.pay_date,
-                "effective_date": record.effective_date,
-                "currency": record.currency,
-                "gross_rate": record.gross_rate,
-                "net_rate": record.net_rate,
-                "withholding_rate": record.withholding_rate,
-                "ratio_new": record.ratio_new,
-                "ratio_old": record.ratio_old,
-                "fraction_disposition": record.fraction_disposition,
-                "details": record.details,
-                "payload_sha256": record.payload_sha256,
-                "sequence_key": record.sequence_key,
-                "raw_payload": record.raw,
-                "received_at": now,
-                "superseded_at": None,
-            }
-            version_rows.append(values)
+            version_rows.append(
+                _version_row(entry.row.id or 0, number, record, now, superseded=False)
+            )
             entry.versions.append(
                 {
                     "version": number,
@@ -271,8 +224,100 @@ def _apply(
             )
     if version_rows:
         session.execute(sa.insert(CorporateActionVersion), version_rows)
-    for entry in touched:
-        _settle(session, entry, now, report)
+    for entry in known.values():
+        if entry.row is not None and entry.new:
+            _settle(session, entry, now, report)
+
+
+def _version_row(
+    action_id: int, number: int, record: NormalizedAction, now: datetime, *, superseded: bool
+) -> dict[str, Any]:
+    return {
+        "action_id": action_id,
+        "version": number,
+        "kind": record.kind.value,
+        "function": record.function,
+        "processing_status": record.processing_status,
+        "ex_date": record.ex_date,
+        "record_date": record.record_date,
+        "pay_date": record.pay_date,
+        "effective_date": record.effective_date,
+        "currency": record.currency,
+        "gross_rate": record.gross_rate,
+        "net_rate": record.net_rate,
+        "withholding_rate": record.withholding_rate,
+        "ratio_new": record.ratio_new,
+        "ratio_old": record.ratio_old,
+        "fraction_disposition": record.fraction_disposition,
+        "details": record.details,
+        "payload_sha256": record.payload_sha256,
+        "sequence_key": record.sequence_key,
+        "raw_payload": record.raw,
+        "received_at": now,
+        "superseded_at": now if superseded else None,
+    }
+
+
+def _insert_new_actions(
+    session: Session,
+    instruments: Mapping[str, int | None],
+    fresh: list[_Known],
+    now: datetime,
+    report: IngestReport,
+) -> None:
+    """Actions first seen in this chunk: their final state is known before anything is written,
+    so each costs one row and its versions, with no read-back."""
+    rows = []
+    for entry in fresh:
+        numbered = list(enumerate(entry.new, start=1))
+        current_number, current = max(numbered, key=lambda item: item[1].sequence_key)
+        functions = {r.function for r in entry.new}
+        if "CANC" in functions or "WITH" in functions:
+            status = ActionStatus.cancelled if "CANC" in functions else ActionStatus.withdrawn
+            reason: str | None = f"{status.value} by the source"
+            report.cancelled += 1
+        else:
+            status = (
+                ActionStatus.confirmed
+                if current.processing_status in ("COMP", "PREC")
+                else ActionStatus.announced
+            )
+            reason = None
+        entry.versions = [{"version": n, "record": r} for n, r in numbered]
+        entry.versions.append({"current": current_number})
+        rows.append(
+            {
+                "instrument_id": instruments[current.symbol],
+                "source": current.source,
+                "source_ref": current.source_ref,
+                "kind": current.kind.value,
+                "status": status.value,
+                "status_reason": reason,
+                "current_version": current_number,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    inserted = session.execute(
+        sa.insert(CorporateAction).returning(col(CorporateAction.id), sort_by_parameter_order=True),
+        rows,
+    ).all()
+    version_rows = []
+    for entry, (new_id,) in zip(fresh, inserted, strict=True):
+        entry.action_id = int(new_id)
+        report.actions.add(entry.action_id)
+        current_number = entry.versions[-1]["current"]
+        for item in entry.versions[:-1]:
+            version_rows.append(
+                _version_row(
+                    entry.action_id,
+                    item["version"],
+                    item["record"],
+                    now,
+                    superseded=item["version"] != current_number,
+                )
+            )
+    session.execute(sa.insert(CorporateActionVersion), version_rows)
 
 
 def _settle(session: Session, entry: _Known, now: datetime, report: IngestReport) -> None:
@@ -281,10 +326,10 @@ def _settle(session: Session, entry: _Known, now: datetime, report: IngestReport
     report.actions.add(entry.action_id)
     current = max(entry.versions, key=lambda v: v["key"])
     status = _status_for(current, entry.versions)
-    action = entry.row or session.get(CorporateAction, entry.action_id)
+    action = entry.row
     assert action is not None
     previous_version = action.current_version
-    changed = entry.row is None or previous_version != current["version"]
+    changed = previous_version != current["version"]
     if len(entry.versions) > 1:
         session.execute(
             sa.update(CorporateActionVersion)
@@ -306,7 +351,7 @@ def _settle(session: Session, entry: _Known, now: datetime, report: IngestReport
                 f"{'cancelled' if status == ActionStatus.cancelled else 'withdrawn'} by the source"
             )
             _stale_plans(session, entry.action_id, f"action {status.value}")
-    elif changed and entry.row is not None and action.status not in _EARLY:
+    elif changed and action.status not in _EARLY:
         _amended_after_snapshot(session, action, current)
     elif action.status in _EARLY:
         action.status = status or ActionStatus.announced

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -48,11 +49,11 @@ class NormalizedAction:
     """The source's own ordering of versions (a timestamp or number), '' when it has none."""
     details: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def payload_sha256(self) -> str:
         return sha256_text(self.raw)
 
-    @property
+    @cached_property
     def sequence_key(self) -> str:
         rank = _FUNCTION_RANK.get(self.function, 0)
         return f"{self.sequence:>40}|{rank}|{self.payload_sha256}"
@@ -116,11 +117,15 @@ def parse_decimal(value: Any, name: str) -> Decimal | None:
         return None
     if isinstance(value, bool):
         raise InvalidRecord(f"{name} {value!r} is not a number")
-    text = str(value).strip().replace(",", ".") if isinstance(value, str) else repr(value)
-    try:
-        number = Decimal(text)
-    except InvalidOperation as exc:
-        raise InvalidRecord(f"{name} {value!r} is not a number") from exc
+    if isinstance(value, Decimal | int):
+        number = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value.strip().replace(",", "."))
+        except InvalidOperation as exc:
+            raise InvalidRecord(f"{name} {value!r} is not a number") from exc
+    else:
+        raise InvalidRecord(f"{name} {value!r} is not a number")
     if not number.is_finite():
         raise InvalidRecord(f"{name} {value!r} is not a finite number")
     return number
