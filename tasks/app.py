@@ -4,5 +4,5 @@ from __future__ import annotations
 
 from celery import Celery
 
-app = Celery("corpactions", include=["tasks.snapshots"])
+app = Celery("corpactions", include=["tasks.feeds", "tasks.snapshots"])
 app.config_from_object("celeryconfig")

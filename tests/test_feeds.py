@@ -524,3 +524,17 @@ def test_kinds_are_the_issue_minimum() -> None:
         "reverse_split",
         "meeting",
     }
+
+
+def test_the_pull_task_pulls_each_configured_source(polygon_settings: None) -> None:
+    from tasks.feeds import pull_all
+
+    with respx.mock() as mock:
+        mock.get("https://polygon.test/v3/reference/dividends").mock(
+            return_value=httpx.Response(200, content=polygon_page([polygon_dividend()]))
+        )
+        mock.get("https://polygon.test/v3/reference/splits").mock(
+            return_value=httpx.Response(200, content=polygon_page([]))
+        )
+        result = pull_all.apply().get()
+    assert set(result) == {"polygon"} and result["polygon"]["accepted"] == 1
