@@ -34,7 +34,7 @@ def rate_fraction(rate: Decimal) -> tuple[int, int]:
         raise PlanError(f"rate per share must be a finite Decimal, not {rate!r}")
     if rate < 0:
         raise PlanError(f"rate per share must not be negative, not {rate}")
-    sign, digits, exponent = rate.as_tuple()
+    _sign, digits, exponent = rate.as_tuple()
     numerator = int("".join(map(str, digits)) or "0")
     assert isinstance(exponent, int)
     if exponent >= 0:
@@ -143,4 +143,5 @@ def pool_of(
 ) -> int:
     """The pool for ``total_amount`` raw token units: floor(rate * total * 10^pd / 10^td)."""
     numerator, exponent = rate_fraction(rate_per_share)
-    return total_amount * numerator * 10**payout_decimals // 10 ** (exponent + token_decimals)
+    scaled: int = total_amount * numerator * 10**payout_decimals
+    return scaled // 10 ** (exponent + token_decimals)
