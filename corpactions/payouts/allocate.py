@@ -144,4 +144,5 @@ def pool_of(
     """The pool for ``total_amount`` raw token units: floor(rate * total * 10^pd / 10^td)."""
     numerator, exponent = rate_fraction(rate_per_share)
     scaled: int = total_amount * numerator * 10**payout_decimals
-    return scaled // 10 ** (exponent + token_decimals)
+    divisor: int = 10 ** (exponent + token_decimals)
+    return scaled // divisor
