@@ -8,6 +8,7 @@ The payout authority's key is only ever referred to by its *path*; its bytes are
 from __future__ import annotations
 
 from datetime import time
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -82,6 +83,25 @@ class Settings(BaseSettings):
     feed_lookback_days: int = Field(
         default=30, ge=1, le=3650, description="Default window of 'feeds pull' without --since."
     )
+    tax_rates: dict[str, Decimal] = Field(
+        default_factory=lambda: {
+            "undocumented": Decimal("0.30"),
+            "us_person": Decimal("0"),
+            "treaty_15": Decimal("0.15"),
+        },
+        description="Withholding rate per tax class, as fractions (JSON object in the env).",
+    )
+    default_tax_class: str = Field(
+        default="undocumented", description="Tax class of wallets without one."
+    )
+    minimum_payout: int = Field(
+        default=100_000,
+        ge=0,
+        description="Lines below this many payout base units are carried to a later payout.",
+    )
+    frozen_policy: Literal["escrow", "pay"] = Field(
+        default="escrow", description="Holders whose stock tokens are frozen: escrow or pay."
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool | None = Field(
         default=None, description="JSON logs; default: JSON when stderr is not a terminal."
@@ -102,6 +122,14 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}; use an IANA name") from exc
+        return value
+
+    @field_validator("tax_rates")
+    @classmethod
+    def _rates_are_fractions(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for name, rate in value.items():
+            if not rate.is_finite() or not Decimal(0) <= rate <= 1:
+                raise ValueError(f"tax rate of class {name!r} must be a fraction from 0 to 1")
         return value
 
     @property

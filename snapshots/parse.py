@@ -314,7 +314,9 @@ def aggregate_holders(accounts: pl.LazyFrame, *, excluded: Collection[str] = ())
         )
         .with_columns(
             frozen=pl.col("frozen_amount") > 0,
-            excluded=pl.col("owner").is_in(pl.Series(address_bytes(excluded), dtype=pl.Binary)),
+            excluded=pl.col("owner").is_in(
+                pl.Series(address_bytes(excluded), dtype=pl.Binary).implode()
+            ),
         )
         .select("owner", "amount", "accounts", "frozen_amount", "frozen", "excluded")
         .sort("owner")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from corpactions.cli import actions, db, demo, feeds, instruments, localnet, snapshot
-from corpactions.cli.pending import pending_group
+from corpactions.cli import actions, db, demo, feeds, instruments, localnet, payouts, snapshot
+from corpactions.cli.pending import pending_commands, pending_group
 from corpactions.cli.root import app
 
 app.add_typer(db.app, name="db")
@@ -11,20 +11,15 @@ app.add_typer(instruments.app, name="instruments")
 app.add_typer(feeds.app, name="feeds")
 app.add_typer(actions.app, name="actions")
 app.add_typer(snapshot.app, name="snapshot")
-app.add_typer(
-    pending_group(
-        "Payout plans: compute, review, approve, execute.",
-        [
-            ("compute", "Compute a plan"),
-            ("show", "Show a plan"),
-            ("approve", "Approve a plan"),
-            ("reject", "Reject a plan"),
-            ("execute", "Execute an approved plan"),
-            ("export", "Export a plan"),
-        ],
-    ),
-    name="payouts",
+pending_commands(
+    payouts.app,
+    [
+        ("approve", "Approve a plan"),
+        ("reject", "Reject a plan"),
+        ("execute", "Execute an approved plan"),
+    ],
 )
+app.add_typer(payouts.app, name="payouts")
 app.add_typer(localnet.app, name="localnet")
 app.add_typer(
     pending_group("The holder payout-history API.", [("serve", "Serve the API")]), name="api"

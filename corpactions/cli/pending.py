@@ -15,6 +15,12 @@ class NotYetAvailable(CorpactionsError):
 
 def pending_group(help_text: str, commands: Sequence[tuple[str, str]]) -> typer.Typer:
     group = typer.Typer(help=help_text, no_args_is_help=True)
+    pending_commands(group, commands)
+    return group
+
+
+def pending_commands(group: typer.Typer, commands: Sequence[tuple[str, str]]) -> None:
+    """Add commands to ``group`` that say they are not available yet."""
     for name, summary in commands:
 
         def _command(_name: str = name) -> None:
@@ -24,4 +30,3 @@ def pending_group(help_text: str, commands: Sequence[tuple[str, str]]) -> typer.
             )
 
         group.command(name, help=f"{summary} (not available yet)")(_command)
-    return group

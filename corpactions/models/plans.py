@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import BigInteger, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from corpactions.models.types import U64, DecimalText, UTCDateTime, utcnow
@@ -46,7 +47,10 @@ class PayoutPlan(SQLModel, table=True):
     carried_total: int = Field(default=0, sa_type=BigInteger)
     escrowed_total: int = Field(default=0, sa_type=BigInteger)
     undistributed: int = Field(default=0, sa_type=BigInteger)
+    carried_in_total: int = Field(default=0, sa_type=BigInteger)
     line_count: int = 0
+    inputs: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    """The canonical inputs the hash covers: action version, snapshot hash, rates, policy."""
     plan_hash: str = Field(max_length=64)
     created_by: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -63,7 +67,14 @@ class PayoutLine(SQLModel, table=True):
     gross: int = Field(sa_type=BigInteger)
     withholding: int = Field(default=0, sa_type=BigInteger)
     net: int = Field(sa_type=BigInteger)
+    carried_in: int = Field(default=0, sa_type=BigInteger)
+    """Amounts carried from earlier payouts (below the minimum then), paid with this line."""
+    amount_due: int = Field(default=0, sa_type=BigInteger)
+    """net + carried_in: what the holder gets when this line is sent."""
     tax_class: str | None = Field(default=None, max_length=32)
+    status_reason: str | None = None
+    carried_into: int | None = Field(default=None, foreign_key="payoutplan.id", index=True)
+    """For a carried line: the later plan that paid it."""
     status: LineStatus = Field(default=LineStatus.pending, sa_type=String(16), index=True)
     batch_id: int | None = Field(default=None, foreign_key="payoutbatch.id", index=True)
     signature: str | None = Field(default=None, max_length=88)

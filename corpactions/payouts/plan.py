@@ -1,0 +1,438 @@
+"""Payout plans: from an action's current version and its snapshot to exact, reconciled lines.
+
+1. Holdings of the snapshot, excluded wallets removed (their share stays out of the pool).
+2. ``allocate``: gross per holder, summing exactly to the pool.
+3. Withholding per wallet tax class (settings), rounded half up in base units; net = gross -
+   withholding; per-class totals are part of the summary.
+4. Carried balances from earlier payouts (lines then below the minimum) are added: amount due =
+   net + carried in.
+5. Status: blocked wallets are escrowed (not sent, not redistributed); frozen holders follow the
+   frozen policy; amounts due below the minimum are carried; the rest are pending (to send).
+6. Reconciliation, stored with the plan: sent + carried + escrowed + withheld == gross pool +
+   carried in, and funded == gross pool + undistributed.
+7. ``plan_hash``: sha256 over the canonical inputs and the lines; approval binds to it.
+
+A plan is immutable. Computing again for the same action makes a new plan and marks older draft
+plans stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import polars as pl
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from corpactions.config import Settings, get_settings
+from corpactions.errors import NotFound, PlanError
+from corpactions.logs import get_logger
+from corpactions.models import (
+    TERMINAL_ACTION_STATUSES,
+    ActionKind,
+    ActionStatus,
+    CorporateAction,
+    CorporateActionVersion,
+    Instrument,
+    LineStatus,
+    PayoutLine,
+    PayoutPlan,
+    PlanStatus,
+    Wallet,
+)
+from corpactions.payouts.allocate import allocate, pool_of, rate_fraction
+from snapshots.parse import owners_as_base58
+from snapshots.take import current_snapshot, load_holders
+
+log = get_logger(__name__)
+HASH_COLUMNS = (
+    "owner",
+    "shares",
+    "gross",
+    "withholding",
+    "net",
+    "carried_in",
+    "amount_due",
+    "status",
+    "tax_class",
+)
+_INSERT_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    plan: PayoutPlan
+    lines: pl.DataFrame
+    by_class: pl.DataFrame
+
+
+def _withholding(gross: pl.Expr, rate: Decimal) -> pl.Expr:
+    numerator, exponent = rate_fraction(rate)
+    denominator: int = 10**exponent
+    wide = gross.cast(pl.Int128)
+    return ((wide * (2 * numerator) + denominator) // (2 * denominator)).cast(pl.Int64)
+
+
+def canonical_lines(lines: pl.DataFrame) -> bytes:
+    """The lines as the hash sees them: one CSV row per owner, sorted by owner, no header."""
+    ordered = lines.select([pl.col(c).cast(pl.String).fill_null("") for c in HASH_COLUMNS]).sort(
+        "owner"
+    )
+    return ordered.write_csv(include_header=False).encode()
+
+
+def compute_hash(inputs: dict[str, Any], lines: pl.DataFrame) -> str:
+    digest = hashlib.sha256()
+    digest.update(orjson.dumps(inputs, option=orjson.OPT_SORT_KEYS))
+    digest.update(b"\n")
+    digest.update(canonical_lines(lines))
+    return digest.hexdigest()
+
+
+def _wallet_flags(session: Session) -> pl.DataFrame:
+    rows = session.exec(
+        select(Wallet.address, Wallet.blocked, Wallet.blocked_reason, Wallet.tax_class).where(
+            (col(Wallet.blocked) == True) | (col(Wallet.tax_class).is_not(None))  # noqa: E712
+        )
+    ).all()
+    return pl.DataFrame(
+        rows,
+        schema={
+            "owner": pl.String,
+            "blocked": pl.Boolean,
+            "blocked_reason": pl.String,
+            "wallet_class": pl.String,
+        },
+        orient="row",
+    )
+
+
+CARRY_IS_OWED = (
+    PlanStatus.approved,
+    PlanStatus.executing,
+    PlanStatus.paid,
+    PlanStatus.reconciled,
+    PlanStatus.attested,
+)
+
+
+def _carried_in(session: Session) -> pl.DataFrame:
+    """Carried balances still owed: carried lines of approved (or later) plans not yet paid by
+    a later plan. Draft, stale and rejected plans owe nothing."""
+    rows = session.execute(
+        sa.select(col(PayoutLine.owner), sa.func.sum(PayoutLine.amount_due))
+        .join(PayoutPlan, col(PayoutPlan.id) == col(PayoutLine.plan_id))
+        .where(
+            col(PayoutLine.status) == LineStatus.carried,
+            col(PayoutLine.carried_into).is_(None),
+            col(PayoutPlan.status).in_(CARRY_IS_OWED),
+        )
+        .group_by(col(PayoutLine.owner))
+    ).all()
+    return pl.DataFrame(
+        [(owner, int(total)) for owner, total in rows],
+        schema={"owner": pl.String, "carried_in": pl.Int64},
+        orient="row",
+    )
+
+
+def build_lines(
+    holders: pl.DataFrame,
+    *,
+    rate: Decimal,
+    token_decimals: int,
+    settings: Settings,
+    wallets: pl.DataFrame,
+    carried: pl.DataFrame,
+) -> pl.DataFrame:
+    """Pure: holders (owner base58, amount, frozen, excluded) to plan lines (see module doc)."""
+    eligible = holders.filter(~pl.col("excluded"))
+    gross = allocate(
+        eligible.select("owner", "amount"),
+        rate_per_share=rate,
+        token_decimals=token_decimals,
+        payout_decimals=settings.payout_decimals,
+    )
+    frame = (
+        gross.join(eligible.select("owner", "frozen"), on="owner", how="left")
+        .join(wallets, on="owner", how="left")
+        .join(carried, on="owner", how="left")
+        .with_columns(
+            tax_class=pl.col("wallet_class").fill_null(settings.default_tax_class),
+            carried_in=pl.col("carried_in").fill_null(0),
+            blocked=pl.col("blocked").fill_null(value=False),
+        )
+    )
+    unknown = set(frame["tax_class"].unique().to_list()) - set(settings.tax_rates)
+    if unknown:
+        raise PlanError(
+            f"tax class(es) {', '.join(sorted(unknown))} have no rate",
+            hint="add them to CORPACTIONS_TAX_RATES or fix the wallets' tax class",
+        )
+    withholding = pl.lit(0, dtype=pl.Int64)
+    for name, class_rate in settings.tax_rates.items():
+        withholding = (
+            pl.when(pl.col("tax_class") == name)
+            .then(_withholding(pl.col("payout"), class_rate))
+            .otherwise(withholding)
+        )
+    frame = (
+        frame.with_columns(gross=pl.col("payout"), withholding=withholding)
+        .with_columns(net=pl.col("gross") - pl.col("withholding"))
+        .with_columns(amount_due=pl.col("net") + pl.col("carried_in"))
+    )
+    frozen_escrow = pl.col("frozen") & pl.lit(settings.frozen_policy == "escrow")
+    status = (
+        pl.when(pl.col("blocked"))
+        .then(pl.lit(LineStatus.escrowed.value))
+        .when(frozen_escrow)
+        .then(pl.lit(LineStatus.escrowed.value))
+        .when(pl.col("amount_due") < settings.minimum_payout)
+        .then(pl.lit(LineStatus.carried.value))
+        .otherwise(pl.lit(LineStatus.pending.value))
+    )
+    reason = (
+        pl.when(pl.col("blocked"))
+        .then(
+            pl.concat_str(
+                pl.lit("wallet blocked: "), pl.col("blocked_reason").fill_null("no reason given")
+            )
+        )
+        .when(frozen_escrow)
+        .then(pl.lit("stock tokens frozen at the record date"))
+        .when(pl.col("amount_due") < settings.minimum_payout)
+        .then(pl.lit(f"below the minimum of {settings.minimum_payout} base units"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+    return (
+        frame.with_columns(status=status, status_reason=reason)
+        .filter((pl.col("gross") > 0) | (pl.col("carried_in") > 0))
+        .select(
+            "owner",
+            shares=pl.col("amount"),
+            gross="gross",
+            withholding="withholding",
+            net="net",
+            carried_in="carried_in",
+            amount_due="amount_due",
+            status="status",
+            status_reason="status_reason",
+            tax_class="tax_class",
+        )
+        .sort("owner")
+    )
+
+
+def _totals(lines: pl.DataFrame) -> dict[str, int]:
+    def total(expr: pl.Expr) -> int:
+        return int(lines.select(expr).item() or 0) if lines.height else 0
+
+    due = pl.col("amount_due")
+    return {
+        "gross_pool": total(pl.col("gross").sum()),
+        "withheld_total": total(pl.col("withholding").sum()),
+        "sent_total": total(due.filter(pl.col("status") == LineStatus.pending.value).sum()),
+        "carried_total": total(due.filter(pl.col("status") == LineStatus.carried.value).sum()),
+        "escrowed_total": total(due.filter(pl.col("status") == LineStatus.escrowed.value).sum()),
+        "carried_in_total": total(pl.col("carried_in").sum()),
+    }
+
+
+def by_tax_class(lines: pl.DataFrame) -> pl.DataFrame:
+    return (
+        lines.group_by("tax_class")
+        .agg(
+            lines=pl.len(),
+            gross=pl.col("gross").sum(),
+            withheld=pl.col("withholding").sum(),
+            net=pl.col("net").sum(),
+        )
+        .sort("tax_class")
+    )
+
+
+def reconcile(plan: PayoutPlan) -> None:
+    """Raise if the stored totals do not add up (they always should; this is the proof)."""
+    outgoing = plan.sent_total + plan.carried_total + plan.escrowed_total + plan.withheld_total
+    incoming = plan.gross_pool + plan.carried_in_total
+    if outgoing != incoming:
+        raise PlanError(f"plan {plan.id} does not reconcile: {outgoing} out, {incoming} in")
+    funded = plan.inputs.get("funded_amount")
+    if funded is not None and int(funded) != plan.gross_pool + plan.undistributed:
+        raise PlanError(
+            f"plan {plan.id}: funded {funded} != lines {plan.gross_pool} "
+            f"+ undistributed {plan.undistributed}"
+        )
+
+
+def compute_plan(
+    *, session: Session, action_id: int, maker: str, settings: Settings | None = None
+) -> PlanResult:
+    """Build and store the payout plan for a cash dividend's current version and snapshot."""
+    settings = settings or get_settings()
+    action = session.get(CorporateAction, action_id)
+    if action is None:
+        raise NotFound(f"no corporate action {action_id}", hint="see 'corpactions actions list'")
+    if action.status in TERMINAL_ACTION_STATUSES:
+        raise PlanError(f"action {action_id} is {action.status}; nothing can be planned")
+    if action.kind != ActionKind.cash_dividend:
+        raise PlanError(
+            f"action {action_id} is a {action.kind}, not a cash dividend",
+            hint="splits and reinvestments have their own plans",
+        )
+    version = session.exec(
+        select(CorporateActionVersion).where(
+            CorporateActionVersion.action_id == action_id,
+            CorporateActionVersion.version == action.current_version,
+        )
+    ).one()
+    rate = version.gross_rate if version.gross_rate is not None else version.net_rate
+    if rate is None:
+        raise PlanError(f"action {action_id} version {version.version} has no rate per share")
+    snapshot = current_snapshot(session, action_id)
+    if snapshot is None:
+        raise PlanError(
+            f"action {action_id} has no current snapshot",
+            hint=f"take it with 'corpactions snapshot take --action {action_id}'",
+        )
+    instrument = session.get(Instrument, action.instrument_id)
+    assert instrument is not None
+    holders = owners_as_base58(load_holders(snapshot))
+    lines = build_lines(
+        holders,
+        rate=rate,
+        token_decimals=instrument.decimals,
+        settings=settings,
+        wallets=_wallet_flags(session),
+        carried=_carried_in(session),
+    )
+    totals = _totals(lines)
+    eligible_total = int(holders.filter(~pl.col("excluded"))["amount"].cast(pl.Int128).sum() or 0)
+    funded = pool_of(
+        eligible_total,
+        rate_per_share=rate,
+        token_decimals=instrument.decimals,
+        payout_decimals=settings.payout_decimals,
+    )
+    inputs = {
+        "action_id": action_id,
+        "action_version": version.version,
+        "version_payload_sha256": version.payload_sha256,
+        "symbol": instrument.symbol,
+        "snapshot_id": snapshot.id,
+        "snapshot_sha256": snapshot.sha256,
+        "rate_per_share": format(rate, "f"),
+        "token_decimals": instrument.decimals,
+        "payout_decimals": settings.payout_decimals,
+        "usdc_mint": settings.usdc_mint,
+        "tax_rates": {k: format(v, "f") for k, v in sorted(settings.tax_rates.items())},
+        "default_tax_class": settings.default_tax_class,
+        "minimum_payout": settings.minimum_payout,
+        "frozen_policy": settings.frozen_policy,
+        "funded_amount": funded,
+    }
+    for older in session.exec(
+        select(PayoutPlan).where(
+            PayoutPlan.action_id == action_id, PayoutPlan.status == PlanStatus.draft
+        )
+    ):
+        older.status = PlanStatus.stale
+        older.stale_reason = "a newer plan was computed"
+        session.add(older)
+    plan = PayoutPlan(
+        action_id=action_id,
+        action_version=version.version,
+        snapshot_id=snapshot.id or 0,
+        rate_per_share=rate,
+        undistributed=funded - totals["gross_pool"],
+        line_count=lines.height,
+        inputs=inputs,
+        plan_hash=compute_hash(inputs, lines),
+        created_by=maker,
+        gross_pool=totals["gross_pool"],
+        withheld_total=totals["withheld_total"],
+        sent_total=totals["sent_total"],
+        carried_total=totals["carried_total"],
+        escrowed_total=totals["escrowed_total"],
+        carried_in_total=totals["carried_in_total"],
+    )
+    reconcile(plan)
+    session.add(plan)
+    session.flush()
+    rows = lines.with_columns(plan_id=pl.lit(plan.id, dtype=pl.Int64)).to_dicts()
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        session.execute(sa.insert(PayoutLine), rows[start : start + _INSERT_CHUNK])
+    if action.status in (ActionStatus.snapshotted, ActionStatus.confirmed, ActionStatus.announced):
+        action.status = ActionStatus.planned
+        action.updated_at = datetime.now(UTC)
+        session.add(action)
+    log.info(
+        "payout plan computed",
+        plan=plan.id,
+        action=action_id,
+        lines=lines.height,
+        pool=plan.gross_pool,
+        hash=plan.plan_hash,
+    )
+    return PlanResult(plan, lines, by_tax_class(lines))
+
+
+def load_lines(session: Session, plan_id: int) -> pl.DataFrame:
+    rows = session.execute(
+        sa.select(
+            col(PayoutLine.owner),
+            col(PayoutLine.shares),
+            col(PayoutLine.gross),
+            col(PayoutLine.withholding),
+            col(PayoutLine.net),
+            col(PayoutLine.carried_in),
+            col(PayoutLine.amount_due),
+            col(PayoutLine.status),
+            col(PayoutLine.status_reason),
+            col(PayoutLine.tax_class),
+            col(PayoutLine.signature),
+            col(PayoutLine.slot),
+        ).where(col(PayoutLine.plan_id) == plan_id)
+    ).all()
+    schema = {
+        "owner": pl.String,
+        "shares": pl.UInt64,
+        "gross": pl.Int64,
+        "withholding": pl.Int64,
+        "net": pl.Int64,
+        "carried_in": pl.Int64,
+        "amount_due": pl.Int64,
+        "status": pl.String,
+        "status_reason": pl.String,
+        "tax_class": pl.String,
+        "signature": pl.String,
+        "slot": pl.Int64,
+    }
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row").sort("owner")
+
+
+def get_plan(session: Session, plan_id: int) -> PayoutPlan:
+    plan = session.get(PayoutPlan, plan_id)
+    if plan is None:
+        raise NotFound(f"no payout plan {plan_id}", hint="see 'corpactions payouts compute'")
+    return plan
+
+
+def verify_hash(session: Session, plan: PayoutPlan) -> str:
+    """Recompute the hash from the stored inputs and lines; it must equal ``plan_hash``."""
+    lines = load_lines(session, plan.id or 0)
+    original = lines.with_columns(
+        status=pl.when(
+            pl.col("status").is_in(
+                [LineStatus.batched.value, LineStatus.paid.value, LineStatus.failed.value]
+            )
+        )
+        .then(pl.lit(LineStatus.pending.value))
+        .otherwise(pl.col("status"))
+    )
+    return compute_hash(plan.inputs, original)
