@@ -102,6 +102,24 @@ class Settings(BaseSettings):
     frozen_policy: Literal["escrow", "pay"] = Field(
         default="escrow", description="Holders whose stock tokens are frozen: escrow or pay."
     )
+    approvals_required: int = Field(
+        default=1, ge=1, le=10, description="Approvals needed besides the plan's maker."
+    )
+    treasury_account: str | None = Field(
+        default=None,
+        description="USDC account paying out. Default: the payout authority's associated account.",
+    )
+    missing_account_policy: Literal["create", "hold"] = Field(
+        default="create",
+        description="Recipients without a USDC account: create it in the transfer (payer pays "
+        "rent) or hold the line for claim.",
+    )
+    compute_unit_price_cap: int = Field(
+        default=50_000, ge=0, description="Highest priority fee, micro-lamports per CU."
+    )
+    confirm_timeout_seconds: float = Field(
+        default=300.0, gt=0, description="How long 'payouts execute' waits for finality."
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool | None = Field(
         default=None, description="JSON logs; default: JSON when stderr is not a terminal."

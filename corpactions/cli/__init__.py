@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from corpactions.cli import actions, db, demo, feeds, instruments, localnet, payouts, snapshot
-from corpactions.cli.pending import pending_commands, pending_group
+from corpactions.cli.pending import pending_group
 from corpactions.cli.root import app
 
 app.add_typer(db.app, name="db")
@@ -11,14 +11,6 @@ app.add_typer(instruments.app, name="instruments")
 app.add_typer(feeds.app, name="feeds")
 app.add_typer(actions.app, name="actions")
 app.add_typer(snapshot.app, name="snapshot")
-pending_commands(
-    payouts.app,
-    [
-        ("approve", "Approve a plan"),
-        ("reject", "Reject a plan"),
-        ("execute", "Execute an approved plan"),
-    ],
-)
 app.add_typer(payouts.app, name="payouts")
 app.add_typer(localnet.app, name="localnet")
 app.add_typer(

@@ -164,3 +164,106 @@ def export(
     else:
         write_export(data, out)
         typer.echo(f"wrote {out} ({len(data)} bytes)", err=True)
+
+
+@app.command()
+def approve(
+    plan_id: int = typer.Argument(..., help="Plan id."),
+    plan_hash: str = typer.Option(..., "--plan-hash", help="The hash 'payouts show' printed."),
+    approver: str = typer.Option(..., "--approver", help="Who approves (not the plan's maker)."),
+    note: str | None = typer.Option(None, "--note", help="Free text for the audit trail."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Approve exactly this plan (bound to its hash). Refused, with nothing written, when the
+    hash differs, the plan is stale or decided, the approver made it, or the treasury is short."""
+    from corpactions.execution.approval import approve as approve_plan
+
+    db.require_current_schema()
+    with db.session_scope() as session:
+        plan = approve_plan(
+            session=session, plan_id=plan_id, plan_hash=plan_hash, approver=approver, note=note
+        )
+        data = {
+            "id": plan.id,
+            "status": str(plan.status),
+            "plan_hash": plan.plan_hash,
+            "approver": approver,
+        }
+    if as_json:
+        print_json(data)
+    else:
+        typer.echo(f"plan {plan_id} approval by {approver} recorded; plan is {data['status']}")
+
+
+@app.command()
+def reject(
+    plan_id: int = typer.Argument(..., help="Plan id."),
+    plan_hash: str = typer.Option(..., "--plan-hash", help="The hash 'payouts show' printed."),
+    approver: str = typer.Option(..., "--approver", help="Who rejects."),
+    note: str | None = typer.Option(None, "--note", help="Why (kept in the audit trail)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Reject the plan; it can never be approved or paid."""
+    from corpactions.execution.approval import reject as reject_plan
+
+    db.require_current_schema()
+    with db.session_scope() as session:
+        plan = reject_plan(
+            session=session, plan_id=plan_id, plan_hash=plan_hash, approver=approver, note=note
+        )
+        data = {"id": plan.id, "status": str(plan.status)}
+    if as_json:
+        print_json(data)
+    else:
+        typer.echo(f"plan {plan_id} rejected by {approver}")
+
+
+@app.command()
+def execute(
+    plan_id: int = typer.Argument(..., help="An approved plan's id."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be sent; send nothing."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Pay an approved plan: batched transferChecked, exactly once; safe to rerun after any stop."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from corpactions.execution.protocol import Report, execute_plan
+    from corpactions.execution.protocol import dry_run as plan_dry_run
+
+    db.require_current_schema()
+    if dry_run:
+        with db.session_scope() as session:
+            data = plan_dry_run(session, plan_id)
+        if as_json:
+            print_json(data)
+        else:
+            typer.echo(
+                f"plan {plan_id}: would send {data['amount_to_send']} base units "
+                f"to {data['lines_to_send']} holders"
+            )
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} lines"),
+        disable=as_json,
+        transient=True,
+    ) as bar:
+        with db.session_scope() as session:
+            total = int(plan_dry_run(session, plan_id)["lines_to_send"]) or 1
+        task = bar.add_task(f"paying plan {plan_id}", total=total)
+
+        def progress(report: Report) -> None:
+            bar.update(task, completed=report.paid_lines)
+
+        report = execute_plan(plan_id, session_factory=db.session_scope, progress=progress)
+    data = report.as_dict()
+    if as_json:
+        print_json(data)
+        return
+    typer.echo(
+        f"plan {plan_id} {data['status']}: {data['paid_lines']} lines paid "
+        f"({data['paid_total']} base units) "
+        f"in {data['batches']} transactions, fees {data['fees']} lamports; "
+        f"{data['held_lines']} held for claim, {data['failed_lines']} failed"
+    )

@@ -33,6 +33,8 @@ class PayoutBatch(SQLModel, table=True):
     signature: str | None = Field(default=None, max_length=88, index=True)
     last_valid_block_height: int | None = None
     slot: int | None = None
+    fee: int | None = None
+    creates_accounts: bool = False
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -55,6 +55,12 @@ class PayoutPlan(SQLModel, table=True):
     created_by: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     stale_reason: str | None = None
+    approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reconciliation: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    """After the run: per-line amounts from the chain's token balance deltas against the plan."""
+    ledger_sha256: str | None = Field(default=None, max_length=64)
+    attestation_signature: str | None = Field(default=None, max_length=88)
 
 
 class PayoutLine(SQLModel, table=True):

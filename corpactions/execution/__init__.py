@@ -1,0 +1,1 @@
+"""Approval (maker-checker) and exactly-once execution of payout plans on chain."""

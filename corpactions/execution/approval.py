@@ -1,0 +1,223 @@
+"""Maker-checker approval of one exact plan (bound to its hash), and rejection.
+
+An approval is refused, with nothing written, when the hash differs from the stored plan (or the
+stored plan no longer hashes to it), the plan is stale or already decided, the approver is the
+plan's maker or has approved it already, the action moved on (amended, cancelled), or the
+treasury cannot pay (USDC, and SOL for fees and account rent). Each accepted decision is an
+append-only ``Approval`` row; the plan is approved once ``approvals_required`` distinct checkers
+approved it. Approving also settles the carried balances the plan pays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from solders.pubkey import Pubkey
+from sqlmodel import Session, col, select
+
+from corpactions.chain import tokens
+from corpactions.chain.keys import load_keypair
+from corpactions.chain.layout import TOKEN_PROGRAM_ID
+from corpactions.chain.rpc import Rpc
+from corpactions.config import Settings, get_settings
+from corpactions.errors import PlanError
+from corpactions.logs import get_logger
+from corpactions.models import (
+    TERMINAL_ACTION_STATUSES,
+    ActionStatus,
+    Approval,
+    CorporateAction,
+    LineStatus,
+    PayoutLine,
+    PayoutPlan,
+    PlanStatus,
+    Snapshot,
+)
+from corpactions.payouts.plan import CARRY_IS_OWED, get_plan, verify_hash
+
+log = get_logger(__name__)
+LAMPORTS_PER_TRANSFER_TX = 5_000 + 200_000  # signature fee and a capped priority fee, generous
+TRANSFERS_PER_TX = 18
+ATA_RENT = 2_039_280
+
+
+@dataclass(frozen=True)
+class Funds:
+    usdc: int
+    lamports: int
+
+
+def treasury_address(settings: Settings) -> Pubkey:
+    if settings.treasury_account:
+        return Pubkey.from_string(settings.treasury_account)
+    authority = load_keypair(settings.authority_keypair_path)
+    return tokens.associated_token_address(
+        authority.pubkey(), Pubkey.from_string(settings.usdc_mint), TOKEN_PROGRAM_ID
+    )
+
+
+def treasury_funds(settings: Settings) -> Funds:
+    async def read() -> Funds:
+        async with Rpc(settings=settings) as rpc:
+            authority = load_keypair(settings.authority_keypair_path).pubkey()
+            balance = await rpc.call_json(
+                "getTokenAccountBalance", [str(treasury_address(settings))]
+            )
+            return Funds(int(balance["value"]["amount"]), await rpc.balance(authority))
+
+    return asyncio.run(read())
+
+
+def _check_decidable(session: Session, plan: PayoutPlan, plan_hash: str, who: str) -> None:
+    if plan.status == PlanStatus.stale:
+        raise PlanError(f"plan {plan.id} is stale: {plan.stale_reason}", hint="compute a new plan")
+    if plan.status in (PlanStatus.rejected, PlanStatus.approved) or plan.status not in (
+        PlanStatus.draft,
+    ):
+        raise PlanError(f"plan {plan.id} is already {plan.status}; decisions are final")
+    if plan_hash != plan.plan_hash:
+        raise PlanError(
+            f"plan hash {plan_hash} is not plan {plan.id}'s ({plan.plan_hash})",
+            hint="review the plan with 'corpactions payouts show' and approve the hash it prints",
+        )
+    if verify_hash(session, plan) != plan.plan_hash:
+        raise PlanError(
+            f"plan {plan.id}'s stored lines no longer match its hash",
+            hint="the ledger was altered; compute a new plan",
+        )
+    if not who.strip():
+        raise PlanError("--approver must name a person")
+    action = session.get(CorporateAction, plan.action_id)
+    if action is None or action.status in TERMINAL_ACTION_STATUSES:
+        raise PlanError(
+            f"action {plan.action_id} is {action.status if action else 'gone'}; "
+            "the plan cannot be decided"
+        )
+    if action.current_version != plan.action_version:
+        raise PlanError(
+            f"action {plan.action_id} was amended to version {action.current_version} "
+            f"after this plan (version {plan.action_version})",
+            hint="compute a new plan",
+        )
+    snapshot = session.get(Snapshot, plan.snapshot_id)
+    if snapshot is None or snapshot.superseded_by is not None or snapshot.stale_reason:
+        raise PlanError(
+            f"plan {plan.id}'s snapshot was superseded or is stale", hint="compute a new plan"
+        )
+
+
+def required_funds(plan: PayoutPlan) -> Funds:
+    transactions = -(-plan.line_count // TRANSFERS_PER_TX) + 1  # and the attestation memo
+    return Funds(
+        plan.sent_total, transactions * LAMPORTS_PER_TRANSFER_TX + plan.line_count * ATA_RENT
+    )
+
+
+def approve(
+    *,
+    session: Session,
+    plan_id: int,
+    plan_hash: str,
+    approver: str,
+    note: str | None = None,
+    settings: Settings | None = None,
+    funds: Funds | None = None,
+) -> PayoutPlan:
+    settings = settings or get_settings()
+    plan = get_plan(session, plan_id)
+    _check_decidable(session, plan, plan_hash, approver)
+    if approver.strip() == plan.created_by:
+        raise PlanError(
+            f"{approver} computed plan {plan_id} and cannot also approve it (maker-checker)",
+            hint="another operator must approve",
+        )
+    earlier = session.exec(
+        select(Approval).where(Approval.plan_id == plan_id, Approval.decision == "approve")
+    ).all()
+    if any(a.approver == approver.strip() for a in earlier):
+        raise PlanError(
+            f"{approver} has already approved plan {plan_id}", hint="another operator must approve"
+        )
+    available = funds or treasury_funds(settings)
+    needed = required_funds(plan)
+    if available.usdc < needed.usdc:
+        raise PlanError(
+            f"treasury holds {available.usdc} USDC base units, plan {plan_id} sends {needed.usdc}",
+            hint="fund the treasury, then approve again",
+        )
+    if available.lamports < needed.lamports:
+        raise PlanError(
+            f"payout authority holds {available.lamports} lamports; "
+            f"fees and account rent may need {needed.lamports}",
+            hint="fund the payout authority with SOL, then approve again",
+        )
+    session.add(
+        Approval(
+            plan_id=plan_id,
+            approver=approver.strip(),
+            decision="approve",
+            plan_hash=plan_hash,
+            note=note,
+        )
+    )
+    if len(earlier) + 1 >= settings.approvals_required:
+        plan.status = PlanStatus.approved
+        plan.approved_at = datetime.now(UTC)
+        _settle_carried(session, plan)
+        action = session.get(CorporateAction, plan.action_id)
+        if action is not None:
+            action.status = ActionStatus.approved
+            session.add(action)
+    session.add(plan)
+    session.flush()
+    log.info("plan approval recorded", plan=plan_id, approver=approver, status=str(plan.status))
+    return plan
+
+
+def reject(
+    *, session: Session, plan_id: int, plan_hash: str, approver: str, note: str | None = None
+) -> PayoutPlan:
+    plan = get_plan(session, plan_id)
+    _check_decidable(session, plan, plan_hash, approver)
+    session.add(
+        Approval(
+            plan_id=plan_id,
+            approver=approver.strip(),
+            decision="reject",
+            plan_hash=plan_hash,
+            note=note,
+        )
+    )
+    plan.status = PlanStatus.rejected
+    session.add(plan)
+    session.flush()
+    log.info("plan rejected", plan=plan_id, approver=approver)
+    return plan
+
+
+def _settle_carried(session: Session, plan: PayoutPlan) -> None:
+    """The carried balances this plan pays are now owed by this plan, not the earlier ones."""
+    owners = [
+        line.owner
+        for line in session.exec(
+            select(PayoutLine).where(PayoutLine.plan_id == plan.id, col(PayoutLine.carried_in) > 0)
+        )
+    ]
+    if not owners:
+        return
+    older = session.exec(
+        select(PayoutLine)
+        .join(PayoutPlan, col(PayoutPlan.id) == col(PayoutLine.plan_id))
+        .where(
+            col(PayoutLine.owner).in_(owners),
+            PayoutLine.status == LineStatus.carried,
+            col(PayoutLine.carried_into).is_(None),
+            col(PayoutPlan.status).in_(CARRY_IS_OWED),
+            col(PayoutLine.plan_id) != plan.id,
+        )
+    ).all()
+    for line in older:
+        line.carried_into = plan.id
+        session.add(line)

@@ -1,0 +1,169 @@
+"""After the last batch: reconcile the plan against the chain, then attest its ledger by memo.
+
+The ledger is a CSV file (header: plan id and plan hash; one row per line, sorted by owner:
+owner, amount due, status, signature, slot); its sha256 is written on chain in a memo signed by
+the payout authority, and the file is kept under the data dir so anyone can recompute the hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from solders.message import Message
+from solders.signature import Signature
+from solders.transaction import Transaction
+from sqlmodel import col, func, select
+
+from corpactions.chain import tokens
+from corpactions.chain.rpc import Rpc
+from corpactions.logs import get_logger
+from corpactions.models import (
+    ActionStatus,
+    BatchStatus,
+    CorporateAction,
+    LineStatus,
+    PayoutBatch,
+    PayoutLine,
+    PayoutPlan,
+    PlanStatus,
+)
+
+log = get_logger(__name__)
+OPEN_LINES = (LineStatus.pending, LineStatus.batched)
+
+
+def ledger_bytes(plan: PayoutPlan, lines: pl.DataFrame) -> bytes:
+    header = f"plan_id,{plan.id}\nplan_hash,{plan.plan_hash}\n".encode()
+    body = (
+        lines.select(
+            "owner",
+            "amount_due",
+            "status",
+            pl.col("signature").fill_null(""),
+            pl.col("slot").cast(pl.String).fill_null(""),
+        )
+        .sort("owner")
+        .write_csv(include_header=True)
+        .encode()
+    )
+    return header + body
+
+
+def ledger_path(data_dir: Path, plan_id: int, digest: str) -> Path:
+    return data_dir / "ledgers" / f"plan-{plan_id}-{digest[:16]}.csv"
+
+
+async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) -> None:
+    from corpactions.payouts.plan import load_lines
+
+    with session_factory() as session:
+        plan = session.get(PayoutPlan, plan_id)
+        assert plan is not None
+        open_lines = session.exec(
+            select(func.count()).where(
+                PayoutLine.plan_id == plan_id, col(PayoutLine.status).in_(OPEN_LINES)
+            )
+        ).one()
+        failed = session.exec(
+            select(func.count()).where(
+                PayoutLine.plan_id == plan_id, PayoutLine.status == LineStatus.failed
+            )
+        ).one()
+        if open_lines or failed:
+            log.error("plan not fully paid", plan=plan_id, open=open_lines, failed=failed)
+            return
+        if plan.status == PlanStatus.executing:
+            batches = session.exec(
+                select(PayoutBatch).where(
+                    PayoutBatch.plan_id == plan_id, PayoutBatch.status == BatchStatus.finalized
+                )
+            ).all()
+            paid_total = int(
+                session.exec(
+                    select(func.coalesce(func.sum(PayoutLine.amount_due), 0)).where(
+                        PayoutLine.plan_id == plan_id, PayoutLine.status == LineStatus.paid
+                    )
+                ).one()
+            )
+            plan.reconciliation = {
+                "verified_from": "USDC balance deltas of every finalized transaction",
+                "paid_lines": int(
+                    session.exec(
+                        select(func.count()).where(
+                            PayoutLine.plan_id == plan_id, PayoutLine.status == LineStatus.paid
+                        )
+                    ).one()
+                ),
+                "paid_total": paid_total,
+                "treasury_outflow": paid_total,
+                "planned_to_send": plan.sent_total,
+                "held_for_claim": int(
+                    session.exec(
+                        select(func.coalesce(func.sum(PayoutLine.amount_due), 0)).where(
+                            PayoutLine.plan_id == plan_id,
+                            PayoutLine.status == LineStatus.held_for_claim,
+                        )
+                    ).one()
+                ),
+                "transactions": len(batches),
+                "fees_lamports": sum(b.fee or 0 for b in batches),
+                "reconciled_at": datetime.now(UTC).isoformat(),
+            }
+            plan.status = PlanStatus.reconciled
+            plan.paid_at = datetime.now(UTC)
+            session.add(plan)
+    with session_factory() as session:
+        plan = session.get(PayoutPlan, plan_id)
+        assert plan is not None
+        if plan.status == PlanStatus.attested:
+            return
+        lines = load_lines(session, plan_id)
+        data = ledger_bytes(plan, lines)
+        digest = hashlib.sha256(data).hexdigest()
+        path = ledger_path(ctx.settings.ensure_data_dir(), plan_id, digest)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        previous = plan.attestation_signature
+    if previous is not None:
+        status = (
+            await rpc.signature_statuses([Signature.from_string(previous)], search_history=True)
+        )[0]
+        if status is not None and status.err is None:
+            await _mark_attested(session_factory, plan_id, digest, previous)
+            return
+        if await rpc.block_height("finalized") <= plan.inputs.get("attestation_last_valid", 0):
+            return  # may still land; look again on the next run
+    blockhash = await rpc.latest_blockhash()
+    memo = tokens.memo(
+        f"corpactions attest plan {plan_id} ledger sha256 {digest}", (ctx.authority.pubkey(),)
+    )
+    tx = Transaction([ctx.authority], Message([memo], ctx.authority.pubkey()), blockhash.blockhash)
+    with session_factory() as session:
+        plan = session.get(PayoutPlan, plan_id)
+        assert plan is not None
+        plan.ledger_sha256 = digest
+        plan.attestation_signature = str(tx.signatures[0])
+        plan.inputs = {**plan.inputs, "attestation_last_valid": blockhash.last_valid_block_height}
+        session.add(plan)
+    signature = await rpc.send_raw(bytes(tx), skip_preflight=True)
+    await rpc.wait_landed([signature], timeout=120)
+    await _mark_attested(session_factory, plan_id, digest, str(signature))
+
+
+async def _mark_attested(session_factory: Any, plan_id: int, digest: str, signature: str) -> None:
+    with session_factory() as session:
+        plan = session.get(PayoutPlan, plan_id)
+        assert plan is not None
+        plan.ledger_sha256 = digest
+        plan.attestation_signature = signature
+        plan.status = PlanStatus.attested
+        session.add(plan)
+        action = session.get(CorporateAction, plan.action_id)
+        if action is not None:
+            action.status = ActionStatus.attested
+            session.add(action)
+    log.info("plan attested", plan=plan_id, ledger_sha256=digest, signature=signature)

@@ -1,0 +1,134 @@
+"""Turn a plan's pending lines into transactions: check recipients, pack to the packet limit.
+
+Recipients are checked first (getMultipleAccounts): a missing USDC account is created in the
+same transaction (rent paid by the payer) or the line is held for claim, by policy; a frozen or
+foreign account holds the line with the reason. Lines are then packed in owner order, greedily,
+measuring the real serialized transaction against the 1232-byte limit. The assignment is written
+to the ledger once; it is never recomputed for lines already batched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from solders.hash import Hash
+from solders.instruction import Instruction
+from solders.message import Message
+from solders.pubkey import Pubkey
+
+from corpactions.chain import layout, tokens
+from corpactions.chain.rpc import Rpc
+
+PACKET_LIMIT = 1232
+MAX_COMPUTE_UNITS = 1_400_000
+MEMO_TEMPLATE = "corpactions plan {plan} batch {batch} attempt {attempt}"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    owner: str
+    account: Pubkey
+    exists: bool
+    problem: str | None
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    line_id: int
+    owner: str
+    amount: int
+    create: bool
+
+
+async def inspect_recipients(rpc: Rpc, owners: list[str], mint: Pubkey) -> dict[str, Recipient]:
+    accounts = [
+        tokens.associated_token_address(Pubkey.from_string(o), mint, layout.TOKEN_PROGRAM_ID)
+        for o in owners
+    ]
+    found = await rpc.accounts(accounts)
+    result: dict[str, Recipient] = {}
+    for owner, account, info in zip(owners, accounts, found, strict=True):
+        if info is None:
+            result[owner] = Recipient(owner, account, exists=False, problem=None)
+            continue
+        data = bytes(info.data)
+        problem = None
+        if not layout.is_token_account(info.owner, data):
+            problem = "the recipient's USDC address holds something other than a token account"
+        else:
+            decoded = layout.decode_token_account(data)
+            if decoded.mint != mint or str(decoded.owner) != owner:
+                problem = "the recipient's USDC account has another mint or owner"
+            elif decoded.state == 2:
+                problem = "the recipient's USDC account is frozen"
+        result[owner] = Recipient(owner, account, exists=True, problem=problem)
+    return result
+
+
+def instructions(
+    specs: list[LineSpec],
+    *,
+    payer: Pubkey,
+    treasury: Pubkey,
+    mint: Pubkey,
+    decimals: int,
+    memo: str,
+    unit_limit: int,
+    unit_price: int,
+) -> list[Instruction]:
+    out = [tokens.set_compute_unit_limit(unit_limit), tokens.set_compute_unit_price(unit_price)]
+    for spec in specs:
+        owner = Pubkey.from_string(spec.owner)
+        if spec.create:
+            out.append(
+                tokens.create_associated_token_account_idempotent(
+                    payer, owner, mint, layout.TOKEN_PROGRAM_ID
+                )
+            )
+        destination = tokens.associated_token_address(owner, mint, layout.TOKEN_PROGRAM_ID)
+        out.append(
+            tokens.transfer_checked(treasury, mint, destination, payer, spec.amount, decimals)
+        )
+    out.append(tokens.memo(memo))
+    return out
+
+
+def _size(ixs: list[Instruction], payer: Pubkey) -> int:
+    message = Message.new_with_blockhash(ixs, payer, Hash.default())
+    return 1 + 64 * message.header.num_required_signatures + len(bytes(message))
+
+
+def pack(
+    specs: list[LineSpec],
+    *,
+    payer: Pubkey,
+    treasury: Pubkey,
+    mint: Pubkey,
+    decimals: int,
+    limit: int = PACKET_LIMIT,
+) -> list[list[LineSpec]]:
+    """Greedy packing in the given order; sizes measured on the real instructions (with the
+    longest memo an attempt can carry and the largest compute-budget values)."""
+    memo = MEMO_TEMPLATE.format(plan=10**12, batch=10**9, attempt=10**6)
+    batches: list[list[LineSpec]] = []
+    current: list[LineSpec] = []
+    for spec in specs:
+        candidate = [*current, spec]
+        ixs = instructions(
+            candidate,
+            payer=payer,
+            treasury=treasury,
+            mint=mint,
+            decimals=decimals,
+            memo=memo,
+            unit_limit=MAX_COMPUTE_UNITS,
+            unit_price=2**63 - 1,
+        )
+        if current and _size(ixs, payer) > limit:
+            batches.append(current)
+            current = [spec]
+        else:
+            current = candidate
+    if current:
+        batches.append(current)
+    return batches

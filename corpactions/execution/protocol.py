@@ -1,0 +1,613 @@
+"""Exactly-once execution of an approved plan: sign, persist, send, confirm, resume.
+
+Every step commits before the next one acts, so a process killed anywhere resumes correctly:
+
+``planned``    lines assigned to the batch (durably) but nothing signed yet: sign a new attempt.
+``signed``     signed bytes, signature and lastValidBlockHeight are committed before any send:
+               (re)send exactly those bytes; the same bytes land at most once.
+``sent``       ask the chain: finalized without error -> ``finalized`` (lines paid from the
+               transaction's token balance deltas); failed on chain -> ``failed_on_chain``
+               (lines split into two new batches, a single line is marked failed); unknown ->
+               re-broadcast while the blockhash can still land; only when the *finalized* block
+               height has passed lastValidBlockHeight and a history search still does not know
+               the signature is the attempt ``expired`` and a new one signed. Nothing else
+               re-signs.
+
+The functions are plain and re-entrant: the CLI runs ``execute_plan`` in the foreground, Celery
+tasks run ``advance_batch`` per batch, and any number of restarts converge on the same ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from solders.keypair import Keypair
+from solders.message import Message
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import Transaction
+from sqlmodel import Session, col, func, select
+
+from corpactions.chain.keys import load_keypair
+from corpactions.chain.rpc import Rpc, TransactionRejected
+from corpactions.config import Settings, get_settings
+from corpactions.errors import ChainError, PlanError, TransientRpcError
+from corpactions.execution.approval import treasury_address
+from corpactions.execution.batching import (
+    MAX_COMPUTE_UNITS,
+    MEMO_TEMPLATE,
+    LineSpec,
+    inspect_recipients,
+    instructions,
+    pack,
+)
+from corpactions.execution.crashpoints import crash_point
+from corpactions.logs import get_logger
+from corpactions.models import (
+    ActionStatus,
+    BatchStatus,
+    CorporateAction,
+    LineStatus,
+    PayoutBatch,
+    PayoutLine,
+    PayoutPlan,
+    PlanStatus,
+)
+from corpactions.models.types import utcnow
+
+log = get_logger(__name__)
+SessionFactory = Callable[[], Any]
+LIVE = (BatchStatus.planned, BatchStatus.signed, BatchStatus.sent, BatchStatus.expired)
+DONE_LINES = (
+    LineStatus.paid,
+    LineStatus.carried,
+    LineStatus.escrowed,
+    LineStatus.held_for_claim,
+    LineStatus.failed,
+)
+
+
+@dataclass
+class Report:
+    plan_id: int
+    status: str = ""
+    batches: int = 0
+    paid_lines: int = 0
+    paid_total: int = 0
+    held_lines: int = 0
+    failed_lines: int = 0
+    fees: int = 0
+    attempts: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+@dataclass
+class Context:
+    settings: Settings
+    authority: Keypair
+    treasury: Pubkey
+    mint: Pubkey
+    decimals: int
+
+    @classmethod
+    def load(cls, settings: Settings) -> Context:
+        return cls(
+            settings=settings,
+            authority=load_keypair(settings.authority_keypair_path),
+            treasury=treasury_address(settings),
+            mint=Pubkey.from_string(settings.usdc_mint),
+            decimals=settings.payout_decimals,
+        )
+
+
+def _check_executable(session: Session, plan: PayoutPlan) -> None:
+    if plan.status not in (PlanStatus.approved, PlanStatus.executing):
+        raise PlanError(
+            f"plan {plan.id} is {plan.status}; only approved plans are executed",
+            hint="approve it first",
+        )
+    action = session.get(CorporateAction, plan.action_id)
+    if (
+        action is None
+        or action.current_version != plan.action_version
+        or action.status in (ActionStatus.cancelled, ActionStatus.withdrawn)
+    ):
+        raise PlanError(
+            f"action {plan.action_id} changed after plan {plan.id} was approved "
+            "(amended or cancelled); nothing more is sent",
+            hint="review the action; compute and approve a new plan for what remains",
+        )
+
+
+# ----- planning batches ---------------------------------------------------------------------
+
+
+async def plan_batches(
+    rpc: Rpc, session_factory: SessionFactory, plan_id: int, ctx: Context
+) -> int:
+    """Assign unassigned pending lines to new batches, durably. Returns batches created."""
+    with session_factory() as session:
+        rows = session.exec(
+            select(PayoutLine.id, PayoutLine.owner, PayoutLine.amount_due)
+            .where(
+                PayoutLine.plan_id == plan_id,
+                PayoutLine.status == LineStatus.pending,
+                col(PayoutLine.batch_id).is_(None),
+            )
+            .order_by(col(PayoutLine.owner))
+        ).all()
+    if not rows:
+        return 0
+    recipients = await inspect_recipients(rpc, [owner for _, owner, _ in rows], ctx.mint)
+    held: list[tuple[int, str]] = []
+    specs: list[LineSpec] = []
+    for line_id, owner, amount in rows:
+        recipient = recipients[owner]
+        if recipient.problem:
+            held.append((line_id or 0, recipient.problem))
+        elif not recipient.exists and ctx.settings.missing_account_policy == "hold":
+            held.append((line_id or 0, "no USDC account; held for claim"))
+        else:
+            specs.append(LineSpec(line_id or 0, owner, amount, create=not recipient.exists))
+    groups = pack(
+        specs,
+        payer=ctx.authority.pubkey(),
+        treasury=ctx.treasury,
+        mint=ctx.mint,
+        decimals=ctx.decimals,
+    )
+    with session_factory() as session:
+        for line_id, reason in held:
+            line = session.get(PayoutLine, line_id)
+            if line is not None and line.status == LineStatus.pending:
+                line.status = LineStatus.held_for_claim
+                line.status_reason = reason
+                session.add(line)
+        next_seq = (
+            session.exec(
+                select(func.max(PayoutBatch.seq)).where(PayoutBatch.plan_id == plan_id)
+            ).one()
+            or 0
+        ) + 1
+        for offset, group in enumerate(groups):
+            batch = PayoutBatch(
+                plan_id=plan_id,
+                seq=next_seq + offset,
+                creates_accounts=any(s.create for s in group),
+            )
+            session.add(batch)
+            session.flush()
+            for spec in group:
+                line = session.get(PayoutLine, spec.line_id)
+                assert line is not None
+                line.batch_id = batch.id
+                line.status = LineStatus.batched
+                line.status_reason = "create USDC account" if spec.create else None
+                session.add(line)
+    log.info("lines batched", plan=plan_id, batches=len(groups), held=len(held))
+    return len(groups)
+
+
+# ----- one batch ------------------------------------------------------------------------------
+
+
+def _specs(session: Session, batch: PayoutBatch) -> list[LineSpec]:
+    lines = session.exec(
+        select(PayoutLine).where(PayoutLine.batch_id == batch.id).order_by(col(PayoutLine.owner))
+    ).all()
+    return [
+        LineSpec(
+            line.id or 0,
+            line.owner,
+            line.amount_due,
+            create=line.status_reason == "create USDC account",
+        )
+        for line in lines
+    ]
+
+
+async def _unit_price(rpc: Rpc, cap: int) -> int:
+    try:
+        fees = [
+            int(item["prioritizationFee"])
+            for item in await rpc.call_json("getRecentPrioritizationFees", [])
+        ]
+    except (ChainError, KeyError, TypeError, ValueError):
+        return 0
+    positive = [f for f in fees if f > 0]
+    return min(cap, int(statistics.median(positive))) if positive else 0
+
+
+async def _sign(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: Context) -> None:
+    """Build, simulate, sign and persist a new attempt of the batch (state: signed)."""
+    with session_factory() as session:
+        batch = session.get(PayoutBatch, batch_id)
+        assert batch is not None
+        specs = _specs(session, batch)
+        attempt = batch.attempt + 1
+        plan_id, seq = batch.plan_id, batch.seq
+    payer = ctx.authority.pubkey()
+    memo = MEMO_TEMPLATE.format(plan=plan_id, batch=seq, attempt=attempt)
+    price = await _unit_price(rpc, ctx.settings.compute_unit_price_cap)
+    trial = instructions(
+        specs,
+        payer=payer,
+        treasury=ctx.treasury,
+        mint=ctx.mint,
+        decimals=ctx.decimals,
+        memo=memo,
+        unit_limit=MAX_COMPUTE_UNITS,
+        unit_price=price,
+    )
+    blockhash = await rpc.latest_blockhash()
+    simulated = await rpc.call_json(
+        "simulateTransaction",
+        [
+            _b64(bytes(Transaction([ctx.authority], Message(trial, payer), blockhash.blockhash))),
+            {"encoding": "base64", "sigVerify": False, "replaceRecentBlockhash": True},
+        ],
+    )
+    value = simulated["value"]
+    if value.get("err") is not None:
+        await _failed(
+            session_factory,
+            batch_id,
+            f"simulation failed: {value['err']}; logs: {(value.get('logs') or [])[-3:]}",
+        )
+        return
+    units = min(MAX_COMPUTE_UNITS, int(value.get("unitsConsumed") or 200_000) * 11 // 10 + 1_000)
+    final = instructions(
+        specs,
+        payer=payer,
+        treasury=ctx.treasury,
+        mint=ctx.mint,
+        decimals=ctx.decimals,
+        memo=memo,
+        unit_limit=units,
+        unit_price=price,
+    )
+    tx = Transaction([ctx.authority], Message(final, payer), blockhash.blockhash)
+    crash_point("after_sign")  # signed, not yet persisted: a restart signs again, nothing was sent
+    with session_factory() as session:
+        batch = session.get(PayoutBatch, batch_id)
+        assert batch is not None
+        if batch.status not in (BatchStatus.planned, BatchStatus.expired):
+            return  # another executor got here first
+        batch.signed_tx = bytes(tx)
+        batch.signature = str(tx.signatures[0])
+        batch.last_valid_block_height = blockhash.last_valid_block_height
+        batch.attempt = attempt
+        batch.status = BatchStatus.signed
+        batch.updated_at = utcnow()
+        session.add(batch)
+    crash_point("after_persist")
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()
+
+
+async def _send(rpc: Rpc, session_factory: SessionFactory, batch_id: int) -> None:
+    with session_factory() as session:
+        batch = session.get(PayoutBatch, batch_id)
+        assert batch is not None and batch.signed_tx is not None
+        signed = batch.signed_tx
+    try:
+        await rpc.send_raw(signed, skip_preflight=True)
+    except TransactionRejected as exc:  # refused outright (e.g. blockhash unknown): nothing landed
+        log.warning("send refused; the status check decides", batch=batch_id, error=exc.message)
+    with session_factory() as session:
+        batch = session.get(PayoutBatch, batch_id)
+        assert batch is not None
+        if batch.status == BatchStatus.signed:
+            batch.status = BatchStatus.sent
+            batch.updated_at = utcnow()
+            session.add(batch)
+    crash_point("after_send")
+
+
+async def _failed(session_factory: SessionFactory, batch_id: int, error: str) -> None:
+    """The batch cannot land as it is: split it so one bad line does not hold the others back."""
+    with session_factory() as session:
+        batch = session.get(PayoutBatch, batch_id)
+        assert batch is not None
+        lines = session.exec(
+            select(PayoutLine)
+            .where(PayoutLine.batch_id == batch_id)
+            .order_by(col(PayoutLine.owner))
+        ).all()
+        batch.status = BatchStatus.failed_on_chain
+        batch.error = error
+        batch.updated_at = utcnow()
+        session.add(batch)
+        if len(lines) == 1:
+            lines[0].status = LineStatus.failed
+            lines[0].status_reason = error[:500]
+            session.add(lines[0])
+            log.error("payout line failed", line=lines[0].id, owner=lines[0].owner, error=error)
+            return
+        next_seq = (
+            session.exec(
+                select(func.max(PayoutBatch.seq)).where(PayoutBatch.plan_id == batch.plan_id)
+            ).one()
+            or 0
+        ) + 1
+        half = len(lines) // 2
+        for offset, part in enumerate((lines[:half], lines[half:])):
+            child = PayoutBatch(
+                plan_id=batch.plan_id,
+                seq=next_seq + offset,
+                creates_accounts=batch.creates_accounts,
+            )
+            session.add(child)
+            session.flush()
+            for line in part:
+                line.batch_id = child.id
+                session.add(line)
+        log.warning("batch failed; split", batch=batch_id, error=error, lines=len(lines))
+
+
+async def _finalize(
+    rpc: Rpc,
+    session_factory: SessionFactory,
+    batch_id: int,
+    signature: str,
+    slot: int,
+    ctx: Context,
+) -> None:
+    """Mark lines paid from the finalized transaction's USDC balance deltas."""
+    tx = await rpc.call_json(
+        "getTransaction",
+        [
+            signature,
+            {"encoding": "json", "commitment": "finalized", "maxSupportedTransactionVersion": 0},
+        ],
+    )
+    if tx is None:
+        return  # not visible at finalized yet; ask again later
+    meta = tx["meta"]
+    mint = str(ctx.mint)
+    deltas: dict[str, int] = {}
+    for sign, key in ((-1, "preTokenBalances"), (1, "postTokenBalances")):
+        for entry in meta.get(key) or []:
+            if entry.get("mint") == mint:
+                owner = entry["owner"]
+                deltas[owner] = deltas.get(owner, 0) + sign * int(entry["uiTokenAmount"]["amount"])
+    keys = tx["transaction"]["message"]["accountKeys"]
+    treasury_index = keys.index(str(ctx.treasury)) if str(ctx.treasury) in keys else -1
+    treasury_delta = 0
+    for sign, key in ((-1, "preTokenBalances"), (1, "postTokenBalances")):
+        for entry in meta.get(key) or []:
+            if entry.get("accountIndex") == treasury_index:
+                treasury_delta += sign * int(entry["uiTokenAmount"]["amount"])
+    with session_factory() as session:
+        batch = session.get(PayoutBatch, batch_id)
+        assert batch is not None
+        if batch.status == BatchStatus.finalized:
+            return
+        lines = session.exec(select(PayoutLine).where(PayoutLine.batch_id == batch_id)).all()
+        mismatched = [line.owner for line in lines if deltas.get(line.owner) != line.amount_due]
+        if treasury_delta != -sum(line.amount_due for line in lines):
+            mismatched = [line.owner for line in lines]
+        for line in lines:
+            if line.owner in mismatched:
+                line.status = LineStatus.failed
+                line.status_reason = (
+                    f"on-chain delta {deltas.get(line.owner)} differs from {line.amount_due}"
+                )
+            else:
+                line.status = LineStatus.paid
+                line.status_reason = None
+            line.signature = signature
+            line.slot = slot
+            session.add(line)
+        batch.status = BatchStatus.finalized
+        batch.slot = slot
+        batch.fee = int(meta.get("fee") or 0)
+        batch.updated_at = utcnow()
+        session.add(batch)
+    if mismatched:
+        log.error("paid amounts differ from the plan", batch=batch_id, owners=mismatched[:5])
+    crash_point("after_confirm")
+
+
+async def _check(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: Context) -> None:
+    with session_factory() as session:
+        batch = session.get(PayoutBatch, batch_id)
+        assert batch is not None and batch.signature is not None
+        signature, last_valid, signed = (
+            batch.signature,
+            batch.last_valid_block_height or 0,
+            batch.signed_tx,
+        )
+    finalized_height = await rpc.block_height("finalized")  # before the status: see below
+    status = (
+        await rpc.signature_statuses([Signature.from_string(signature)], search_history=True)
+    )[0]
+    if status is not None:
+        if status.err is not None:
+            await _failed(
+                session_factory, batch_id, f"failed on chain in slot {status.slot}: {status.err}"
+            )
+        elif "Finalized" in str(status.confirmation_status):
+            await _finalize(rpc, session_factory, batch_id, signature, int(status.slot), ctx)
+        return
+    if finalized_height > last_valid:
+        # The finalized chain is past the last block that could include the attempt, and the
+        # status lookup made afterwards (with history) does not know it: it can never land.
+        with session_factory() as session:
+            batch = session.get(PayoutBatch, batch_id)
+            assert batch is not None
+            if batch.status == BatchStatus.sent and batch.signature == signature:
+                batch.status = BatchStatus.expired
+                batch.error = f"attempt {batch.attempt} ({signature}) expired unlanded"
+                batch.updated_at = utcnow()
+                session.add(batch)
+                log.warning(
+                    "attempt expired unlanded; signing a new one",
+                    batch=batch_id,
+                    attempt=batch.attempt,
+                )
+        return
+    if signed is not None:
+        with contextlib.suppress(TransactionRejected):
+            await rpc.send_raw(signed, skip_preflight=True)  # the same bytes: at most one landing
+
+
+async def advance_batch(
+    rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: Context
+) -> BatchStatus:
+    """Move one batch one step along the protocol; returns its status afterwards."""
+    with session_factory() as session:
+        batch = session.get(PayoutBatch, batch_id)
+        assert batch is not None
+        status = BatchStatus(batch.status)
+    if status in (BatchStatus.planned, BatchStatus.expired):
+        await _sign(rpc, session_factory, batch_id, ctx)
+        with session_factory() as session:
+            if BatchStatus(session.get(PayoutBatch, batch_id).status) == BatchStatus.signed:
+                await _send(rpc, session_factory, batch_id)
+    elif status == BatchStatus.signed:
+        await _send(rpc, session_factory, batch_id)
+    elif status == BatchStatus.sent:
+        await _check(rpc, session_factory, batch_id, ctx)
+    with session_factory() as session:
+        return BatchStatus(session.get(PayoutBatch, batch_id).status)
+
+
+# ----- the whole plan --------------------------------------------------------------------------
+
+
+def _live_batches(session: Session, plan_id: int) -> list[int]:
+    return [
+        b.id or 0
+        for b in session.exec(
+            select(PayoutBatch)
+            .where(PayoutBatch.plan_id == plan_id, col(PayoutBatch.status).in_(LIVE))
+            .order_by(col(PayoutBatch.seq))
+        )
+    ]
+
+
+def summarize(session: Session, plan_id: int) -> Report:
+    report = Report(plan_id=plan_id)
+    plan = session.get(PayoutPlan, plan_id)
+    report.status = str(plan.status) if plan else "missing"
+    counts = dict(
+        session.exec(
+            select(PayoutLine.status, func.count())
+            .where(PayoutLine.plan_id == plan_id)
+            .group_by(col(PayoutLine.status))
+        ).all()
+    )
+    report.paid_lines = int(counts.get(LineStatus.paid, 0))
+    report.held_lines = int(counts.get(LineStatus.held_for_claim, 0))
+    report.failed_lines = int(counts.get(LineStatus.failed, 0))
+    report.paid_total = int(
+        session.exec(
+            select(func.coalesce(func.sum(PayoutLine.amount_due), 0)).where(
+                PayoutLine.plan_id == plan_id, PayoutLine.status == LineStatus.paid
+            )
+        ).one()
+    )
+    batches = session.exec(select(PayoutBatch).where(PayoutBatch.plan_id == plan_id)).all()
+    report.batches = sum(1 for b in batches if b.status == BatchStatus.finalized)
+    report.fees = sum(b.fee or 0 for b in batches)
+    report.attempts = sum(b.attempt for b in batches)
+    return report
+
+
+async def execute_plan_async(
+    plan_id: int,
+    *,
+    session_factory: SessionFactory,
+    settings: Settings | None = None,
+    progress: Callable[[Report], None] | None = None,
+    poll_seconds: float = 0.25,
+) -> Report:
+    settings = settings or get_settings()
+    ctx = Context.load(settings)
+    with session_factory() as session:
+        plan = session.get(PayoutPlan, plan_id)
+        if plan is None:
+            raise PlanError(f"no payout plan {plan_id}")
+        _check_executable(session, plan)
+        if plan.status == PlanStatus.approved:
+            plan.status = PlanStatus.executing
+            session.add(plan)
+            action = session.get(CorporateAction, plan.action_id)
+            if action is not None:
+                action.status = ActionStatus.paying
+                session.add(action)
+    deadline = asyncio.get_running_loop().time() + settings.confirm_timeout_seconds
+    async with Rpc(settings=settings) as rpc:
+        while True:
+            await plan_batches(rpc, session_factory, plan_id, ctx)
+            with session_factory() as session:
+                _check_executable(session, session.get(PayoutPlan, plan_id))
+                live = _live_batches(session, plan_id)
+            if not live:
+                break
+            for batch_id in live:
+                try:
+                    await advance_batch(rpc, session_factory, batch_id, ctx)
+                except TransientRpcError as exc:
+                    log.warning("RPC trouble; will retry", batch=batch_id, error=exc.message)
+            if progress is not None:
+                with session_factory() as session:
+                    progress(summarize(session, plan_id))
+            if asyncio.get_running_loop().time() > deadline:
+                raise TransientRpcError(
+                    f"plan {plan_id} not fully confirmed "
+                    f"after {settings.confirm_timeout_seconds:.0f}s",
+                    hint="run 'corpactions payouts execute' again: it resumes where it stopped",
+                )
+            await asyncio.sleep(poll_seconds)
+        from corpactions.execution.attest import finish_plan
+
+        await finish_plan(rpc, session_factory, plan_id, ctx)
+    with session_factory() as session:
+        return summarize(session, plan_id)
+
+
+def execute_plan(
+    plan_id: int,
+    *,
+    session_factory: SessionFactory,
+    settings: Settings | None = None,
+    progress: Callable[[Report], None] | None = None,
+) -> Report:
+    return asyncio.run(
+        execute_plan_async(
+            plan_id, session_factory=session_factory, settings=settings, progress=progress
+        )
+    )
+
+
+def dry_run(session: Session, plan_id: int) -> dict[str, Any]:
+    plan = session.get(PayoutPlan, plan_id)
+    if plan is None:
+        raise PlanError(f"no payout plan {plan_id}")
+    _check_executable(session, plan)
+    pending = session.exec(
+        select(func.count(), func.coalesce(func.sum(PayoutLine.amount_due), 0)).where(
+            PayoutLine.plan_id == plan_id,
+            col(PayoutLine.status).in_([LineStatus.pending, LineStatus.batched]),
+        )
+    ).one()
+    return {
+        "plan_id": plan_id,
+        "lines_to_send": int(pending[0]),
+        "amount_to_send": int(pending[1]),
+        "status": str(plan.status),
+    }
