@@ -200,12 +200,12 @@ def test_paginated_reads_give_the_same_holders(
     with db.session_scope() as session:
         plain = take_snapshot(session=session, instrument=_register(session, classic, "AAPL"))
     monkeypatch.setenv("CORPACTIONS_SNAPSHOT_PAGINATION", "always")
-    monkeypatch.setenv("CORPACTIONS_SNAPSHOT_PAGE_LIMIT", "7")
+    monkeypatch.setenv("CORPACTIONS_SNAPSHOT_PAGE_LIMIT", "25")
     get_settings.cache_clear()
     with db.session_scope() as session:
         instrument = session.exec(select(Instrument)).one()
         paged = take_snapshot(session=session, instrument=instrument)
-    assert paged.pages > 3
+    assert paged.pages >= 2
     assert paged.holders.equals(plain.holders)
 
 

@@ -160,8 +160,10 @@ async def seed(
     seed_value: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
     packet_limit: int = PACKET_LIMIT,
+    realistic: bool = True,
 ) -> SeedResult:
-    """Seed the chain at ``rpc_url``; ``packet_limit=0`` sends one holder per transaction."""
+    """Seed the chain at ``rpc_url``; ``packet_limit=0`` sends one holder per transaction;
+    ``realistic=False`` leaves out zero, frozen and second-account holders (exact counts)."""
     if holders < 0:
         raise UserInputError("--holders must be zero or more")
     if program not in {"token", "token2022"}:
@@ -262,7 +264,7 @@ async def seed(
                     me, wallet, stock_mint.pubkey(), stock_program
                 )
             ]
-            if index % 20 == 7:
+            if realistic and index % 20 == 7:
                 zero.append(str(wallet))
                 groups.append(Group(instructions))
                 continue
@@ -273,13 +275,13 @@ async def seed(
                     stock_mint.pubkey(), ata, me, amount, STOCK_DECIMALS, stock_program
                 )
             )
-            if index % 50 == 13:
+            if realistic and index % 50 == 13:
                 instructions.append(
                     tokens.freeze_account(ata, stock_mint.pubkey(), me, stock_program)
                 )
                 frozen.append(str(ata))
             groups.append(Group(instructions))
-            if index % 25 == 3:
+            if realistic and index % 25 == 3:
                 extra = Keypair()
                 second = heavy_tailed_amount(rng, STOCK_DECIMALS)
                 supply += second
