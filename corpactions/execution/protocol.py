@@ -63,6 +63,8 @@ from corpactions.models.types import utcnow
 log = get_logger(__name__)
 SessionFactory = Callable[[], Any]
 LIVE = (BatchStatus.planned, BatchStatus.signed, BatchStatus.sent, BatchStatus.expired)
+CONCURRENT_BATCHES = 16
+"""Batches advanced at once: their RPC calls overlap; ledger writes stay one at a time."""
 DONE_LINES = (
     LineStatus.paid,
     LineStatus.carried,
@@ -558,11 +560,17 @@ async def execute_plan_async(
                 live = _live_batches(session, plan_id)
             if not live:
                 break
-            for batch_id in live:
-                try:
-                    await advance_batch(rpc, session_factory, batch_id, ctx)
-                except TransientRpcError as exc:
-                    log.warning("RPC trouble; will retry", batch=batch_id, error=exc.message)
+            for start in range(0, len(live), CONCURRENT_BATCHES):
+                group = live[start : start + CONCURRENT_BATCHES]
+                outcomes = await asyncio.gather(
+                    *(advance_batch(rpc, session_factory, batch_id, ctx) for batch_id in group),
+                    return_exceptions=True,
+                )
+                for batch_id, outcome in zip(group, outcomes, strict=True):
+                    if isinstance(outcome, TransientRpcError):
+                        log.warning("RPC trouble; will retry", batch=batch_id, error=outcome.message)
+                    elif isinstance(outcome, BaseException):
+                        raise outcome
             if progress is not None:
                 with session_factory() as session:
                     progress(summarize(session, plan_id))
