@@ -51,14 +51,19 @@ def associated_token_address(
 
 
 def create_associated_token_account_idempotent(
-    payer: Pubkey, owner: Pubkey, mint: Pubkey, program: Pubkey = TOKEN_PROGRAM_ID
+    payer: Pubkey,
+    owner: Pubkey,
+    mint: Pubkey,
+    program: Pubkey = TOKEN_PROGRAM_ID,
+    address: Pubkey | None = None,
 ) -> Instruction:
+    """``address``: the associated account when already derived (deriving it is not free)."""
     return Instruction(
         ASSOCIATED_TOKEN_PROGRAM_ID,
         bytes([_ATA_CREATE_IDEMPOTENT]),
         [
             _s(payer, writable=True),
-            _w(associated_token_address(owner, mint, program)),
+            _w(address or associated_token_address(owner, mint, program)),
             _r(owner),
             _r(mint),
             _r(SYSTEM_PROGRAM_ID),

@@ -21,6 +21,7 @@ from corpactions.chain.rpc import Rpc
 
 PACKET_LIMIT = 1232
 MAX_COMPUTE_UNITS = 1_400_000
+MAX_LINES_PER_TX = 60  # below the 64 account locks of a transaction
 MEMO_TEMPLATE = "corpactions plan {plan} batch {batch} attempt {attempt}"
 
 
@@ -38,6 +39,8 @@ class LineSpec:
     owner: str
     amount: int
     create: bool
+    destination: Pubkey | None = None
+    """The owner's USDC associated account, when already derived."""
 
 
 async def inspect_recipients(rpc: Rpc, owners: list[str], mint: Pubkey) -> dict[str, Recipient]:
@@ -107,15 +110,29 @@ def pack(
     decimals: int,
     limit: int = PACKET_LIMIT,
 ) -> list[list[LineSpec]]:
-    """Greedy packing in the given order; sizes measured on the real instructions (with the
-    longest memo an attempt can carry and the largest compute-budget values)."""
+    """Greedy packing in the given order: each batch is the longest prefix of what remains whose
+    real serialized transaction (with the longest memo an attempt can carry and the largest
+    compute-budget values) fits the packet limit, found by binary search (size grows with every
+    line, so the search is exact)."""
     memo = MEMO_TEMPLATE.format(plan=10**12, batch=10**9, attempt=10**6)
-    batches: list[list[LineSpec]] = []
-    current: list[LineSpec] = []
-    for spec in specs:
-        candidate = [*current, spec]
+    ready = [
+        spec
+        if spec.destination
+        else LineSpec(
+            spec.line_id,
+            spec.owner,
+            spec.amount,
+            spec.create,
+            tokens.associated_token_address(
+                Pubkey.from_string(spec.owner), mint, layout.TOKEN_PROGRAM_ID
+            ),
+        )
+        for spec in specs
+    ]
+
+    def fits(group: list[LineSpec]) -> bool:
         ixs = instructions(
-            candidate,
+            group,
             payer=payer,
             treasury=treasury,
             mint=mint,
@@ -124,11 +141,18 @@ def pack(
             unit_limit=MAX_COMPUTE_UNITS,
             unit_price=2**63 - 1,
         )
-        if current and _size(ixs, payer) > limit:
-            batches.append(current)
-            current = [spec]
-        else:
-            current = candidate
-    if current:
-        batches.append(current)
+        return _size(ixs, payer) <= limit
+
+    batches: list[list[LineSpec]] = []
+    start = 0
+    while start < len(ready):
+        low, high = 1, min(len(ready) - start, MAX_LINES_PER_TX)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if fits(ready[start : start + middle]):
+                low = middle
+            else:
+                high = middle - 1
+        batches.append(ready[start : start + low])
+        start += low
     return batches

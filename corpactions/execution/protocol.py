@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
@@ -63,6 +64,7 @@ from corpactions.models.types import utcnow
 log = get_logger(__name__)
 SessionFactory = Callable[[], Any]
 LIVE = (BatchStatus.planned, BatchStatus.signed, BatchStatus.sent, BatchStatus.expired)
+LINES = PayoutLine.__table__  # type: ignore[attr-defined]
 CONCURRENT_BATCHES = 16
 """Batches advanced at once: their RPC calls overlap; ledger writes stay one at a time."""
 DONE_LINES = (
@@ -158,7 +160,9 @@ async def plan_batches(
         elif not recipient.exists and ctx.settings.missing_account_policy == "hold":
             held.append((line_id or 0, "no USDC account; held for claim"))
         else:
-            specs.append(LineSpec(line_id or 0, owner, amount, create=not recipient.exists))
+            specs.append(
+                LineSpec(line_id or 0, owner, amount, not recipient.exists, recipient.account)
+            )
     groups = pack(
         specs,
         payer=ctx.authority.pubkey(),
@@ -167,33 +171,65 @@ async def plan_batches(
         decimals=ctx.decimals,
     )
     with session_factory() as session:
-        for line_id, reason in held:
-            line = session.get(PayoutLine, line_id)
-            if line is not None and line.status == LineStatus.pending:
-                line.status = LineStatus.held_for_claim
-                line.status_reason = reason
-                session.add(line)
+        if held:
+            session.connection().execute(
+                sa.update(LINES)
+                .where(
+                    LINES.c.id == sa.bindparam("line_id"),
+                    LINES.c.status == LineStatus.pending.value,
+                )
+                .values(
+                    status=LineStatus.held_for_claim.value, status_reason=sa.bindparam("reason")
+                ),
+                [{"line_id": line_id, "reason": reason} for line_id, reason in held],
+            )
         next_seq = (
             session.exec(
                 select(func.max(PayoutBatch.seq)).where(PayoutBatch.plan_id == plan_id)
             ).one()
             or 0
         ) + 1
-        for offset, group in enumerate(groups):
-            batch = PayoutBatch(
-                plan_id=plan_id,
-                seq=next_seq + offset,
-                creates_accounts=any(s.create for s in group),
+        if groups:
+            now = utcnow()
+            ids = (
+                session.execute(
+                    sa.insert(PayoutBatch).returning(
+                        col(PayoutBatch.id), sort_by_parameter_order=True
+                    ),
+                    [
+                        {
+                            "plan_id": plan_id,
+                            "seq": next_seq + offset,
+                            "status": BatchStatus.planned.value,
+                            "attempt": 0,
+                            "creates_accounts": any(s.create for s in group),
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for offset, group in enumerate(groups)
+                    ],
+                )
+                .scalars()
+                .all()
             )
-            session.add(batch)
-            session.flush()
-            for spec in group:
-                line = session.get(PayoutLine, spec.line_id)
-                assert line is not None
-                line.batch_id = batch.id
-                line.status = LineStatus.batched
-                line.status_reason = "create USDC account" if spec.create else None
-                session.add(line)
+            session.connection().execute(
+                sa.update(LINES)
+                .where(LINES.c.id == sa.bindparam("line_id"))
+                .values(
+                    batch_id=sa.bindparam("batch"),
+                    status=LineStatus.batched.value,
+                    status_reason=sa.bindparam("note"),
+                ),
+                [
+                    {
+                        "line_id": spec.line_id,
+                        "batch": batch_id,
+                        "note": "create USDC account" if spec.create else None,
+                    }
+                    for batch_id, group in zip(ids, groups, strict=True)
+                    for spec in group
+                ],
+            )
     log.info("lines batched", plan=plan_id, batches=len(groups), held=len(held))
     return len(groups)
 
@@ -568,7 +604,9 @@ async def execute_plan_async(
                 )
                 for batch_id, outcome in zip(group, outcomes, strict=True):
                     if isinstance(outcome, TransientRpcError):
-                        log.warning("RPC trouble; will retry", batch=batch_id, error=outcome.message)
+                        log.warning(
+                            "RPC trouble; will retry", batch=batch_id, error=outcome.message
+                        )
                     elif isinstance(outcome, BaseException):
                         raise outcome
             if progress is not None:
