@@ -211,16 +211,19 @@ class Rpc:
         return resp.value
 
     async def accounts(self, pubkeys: Sequence[Pubkey]) -> list[Account | None]:
-        out: list[Account | None] = []
-        for start in range(0, len(pubkeys), 100):
-            chunk = list(pubkeys[start : start + 100])
+        """Accounts in the given order, 100 per request, a few requests in flight at once."""
+        chunks = [list(pubkeys[start : start + 100]) for start in range(0, len(pubkeys), 100)]
+        gate = asyncio.Semaphore(8)
 
-            async def fetch(chunk: list[Pubkey] = chunk) -> Any:
-                return await self._client.get_multiple_accounts(chunk)
+        async def fetch(chunk: list[Pubkey]) -> list[Account | None]:
+            async with gate:
+                resp = await self._typed(
+                    "getMultipleAccounts", lambda: self._client.get_multiple_accounts(chunk)
+                )
+                return list(resp.value)
 
-            resp = await self._typed("getMultipleAccounts", fetch)
-            out.extend(resp.value)
-        return out
+        results = await asyncio.gather(*(fetch(chunk) for chunk in chunks))
+        return [account for chunk in results for account in chunk]
 
     async def token_supply(self, mint: Pubkey) -> tuple[int, int]:
         """(raw supply, context slot)."""

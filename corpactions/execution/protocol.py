@@ -66,6 +66,7 @@ SessionFactory = Callable[[], Any]
 LIVE = (BatchStatus.planned, BatchStatus.signed, BatchStatus.sent, BatchStatus.expired)
 LINES = PayoutLine.__table__  # type: ignore[attr-defined]
 CONCURRENT_BATCHES = 16
+CHECK_CHUNK = 256  # getSignatureStatuses takes at most 256 signatures
 """Batches advanced at once: their RPC calls overlap; ledger writes stay one at a time."""
 DONE_LINES = (
     LineStatus.paid,
@@ -460,46 +461,73 @@ async def _finalize(
 
 
 async def _check(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: Context) -> None:
+    await _check_many(rpc, session_factory, [batch_id], ctx)
+
+
+async def _check_many(
+    rpc: Rpc, session_factory: SessionFactory, batch_ids: list[int], ctx: Context
+) -> None:
+    """Ask the chain about sent batches: one finalized height, statuses 256 at a time."""
+    with session_factory() as session:
+        sent = [
+            (b.id or 0, b.signature or "", b.last_valid_block_height or 0, b.signed_tx)
+            for b in session.exec(select(PayoutBatch).where(col(PayoutBatch.id).in_(batch_ids)))
+            if b.status == BatchStatus.sent and b.signature
+        ]
+    if not sent:
+        return
+    # The finalized height is read *before* the statuses: a transaction that landed at or
+    # below lastValidBlockHeight is then certain to show in the status lookup that follows.
+    finalized_height = await rpc.block_height("finalized")
+    statuses = await rpc.signature_statuses(
+        [Signature.from_string(sig) for _, sig, _, _ in sent], search_history=True
+    )
+    gate = asyncio.Semaphore(CONCURRENT_BATCHES)
+
+    async def decide(
+        batch_id: int, signature: str, last_valid: int, signed: bytes | None, status: Any
+    ) -> None:
+        async with gate:
+            if status is not None:
+                if status.err is not None:
+                    await _failed(
+                        session_factory,
+                        batch_id,
+                        f"failed on chain in slot {status.slot}: {status.err}",
+                    )
+                elif "Finalized" in str(status.confirmation_status):
+                    await _finalize(
+                        rpc, session_factory, batch_id, signature, int(status.slot), ctx
+                    )
+                return
+            if finalized_height > last_valid:
+                _expire(session_factory, batch_id, signature)
+                return
+            if signed is not None:
+                with contextlib.suppress(TransactionRejected):
+                    await rpc.send_raw(
+                        signed, skip_preflight=True
+                    )  # same bytes: lands at most once
+
+    await asyncio.gather(
+        *(decide(*item, status) for item, status in zip(sent, statuses, strict=True))
+    )
+
+
+def _expire(session_factory: SessionFactory, batch_id: int, signature: str) -> None:
+    """The finalized chain is past the last block that could include the attempt, and the status
+    lookup made afterwards (with history) does not know it: it can never land."""
     with session_factory() as session:
         batch = session.get(PayoutBatch, batch_id)
-        assert batch is not None and batch.signature is not None
-        signature, last_valid, signed = (
-            batch.signature,
-            batch.last_valid_block_height or 0,
-            batch.signed_tx,
-        )
-    finalized_height = await rpc.block_height("finalized")  # before the status: see below
-    status = (
-        await rpc.signature_statuses([Signature.from_string(signature)], search_history=True)
-    )[0]
-    if status is not None:
-        if status.err is not None:
-            await _failed(
-                session_factory, batch_id, f"failed on chain in slot {status.slot}: {status.err}"
+        assert batch is not None
+        if batch.status == BatchStatus.sent and batch.signature == signature:
+            batch.status = BatchStatus.expired
+            batch.error = f"attempt {batch.attempt} ({signature}) expired unlanded"
+            batch.updated_at = utcnow()
+            session.add(batch)
+            log.warning(
+                "attempt expired unlanded; signing a new one", batch=batch_id, attempt=batch.attempt
             )
-        elif "Finalized" in str(status.confirmation_status):
-            await _finalize(rpc, session_factory, batch_id, signature, int(status.slot), ctx)
-        return
-    if finalized_height > last_valid:
-        # The finalized chain is past the last block that could include the attempt, and the
-        # status lookup made afterwards (with history) does not know it: it can never land.
-        with session_factory() as session:
-            batch = session.get(PayoutBatch, batch_id)
-            assert batch is not None
-            if batch.status == BatchStatus.sent and batch.signature == signature:
-                batch.status = BatchStatus.expired
-                batch.error = f"attempt {batch.attempt} ({signature}) expired unlanded"
-                batch.updated_at = utcnow()
-                session.add(batch)
-                log.warning(
-                    "attempt expired unlanded; signing a new one",
-                    batch=batch_id,
-                    attempt=batch.attempt,
-                )
-        return
-    if signed is not None:
-        with contextlib.suppress(TransactionRejected):
-            await rpc.send_raw(signed, skip_preflight=True)  # the same bytes: at most one landing
 
 
 async def advance_batch(
@@ -526,15 +554,14 @@ async def advance_batch(
 # ----- the whole plan --------------------------------------------------------------------------
 
 
-def _live_batches(session: Session, plan_id: int) -> list[int]:
-    return [
-        b.id or 0
-        for b in session.exec(
-            select(PayoutBatch)
-            .where(PayoutBatch.plan_id == plan_id, col(PayoutBatch.status).in_(LIVE))
-            .order_by(col(PayoutBatch.seq))
-        )
-    ]
+def _live_batches(session: Session, plan_id: int) -> list[tuple[int, str]]:
+    """(id, status) of the plan's batches still on their way, in sequence order."""
+    rows = session.exec(
+        select(PayoutBatch.id, PayoutBatch.status)
+        .where(PayoutBatch.plan_id == plan_id, col(PayoutBatch.status).in_(LIVE))
+        .order_by(col(PayoutBatch.seq))
+    ).all()
+    return [(batch_id or 0, str(status)) for batch_id, status in rows]
 
 
 def summarize(session: Session, plan_id: int) -> Report:
@@ -596,8 +623,10 @@ async def execute_plan_async(
                 live = _live_batches(session, plan_id)
             if not live:
                 break
-            for start in range(0, len(live), CONCURRENT_BATCHES):
-                group = live[start : start + CONCURRENT_BATCHES]
+            to_sign = [batch_id for batch_id, status in live if status != BatchStatus.sent]
+            to_check = [batch_id for batch_id, status in live if status == BatchStatus.sent]
+            for start in range(0, len(to_sign), CONCURRENT_BATCHES):
+                group = to_sign[start : start + CONCURRENT_BATCHES]
                 outcomes = await asyncio.gather(
                     *(advance_batch(rpc, session_factory, batch_id, ctx) for batch_id in group),
                     return_exceptions=True,
@@ -609,6 +638,13 @@ async def execute_plan_async(
                         )
                     elif isinstance(outcome, BaseException):
                         raise outcome
+            for start in range(0, len(to_check), CHECK_CHUNK):
+                try:
+                    await _check_many(
+                        rpc, session_factory, to_check[start : start + CHECK_CHUNK], ctx
+                    )
+                except TransientRpcError as exc:
+                    log.warning("RPC trouble while confirming; will retry", error=exc.message)
             if progress is not None:
                 with session_factory() as session:
                     progress(summarize(session, plan_id))

@@ -1,0 +1,191 @@
+"""The main job on embedded defaults, start to finish, in one process.
+
+A local chain on a free port, a fresh SQLite ledger, a tokenized stock with N holders and a
+funded USDC treasury, a bundled Polygon dividend payload, the record-date snapshot, the plan, a
+clearly labelled demo approval, the exactly-once payment, reconciliation against the chain and
+the attestation memo. Each run works in a new folder, so a rerun can never pay anyone twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import select
+
+from corpactions import db
+from corpactions.config import get_settings
+from corpactions.errors import CorpactionsError
+
+DEMO_MAKER = "demo-maker"
+DEMO_APPROVER = "demo-approver (automatic, demo only)"
+Say = Callable[[str], None]
+
+
+@dataclass
+class DemoResult:
+    run_dir: Path
+    rpc_url: str
+    plan_id: int
+    summary: dict[str, Any]
+
+
+def usdc(base_units: int) -> str:
+    """Base units as a USDC amount, exactly (6 decimals)."""
+    return f"{Decimal(base_units).scaleb(-6):,.6f}"
+
+
+def sample_feed() -> bytes:
+    return (
+        resources.files("corpactions.samples").joinpath("polygon_dividends_aapl.json").read_bytes()
+    )
+
+
+def run_demo(
+    *,
+    base_dir: Path,
+    holders: int,
+    program: str,
+    say: Say,
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoResult:
+    from corpactions.chain.rpc import Rpc
+    from corpactions.execution.approval import approve
+    from corpactions.execution.protocol import Report, execute_plan
+    from corpactions.feeds.ingest import ingest
+    from corpactions.feeds.polygon import parse_page
+    from corpactions.instruments import add_instrument
+    from corpactions.localnet.chain import ChainConfig
+    from corpactions.localnet.seed import seed
+    from corpactions.localnet.server import LocalnetThread
+    from corpactions.models import CorporateAction, PayoutLine, PayoutPlan, TokenProgram
+    from corpactions.payouts.plan import compute_plan
+    from snapshots.take import take_snapshot
+
+    run_dir = base_dir / f"run-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    run_dir.mkdir(parents=True, exist_ok=False)
+    say(f"demo: working in {run_dir} (a fresh folder each run, so nothing is ever paid twice)")
+    chain = LocalnetThread(
+        config=ChainConfig(slot_ms=400), state_path=run_dir / "chain.json"
+    ).start()
+    try:
+        say(f"1/8 local chain (real SPL Token programs) serving Solana JSON-RPC on {chain.url}")
+        seeded = asyncio.run(
+            seed(rpc_url=chain.url, keys_dir=run_dir / "keys", holders=holders, program=program)
+        )
+        say(
+            f"2/8 seeded AAPL token {seeded.stock_mint} ({program}) with {holders} holders "
+            f"in {seeded.transactions} transactions; USDC treasury {seeded.treasury} holds "
+            f"{usdc(seeded.treasury_usdc)} USDC"
+        )
+        os.environ.update(
+            {
+                "CORPACTIONS_DATA_DIR": str(run_dir),
+                "CORPACTIONS_RPC_URL": chain.url,
+                "CORPACTIONS_USDC_MINT": seeded.usdc_mint,
+                "CORPACTIONS_KEYPAIR_PATH": str(run_dir / "keys" / "payout-authority.json"),
+            }
+        )
+        os.environ.pop("CORPACTIONS_DATABASE_URL", None)
+        get_settings.cache_clear()
+        db.dispose_engines()
+        db.upgrade()
+        with db.session_scope() as session:
+            instrument = add_instrument(
+                session=session,
+                symbol="AAPL",
+                mint=seeded.stock_mint,
+                token_program=TokenProgram(program),
+                decimals=seeded.stock_decimals,
+                issuer_wallet=seeded.issuer_wallet,
+            )
+            ingested = ingest(parse_page(sample_feed()).records, session=session)
+            action = session.exec(select(CorporateAction)).one()
+            say(
+                f"3/8 ingested the bundled Polygon dividend payload: {ingested.accepted} action, "
+                f"$0.26 per share, record date 2026-11-10 (ledger {get_settings().ledger_url})"
+            )
+            snapshot = take_snapshot(session=session, instrument=instrument, action=action)
+            say(
+                f"4/8 record-date snapshot at slot {snapshot.snapshot.slot}: "
+                f"{snapshot.snapshot.owner_count} owners, "
+                f"{snapshot.snapshot.account_count} token accounts, supply reconciled; file "
+                f"{snapshot.snapshot.path}"
+            )
+            plan = compute_plan(session=session, action_id=action.id or 0, maker=DEMO_MAKER).plan
+            say(
+                f"5/8 plan {plan.id}: {plan.line_count} lines, gross "
+                f"{usdc(plan.gross_pool)} USDC, withheld {usdc(plan.withheld_total)}, "
+                f"to send {usdc(plan.sent_total)}, carried "
+                f"{usdc(plan.carried_total)}, escrowed {usdc(plan.escrowed_total)}; "
+                f"hash {plan.plan_hash}"
+            )
+            approve(
+                session=session,
+                plan_id=plan.id or 0,
+                plan_hash=plan.plan_hash,
+                approver=DEMO_APPROVER,
+            )
+            plan_id = plan.id or 0
+            say(f"6/8 approved as '{DEMO_APPROVER}' (a real deployment needs a second person)")
+
+        def on_progress(report: Report) -> None:
+            if progress is not None:
+                progress(report.paid_lines, plan.line_count)
+
+        say("7/8 paying: batched transferChecked, each signed transaction saved before it is sent")
+        report = execute_plan(plan_id, session_factory=db.session_scope, progress=on_progress)
+        with db.session_scope() as session:
+            done = session.get(PayoutPlan, plan_id)
+            assert done is not None
+            plan = done
+            lines = session.exec(select(PayoutLine).where(PayoutLine.plan_id == plan_id)).all()
+
+        async def treasury_now() -> int:
+            async with Rpc(chain.url) as rpc:
+                return int(
+                    (await rpc.call_json("getTokenAccountBalance", [seeded.treasury]))["value"][
+                        "amount"
+                    ]
+                )
+
+        paid = sum(line.amount_due for line in lines if line.status == "paid")
+        moved = seeded.treasury_usdc - asyncio.run(treasury_now())
+        summary = {
+            "holders_paid": report.paid_lines,
+            "usdc_paid": paid,
+            "transactions": report.batches,
+            "fees_lamports": report.fees,
+            "carried_lines": sum(line.status == "carried" for line in lines),
+            "carried_usdc": plan.carried_total,
+            "escrowed_lines": sum(line.status == "escrowed" for line in lines),
+            "escrowed_usdc": plan.escrowed_total,
+            "withheld_usdc": plan.withheld_total,
+            "chain_matches_plan": moved == paid == plan.reconciliation.get("paid_total"),
+            "attestation_signature": plan.attestation_signature,
+            "ledger_sha256": plan.ledger_sha256,
+            "status": str(plan.status),
+        }
+        say(
+            f"8/8 {summary['status']}: {summary['holders_paid']} holders paid {usdc(paid)} "
+            f"USDC in {summary['transactions']} transactions "
+            f"(fees {summary['fees_lamports']} lamports); carried {summary['carried_lines']} "
+            f"lines, escrowed {summary['escrowed_lines']}; "
+            "chain balances equal the plan: "
+            f"{'yes' if summary['chain_matches_plan'] else 'NO'}; attestation "
+            f"{summary['attestation_signature']}"
+        )
+        if not summary["chain_matches_plan"]:
+            raise CorpactionsError(
+                f"the treasury moved {moved} but the ledger says {paid} was paid"
+            )
+        return DemoResult(run_dir, chain.url, plan_id, summary)
+    finally:
+        chain.stop()
