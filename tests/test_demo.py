@@ -17,7 +17,12 @@ def _demo(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env["CORPACTIONS_DATA_DIR"] = str(data_dir)
     return subprocess.run(
         [sys.executable, "-m", "corpactions.cli", "demo", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 

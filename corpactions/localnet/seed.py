@@ -143,10 +143,14 @@ def holder_keypair(seed: int, index: int) -> Keypair:
 
 
 def heavy_tailed_amount(rng: random.Random, decimals: int) -> int:
-    """A Pareto-like integer balance: most holders hold a little, a few hold a lot."""
-    cents = (1 << 24) // rng.randrange(1, 1 << 24)  # 1/u tail, from 1 to 2**24 hundredths
-    unit = 10 ** max(decimals - 2, 0)
-    return int(cents * unit + rng.randrange(unit))
+    """A Pareto-like integer balance: most holders own from 0.6 shares up a long tail (to about
+    600,000 shares), and about one in ten owns a small fraction of a share."""
+    unit = 10 ** max(decimals - 2, 0)  # a hundredth of a share
+    if rng.randrange(10) == 0:
+        hundredths = rng.randrange(1, 30)
+    else:
+        hundredths = 60 * ((1 << 20) // rng.randrange(1, 1 << 20))  # 1/u tail
+    return int(hundredths * unit + rng.randrange(unit))
 
 
 async def seed(
