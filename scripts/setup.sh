@@ -21,12 +21,17 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $("$python" --version)" >&2
   "$python" -m venv .venv
 fi
+quiet_pip() {
+  # pip complains about configured find-links folders that do not exist on this machine; that one
+  # warning is noise here, every other message still reaches the terminal.
+  .venv/bin/python -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+
 stamp=".venv/.installed-$(cat "$lock" pyproject.toml | sha256sum | cut -c1-16)-${lock%.lock}"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing $lock into .venv (first run takes a minute)" >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$lock"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . 2>/dev/null \
-    || .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+  quiet_pip install --quiet --disable-pip-version-check -r "$lock"
+  quiet_pip install --quiet --disable-pip-version-check --no-deps -e .
   rm -f .venv/.installed-*-"${lock%.lock}"
   touch "$stamp"
 fi
