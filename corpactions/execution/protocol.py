@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
@@ -276,16 +277,20 @@ async def _sign(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: C
     payer = ctx.authority.pubkey()
     memo = MEMO_TEMPLATE.format(plan=plan_id, batch=seq, attempt=attempt)
     price = await _unit_price(rpc, ctx.settings.compute_unit_price_cap)
-    trial = instructions(
-        specs,
-        payer=payer,
-        treasury=ctx.treasury,
-        mint=ctx.mint,
-        decimals=ctx.decimals,
-        memo=memo,
-        unit_limit=MAX_COMPUTE_UNITS,
-        unit_price=price,
-    )
+
+    def build(unit_limit: int) -> list[Instruction]:
+        return instructions(
+            specs,
+            payer=payer,
+            treasury=ctx.treasury,
+            mint=ctx.mint,
+            decimals=ctx.decimals,
+            memo=memo,
+            unit_limit=unit_limit,
+            unit_price=price,
+        )
+
+    trial = build(MAX_COMPUTE_UNITS)
     blockhash = await rpc.latest_blockhash()
     simulated = await rpc.call_json(
         "simulateTransaction",
@@ -303,16 +308,7 @@ async def _sign(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: C
         )
         return
     units = min(MAX_COMPUTE_UNITS, int(value.get("unitsConsumed") or 200_000) * 11 // 10 + 1_000)
-    final = instructions(
-        specs,
-        payer=payer,
-        treasury=ctx.treasury,
-        mint=ctx.mint,
-        decimals=ctx.decimals,
-        memo=memo,
-        unit_limit=units,
-        unit_price=price,
-    )
+    final = build(units)
     tx = Transaction([ctx.authority], Message(final, payer), blockhash.blockhash)
     crash_point("after_sign")  # signed, not yet persisted: a restart signs again, nothing was sent
     with session_factory() as session:

@@ -17,6 +17,7 @@ from corpactions.feeds.normalized import (
     NormalizedAction,
     Rejected,
     canonical_json,
+    each_record,
     load_json,
     parse_date,
     parse_decimal,
@@ -79,15 +80,11 @@ def parse_announcements(payload: bytes) -> list[NormalizedAction | Rejected]:
     items = document.get("announcements", document) if isinstance(document, dict) else document
     if not isinstance(items, list):
         raise MalformedPayload("Alpaca response is not a list of announcements")
-    records: list[NormalizedAction | Rejected] = []
-    for item in items:
-        raw = canonical_json(item)
-        if not isinstance(item, dict):
-            records.append(Rejected(SOURCE, "announcement is not an object", raw))
-            continue
-        try:
-            records.append(announcement(item))
-        except InvalidRecord as exc:
-            ref = item.get("corporate_action_id")
-            records.append(Rejected(SOURCE, exc.message, raw, str(ref) if ref else None))
-    return records
+    return each_record(
+        items,
+        source=SOURCE,
+        parse=announcement,
+        reference=lambda item: (
+            str(item["corporate_action_id"]) if item.get("corporate_action_id") else None
+        ),
+    )

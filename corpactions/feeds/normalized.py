@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -96,6 +97,28 @@ def load_json(payload: bytes | str, what: str) -> Any:
 
 class MalformedPayload(FeedError):
     """A whole payload could not be read (not JSON/XML/CSV); it is quarantined as one record."""
+
+
+def each_record(
+    items: Iterable[Any],
+    *,
+    source: str,
+    parse: Callable[[dict[str, Any]], NormalizedAction],
+    reference: Callable[[dict[str, Any]], str | None],
+) -> list[NormalizedAction | Rejected]:
+    """Parse every JSON record on its own: one that is not an object or fails to parse becomes a
+    ``Rejected`` with its raw text and reason, and never stops the others."""
+    records: list[NormalizedAction | Rejected] = []
+    for item in items:
+        raw = canonical_json(item)
+        if not isinstance(item, dict):
+            records.append(Rejected(source, "record is not an object", raw))
+            continue
+        try:
+            records.append(parse(item))
+        except InvalidRecord as exc:
+            records.append(Rejected(source, exc.message, raw, reference(item)))
+    return records
 
 
 def parse_date(value: Any, name: str, *, required: bool = False) -> date | None:

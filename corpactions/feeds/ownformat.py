@@ -34,6 +34,7 @@ from corpactions.feeds.normalized import (
     NormalizedAction,
     Rejected,
     canonical_json,
+    each_record,
     load_json,
     parse_date,
     parse_decimal,
@@ -105,18 +106,12 @@ def record(item: dict[str, Any]) -> NormalizedAction:
 
 
 def _records(items: list[Any]) -> list[NormalizedAction | Rejected]:
-    out: list[NormalizedAction | Rejected] = []
-    for item in items:
-        raw = canonical_json(item)
-        if not isinstance(item, dict):
-            out.append(Rejected(SOURCE, "record is not an object", raw))
-            continue
-        try:
-            out.append(record(item))
-        except InvalidRecord as exc:
-            ref = item.get("reference")
-            out.append(Rejected(SOURCE, exc.message, raw, str(ref) if ref else None))
-    return out
+    return each_record(
+        items,
+        source=SOURCE,
+        parse=record,
+        reference=lambda item: str(item["reference"]) if item.get("reference") else None,
+    )
 
 
 def parse_json(payload: bytes) -> list[NormalizedAction | Rejected]:

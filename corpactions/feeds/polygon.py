@@ -19,6 +19,7 @@ from corpactions.feeds.normalized import (
     NormalizedAction,
     Rejected,
     canonical_json,
+    each_record,
     load_json,
     parse_date,
     parse_decimal,
@@ -103,17 +104,13 @@ def parse_page(payload: bytes) -> Page:
     document = load_json(payload, "Polygon response")
     if not isinstance(document, dict) or not isinstance(document.get("results", []), list):
         raise MalformedPayload("Polygon response has no results list")
-    records: list[NormalizedAction | Rejected] = []
-    for item in document.get("results") or []:
-        raw = canonical_json(item)
-        if not isinstance(item, dict):
-            records.append(Rejected(SOURCE, "record is not an object", raw))
-            continue
-        try:
-            records.append(
-                split(item) if "split_from" in item or "split_to" in item else dividend(item)
-            )
-        except InvalidRecord as exc:
-            records.append(Rejected(SOURCE, exc.message, raw, _ref(item, "ticker")))
+    records = each_record(
+        document.get("results") or [],
+        source=SOURCE,
+        parse=lambda item: (
+            split(item) if "split_from" in item or "split_to" in item else dividend(item)
+        ),
+        reference=lambda item: _ref(item, "ticker"),
+    )
     next_url = document.get("next_url")
     return Page(records, next_url if isinstance(next_url, str) and next_url else None)

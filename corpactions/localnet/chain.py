@@ -337,17 +337,7 @@ class LocalChain:
             return signature
 
     def _preflight_error(self, err: str, text: str) -> ChainRequestError:
-        data: dict[str, Any] = {
-            "err": err,
-            "logs": [],
-            "accounts": None,
-            "unitsConsumed": 0,
-            "returnData": None,
-            "innerInstructions": None,
-            "replacementBlockhash": None,
-            "loadedAccountsDataSize": 0,
-        }
-        return ChainRequestError(-32002, f"Transaction simulation failed: {text}", data)
+        return ChainRequestError(-32002, f"Transaction simulation failed: {text}", unexecuted(err))
 
     def _static_keys(self, tx: VersionedTransaction) -> list[Pubkey]:
         return list(tx.message.account_keys)
@@ -523,6 +513,20 @@ class LocalChain:
         for item in state["history"]:
             record = TxRecord.from_state(item)
             self._history[record.signature] = record
+
+
+def unexecuted(err: str) -> dict[str, Any]:
+    """A simulation result for a transaction refused before execution (the node's shape)."""
+    return {
+        "err": err,
+        "logs": [],
+        "accounts": None,
+        "unitsConsumed": 0,
+        "returnData": None,
+        "innerInstructions": None,
+        "replacementBlockhash": None,
+        "loadedAccountsDataSize": 0,
+    }
 
 
 def token_amount_json(amount: int, decimals: int) -> dict[str, Any]:

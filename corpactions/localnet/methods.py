@@ -20,7 +20,7 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
 from corpactions.chain import layout
-from corpactions.localnet.chain import ChainRequestError, LocalChain, token_amount_json
+from corpactions.localnet.chain import ChainRequestError, LocalChain, token_amount_json, unexecuted
 
 SOLANA_CORE_VERSION = "2.2.7"
 FEATURE_SET = 3294202862
@@ -535,16 +535,7 @@ def simulate_transaction(chain: LocalChain, params: list[Any]) -> Any:
     if not config.get("replaceRecentBlockhash") and not chain.is_blockhash_valid(
         str(tx.message.recent_blockhash)
     ):
-        value: dict[str, Any] = {
-            "err": "BlockhashNotFound",
-            "logs": [],
-            "accounts": None,
-            "unitsConsumed": 0,
-            "returnData": None,
-            "innerInstructions": None,
-            "replacementBlockhash": None,
-            "loadedAccountsDataSize": 0,
-        }
+        value = unexecuted("BlockhashNotFound")
         return _with_context(chain, config, value)
     return _with_context(chain, config, chain.simulate(tx))
 
