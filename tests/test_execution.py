@@ -377,3 +377,32 @@ def test_dry_run_sends_nothing(draft: int, localnet_url: str) -> None:
     assert data["lines_to_send"] == 5 and data["amount_to_send"] > 0
     with db.session_scope() as session:
         assert session.exec(select(PayoutBatch)).all() == []
+
+
+def test_two_executors_racing_on_one_plan_pay_everyone_once(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 60)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPACTIONS_CRASH")}
+    command = [
+        sys.executable,
+        "-m",
+        "corpactions.cli",
+        "payouts",
+        "execute",
+        str(flow.plan_id),
+        "--json",
+    ]
+    racers = [
+        subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    results = [racer.communicate(timeout=300) for racer in racers]
+    assert all(racer.returncode == 0 for racer in racers), results
+    assert_paid_exactly_once(localnet_url, flow)
+    with db.session_scope() as session:
+        batches = session.exec(select(PayoutBatch).where(PayoutBatch.plan_id == flow.plan_id)).all()
+        assert len(batches) == math.ceil(60 / _capacity(create=True))  # no duplicate batches
+        assert all(b.attempt == 1 for b in batches)

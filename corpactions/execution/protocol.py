@@ -33,6 +33,7 @@ from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import Transaction
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from corpactions.chain.keys import load_keypair
@@ -114,7 +115,12 @@ class Context:
         )
 
 
+FINISHED = (PlanStatus.reconciled, PlanStatus.attested)
+
+
 def _check_executable(session: Session, plan: PayoutPlan) -> None:
+    if plan.status in FINISHED:
+        return  # paid already; running again only completes the attestation
     if plan.status not in (PlanStatus.approved, PlanStatus.executing):
         raise PlanError(
             f"plan {plan.id} is {plan.status}; only approved plans are executed",
@@ -172,66 +178,82 @@ async def plan_batches(
         mint=ctx.mint,
         decimals=ctx.decimals,
     )
-    with session_factory() as session:
-        if held:
-            session.connection().execute(
-                sa.update(LINES)
-                .where(
-                    LINES.c.id == sa.bindparam("line_id"),
-                    LINES.c.status == LineStatus.pending.value,
+    try:
+        with session_factory() as session:
+            if held:
+                session.connection().execute(
+                    sa.update(LINES)
+                    .where(
+                        LINES.c.id == sa.bindparam("line_id"),
+                        LINES.c.status == LineStatus.pending.value,
+                    )
+                    .values(
+                        status=LineStatus.held_for_claim.value, status_reason=sa.bindparam("reason")
+                    ),
+                    [{"line_id": line_id, "reason": reason} for line_id, reason in held],
                 )
-                .values(
-                    status=LineStatus.held_for_claim.value, status_reason=sa.bindparam("reason")
-                ),
-                [{"line_id": line_id, "reason": reason} for line_id, reason in held],
-            )
-        next_seq = (
-            session.exec(
-                select(func.max(PayoutBatch.seq)).where(PayoutBatch.plan_id == plan_id)
-            ).one()
-            or 0
-        ) + 1
-        if groups:
-            now = utcnow()
-            ids = (
-                session.execute(
-                    sa.insert(PayoutBatch).returning(
-                        col(PayoutBatch.id), sort_by_parameter_order=True
+            next_seq = (
+                session.exec(
+                    select(func.max(PayoutBatch.seq)).where(PayoutBatch.plan_id == plan_id)
+                ).one()
+                or 0
+            ) + 1
+            if groups:
+                now = utcnow()
+                ids = (
+                    session.execute(
+                        sa.insert(PayoutBatch).returning(
+                            col(PayoutBatch.id), sort_by_parameter_order=True
+                        ),
+                        [
+                            {
+                                "plan_id": plan_id,
+                                "seq": next_seq + offset,
+                                "status": BatchStatus.planned.value,
+                                "attempt": 0,
+                                "creates_accounts": any(s.create for s in group),
+                                "created_at": now,
+                                "updated_at": now,
+                            }
+                            for offset, group in enumerate(groups)
+                        ],
+                    )
+                    .scalars()
+                    .all()
+                )
+                # Claim only lines still unassigned: an executor racing on the same plan claims
+                # nothing twice, and its empty batches are removed below.
+                session.connection().execute(
+                    sa.update(LINES)
+                    .where(
+                        LINES.c.id == sa.bindparam("line_id"),
+                        LINES.c.batch_id.is_(None),
+                        LINES.c.status == LineStatus.pending.value,
+                    )
+                    .values(
+                        batch_id=sa.bindparam("batch"),
+                        status=LineStatus.batched.value,
+                        status_reason=sa.bindparam("note"),
                     ),
                     [
                         {
-                            "plan_id": plan_id,
-                            "seq": next_seq + offset,
-                            "status": BatchStatus.planned.value,
-                            "attempt": 0,
-                            "creates_accounts": any(s.create for s in group),
-                            "created_at": now,
-                            "updated_at": now,
+                            "line_id": spec.line_id,
+                            "batch": batch_id,
+                            "note": "create USDC account" if spec.create else None,
                         }
-                        for offset, group in enumerate(groups)
+                        for batch_id, group in zip(ids, groups, strict=True)
+                        for spec in group
                     ],
                 )
-                .scalars()
-                .all()
-            )
-            session.connection().execute(
-                sa.update(LINES)
-                .where(LINES.c.id == sa.bindparam("line_id"))
-                .values(
-                    batch_id=sa.bindparam("batch"),
-                    status=LineStatus.batched.value,
-                    status_reason=sa.bindparam("note"),
-                ),
-                [
-                    {
-                        "line_id": spec.line_id,
-                        "batch": batch_id,
-                        "note": "create USDC account" if spec.create else None,
-                    }
-                    for batch_id, group in zip(ids, groups, strict=True)
-                    for spec in group
-                ],
-            )
+                claimed = sa.select(LINES.c.id).where(LINES.c.batch_id == BATCHES.c.id).exists()
+                session.connection().execute(
+                    sa.delete(BATCHES).where(BATCHES.c.id.in_(ids), ~claimed)
+                )
+    except IntegrityError:
+        # Another executor batched these lines at the same moment (same batch numbers); its
+        # batches stand and this transaction left nothing behind.
+        log.info("another executor batched this plan first", plan=plan_id)
+        return 0
     log.info("lines batched", plan=plan_id, batches=len(groups), held=len(held))
     return len(groups)
 
@@ -312,18 +334,51 @@ async def _sign(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: C
     tx = Transaction([ctx.authority], Message(final, payer), blockhash.blockhash)
     crash_point("after_sign")  # signed, not yet persisted: a restart signs again, nothing was sent
     with session_factory() as session:
-        batch = session.get(PayoutBatch, batch_id)
-        assert batch is not None
-        if batch.status not in (BatchStatus.planned, BatchStatus.expired):
-            return  # another executor got here first
-        batch.signed_tx = bytes(tx)
-        batch.signature = str(tx.signatures[0])
-        batch.last_valid_block_height = blockhash.last_valid_block_height
-        batch.attempt = attempt
-        batch.status = BatchStatus.signed
-        batch.updated_at = utcnow()
-        session.add(batch)
+        # Compare-and-set: only the executor that saw this exact state may record its attempt.
+        # A second executor racing on the same batch finds nothing to update and signs nothing
+        # more; its transaction was never sent.
+        won = _transition(
+            session,
+            batch_id,
+            {BatchStatus.planned, BatchStatus.expired},
+            attempt=attempt - 1,
+            values={
+                "signed_tx": bytes(tx),
+                "signature": str(tx.signatures[0]),
+                "last_valid_block_height": blockhash.last_valid_block_height,
+                "attempt": attempt,
+                "status": BatchStatus.signed.value,
+            },
+        )
+    if not won:
+        log.info("another executor signed this batch first", batch=batch_id)
+        return
     crash_point("after_persist")
+
+
+BATCHES = PayoutBatch.__table__  # type: ignore[attr-defined]
+
+
+def _transition(
+    session: Session,
+    batch_id: int,
+    from_states: set[BatchStatus],
+    *,
+    values: dict[str, Any],
+    attempt: int | None = None,
+    signature: str | None = None,
+) -> bool:
+    """Atomically move a batch out of ``from_states`` (and, when given, that attempt or
+    signature); False when another executor changed it first."""
+    condition = [BATCHES.c.id == batch_id, BATCHES.c.status.in_([s.value for s in from_states])]
+    if attempt is not None:
+        condition.append(BATCHES.c.attempt == attempt)
+    if signature is not None:
+        condition.append(BATCHES.c.signature == signature)
+    result = session.connection().execute(
+        sa.update(BATCHES).where(*condition).values(**values, updated_at=utcnow())
+    )
+    return bool(result.rowcount == 1)
 
 
 def _b64(data: bytes) -> str:
@@ -354,6 +409,14 @@ async def _send(rpc: Rpc, session_factory: SessionFactory, batch_id: int) -> Non
 async def _failed(session_factory: SessionFactory, batch_id: int, error: str) -> None:
     """The batch cannot land as it is: split it so one bad line does not hold the others back."""
     with session_factory() as session:
+        won = _transition(
+            session,
+            batch_id,
+            {BatchStatus.planned, BatchStatus.signed, BatchStatus.sent, BatchStatus.expired},
+            values={"status": BatchStatus.failed_on_chain.value, "error": error},
+        )
+        if not won:
+            return  # another executor already settled this batch
         batch = session.get(PayoutBatch, batch_id)
         assert batch is not None
         lines = session.exec(
@@ -361,10 +424,6 @@ async def _failed(session_factory: SessionFactory, batch_id: int, error: str) ->
             .where(PayoutLine.batch_id == batch_id)
             .order_by(col(PayoutLine.owner))
         ).all()
-        batch.status = BatchStatus.failed_on_chain
-        batch.error = error
-        batch.updated_at = utcnow()
-        session.add(batch)
         if len(lines) == 1:
             lines[0].status = LineStatus.failed
             lines[0].status_reason = error[:500]
@@ -514,16 +573,20 @@ def _expire(session_factory: SessionFactory, batch_id: int, signature: str) -> N
     """The finalized chain is past the last block that could include the attempt, and the status
     lookup made afterwards (with history) does not know it: it can never land."""
     with session_factory() as session:
-        batch = session.get(PayoutBatch, batch_id)
-        assert batch is not None
-        if batch.status == BatchStatus.sent and batch.signature == signature:
-            batch.status = BatchStatus.expired
-            batch.error = f"attempt {batch.attempt} ({signature}) expired unlanded"
-            batch.updated_at = utcnow()
-            session.add(batch)
-            log.warning(
-                "attempt expired unlanded; signing a new one", batch=batch_id, attempt=batch.attempt
-            )
+        won = _transition(
+            session,
+            batch_id,
+            {BatchStatus.sent},
+            signature=signature,
+            values={
+                "status": BatchStatus.expired.value,
+                "error": f"attempt ({signature}) expired unlanded",
+            },
+        )
+    if won:
+        log.warning(
+            "attempt expired unlanded; signing a new one", batch=batch_id, signature=signature
+        )
 
 
 async def advance_batch(
@@ -615,8 +678,9 @@ async def execute_plan_async(
         while True:
             await plan_batches(rpc, session_factory, plan_id, ctx)
             with session_factory() as session:
-                _check_executable(session, session.get(PayoutPlan, plan_id))
-                live = _live_batches(session, plan_id)
+                current = session.get(PayoutPlan, plan_id)
+                _check_executable(session, current)
+                live = [] if current.status in FINISHED else _live_batches(session, plan_id)
             if not live:
                 break
             to_sign = [batch_id for batch_id, status in live if status != BatchStatus.sent]
