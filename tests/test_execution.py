@@ -406,3 +406,48 @@ def test_two_executors_racing_on_one_plan_pay_everyone_once(
         batches = session.exec(select(PayoutBatch).where(PayoutBatch.plan_id == flow.plan_id)).all()
         assert len(batches) == math.ceil(60 / _capacity(create=True))  # no duplicate batches
         assert all(b.attempt == 1 for b in batches)
+
+
+def test_show_warns_an_approver_about_missing_accounts_and_unreachable_chains(
+    draft: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = orjson.loads(runner.invoke(app, ["payouts", "show", str(draft), "--json"]).stdout)
+    assert any("have no USDC account yet: created in the transfer" in w for w in shown["warnings"])
+    from corpactions.config import get_settings
+
+    monkeypatch.setenv("CORPACTIONS_RPC_URL", "http://127.0.0.1:9")  # nothing listens there
+    get_settings.cache_clear()
+    offline = runner.invoke(app, ["payouts", "show", str(draft), "--json"])
+    assert offline.exit_code == 0
+    assert any(
+        w.startswith("chain checks not made") for w in orjson.loads(offline.stdout)["warnings"]
+    )
+
+
+def test_the_attested_ledger_is_exported_and_matches_the_published_hash(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 12)
+    _execute(flow.plan_id)
+    exported = runner.invoke(app, ["payouts", "ledger", str(flow.plan_id)])
+    assert exported.exit_code == 0, exported.output
+    shown = orjson.loads(
+        runner.invoke(app, ["payouts", "show", str(flow.plan_id), "--json"]).stdout
+    )
+    assert hashlib.sha256(exported.stdout_bytes).hexdigest() == shown["ledger_sha256"]
+    assert shown["run_reconciliation"]["paid_total"] == int(shown["sent_total"])
+    assert (
+        exported.stdout_bytes.count(b"\n") == 2 + 1 + 12
+    )  # plan id, hash, header, one row per line
+
+    async def memo_of(signature: str) -> str:
+        async with Rpc(localnet_url) as rpc:
+            tx = await rpc.call_json(
+                "getTransaction",
+                [signature, {"encoding": "json", "maxSupportedTransactionVersion": 0}],
+            )
+        return " ".join(tx["meta"]["logMessages"])
+
+    assert shown["ledger_sha256"] in asyncio.run(memo_of(shown["attestation_signature"]))

@@ -128,15 +128,29 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Totals, reconciliation, lines by tax class, the largest lines and the plan hash."""
+    from corpactions.execution.approval import plan_warnings
     from corpactions.payouts.plan import get_plan
 
     db.require_current_schema()
     with db.session_scope() as session:
-        data = _summary(session, get_plan(session, plan_id), top)
+        plan = get_plan(session, plan_id)
+        data = _summary(session, plan, top)
+        data["warnings"] = plan_warnings(session, plan)
+        data["run_reconciliation"] = plan.reconciliation
+        data["ledger_sha256"] = plan.ledger_sha256
+        data["attestation_signature"] = plan.attestation_signature
     if as_json:
         print_json(data)
         return
     _print_summary(data)
+    for warning in data["warnings"]:
+        typer.echo(f"  warning: {warning}")
+    if data["run_reconciliation"]:
+        typer.echo(f"  after the run: {data['run_reconciliation']}")
+    if data["attestation_signature"]:
+        typer.echo(
+            f"  ledger sha256 {data['ledger_sha256']} attested in {data['attestation_signature']}"
+        )
     print_table(
         "Largest lines",
         data["top_lines"],
@@ -267,3 +281,26 @@ def execute(
         f"in {data['batches']} transactions, fees {data['fees']} lamports; "
         f"{data['held_lines']} held for claim, {data['failed_lines']} failed"
     )
+
+
+@app.command()
+def ledger(
+    plan_id: int = typer.Argument(..., help="An attested plan's id."),
+    out: Path | None = typer.Option(
+        None, "--out", help="File to write (default: standard output)."
+    ),
+) -> None:
+    """The attested ledger file, checked against the sha256 published on chain."""
+    from corpactions.execution.attest import read_ledger
+
+    db.require_current_schema()
+    with db.session_scope() as session:
+        data = read_ledger(session, plan_id)
+    if out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        from corpactions.payouts.export import write_export
+
+        write_export(data, out)
+        typer.echo(f"wrote {out} ({len(data)} bytes)", err=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from solders.pubkey import Pubkey
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from corpactions.chain import tokens
 from corpactions.chain.keys import load_keypair
@@ -219,3 +219,74 @@ def _settle_carried(session: Session, plan: PayoutPlan) -> None:
     for line in older:
         line.carried_into = plan.id
         session.add(line)
+
+
+def plan_warnings(
+    session: Session, plan: PayoutPlan, settings: Settings | None = None
+) -> list[str]:
+    """What an approver should know before approving: escrowed and carried lines, recipients
+    without a USDC account, and a treasury that cannot pay. Chain checks that cannot be made
+    (RPC unreachable, no keypair) become a warning themselves, never an error."""
+    from corpactions.execution.batching import inspect_recipients
+
+    settings = settings or get_settings()
+    warnings: list[str] = []
+    counts = dict(
+        session.exec(
+            select(PayoutLine.status, func.count())
+            .where(PayoutLine.plan_id == plan.id)
+            .group_by(col(PayoutLine.status))
+        ).all()
+    )
+    if counts.get(LineStatus.escrowed):
+        warnings.append(
+            f"{counts[LineStatus.escrowed]} line(s) escrowed (blocked wallets or frozen "
+            f"holders): {plan.escrowed_total} base units kept back"
+        )
+    if counts.get(LineStatus.carried):
+        warnings.append(
+            f"{counts[LineStatus.carried]} line(s) below the minimum are carried: "
+            f"{plan.carried_total} base units owed later"
+        )
+    if plan.status not in (PlanStatus.draft, PlanStatus.approved):
+        return warnings
+    owners = [
+        o
+        for o in session.exec(
+            select(PayoutLine.owner).where(
+                PayoutLine.plan_id == plan.id, PayoutLine.status == LineStatus.pending
+            )
+        )
+    ]
+    try:
+
+        async def missing() -> int:
+            async with Rpc(settings=settings) as rpc:
+                found = await inspect_recipients(
+                    rpc, owners, Pubkey.from_string(settings.usdc_mint)
+                )
+            return sum(1 for r in found.values() if not r.exists)
+
+        absent = asyncio.run(missing())
+        funds = treasury_funds(settings)
+    except Exception as exc:  # a warning, not a failure: the approver still sees the rest
+        warnings.append(f"chain checks not made: {exc}")
+        return warnings
+    if absent:
+        policy = (
+            "created in the transfer (rent paid by the authority)"
+            if settings.missing_account_policy == "create"
+            else "held for claim"
+        )
+        warnings.append(f"{absent} recipient(s) have no USDC account yet: {policy}")
+    needed = required_funds(plan)
+    if funds.usdc < needed.usdc:
+        warnings.append(
+            f"treasury shortfall: holds {funds.usdc} USDC base units, the plan sends {needed.usdc}"
+        )
+    if funds.lamports < needed.lamports:
+        warnings.append(
+            f"SOL shortfall: the authority holds {funds.lamports} lamports, fees and rent may "
+            f"need {needed.lamports}"
+        )
+    return warnings

@@ -167,3 +167,27 @@ async def _mark_attested(session_factory: Any, plan_id: int, digest: str, signat
             action.status = ActionStatus.attested
             session.add(action)
     log.info("plan attested", plan=plan_id, ledger_sha256=digest, signature=signature)
+
+
+def read_ledger(session: Any, plan_id: int) -> bytes:
+    """The plan's ledger file, verified against the hash its attestation published."""
+    from corpactions.config import get_settings
+    from corpactions.errors import NotFound, PlanError
+
+    plan = session.get(PayoutPlan, plan_id)
+    if plan is None:
+        raise NotFound(f"no payout plan {plan_id}")
+    if not plan.ledger_sha256:
+        raise PlanError(
+            f"plan {plan_id} has no attested ledger yet",
+            hint="it is written when the plan is fully paid",
+        )
+    path = ledger_path(get_settings().data_dir, plan_id, plan.ledger_sha256)
+    if not path.exists():
+        raise PlanError(f"ledger file {path} is missing", hint="restore the data dir")
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != plan.ledger_sha256:
+        raise PlanError(
+            f"ledger file {path} does not match the attested sha256", hint="the file was altered"
+        )
+    return data
