@@ -62,8 +62,17 @@ def _frame(holdings: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
 
 
 def _floors_fast(frame: pl.DataFrame, multiplier: int, divisor: int) -> pl.DataFrame:
-    """Native integer arithmetic: Int64 when every intermediate fits, else Int128."""
-    dtype = pl.Int64 if divisor * max(multiplier, 1) < 2**63 and multiplier < 2**63 else pl.Int128
+    """Native integer arithmetic: Int64 when every intermediate fits, else Int128.
+
+    Intermediates: the remainder part ``rest * multiplier < divisor * multiplier`` and the
+    quotient part ``(amount // divisor) * multiplier`` (a zero rate reduces the divisor to 1,
+    so the quotient alone can be a whole u64 balance)."""
+    largest = int(frame["amount"].max() or 0)  # type: ignore[arg-type]
+    fits_int64 = (
+        divisor * max(multiplier, 1) < 2**63
+        and (largest // divisor) * max(multiplier, 1) < 2**63
+    )
+    dtype = pl.Int64 if fits_int64 else pl.Int128
     wide = pl.col("amount").cast(pl.Int128 if dtype == pl.Int128 else pl.UInt64)
     quotient = (wide // divisor).cast(dtype)
     rest = (wide % divisor).cast(dtype)
