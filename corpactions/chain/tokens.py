@@ -24,7 +24,6 @@ _INITIALIZE_ACCOUNT3 = 18
 _MINT_TO_CHECKED = 14
 _TRANSFER_CHECKED = 12
 _FREEZE_ACCOUNT = 10
-_THAW_ACCOUNT = 11
 _SCALED_UI_AMOUNT = 43
 _ATA_CREATE_IDEMPOTENT = 1
 
@@ -131,12 +130,6 @@ def freeze_account(
     account: Pubkey, mint: Pubkey, authority: Pubkey, program: Pubkey = TOKEN_PROGRAM_ID
 ) -> Instruction:
     return Instruction(program, bytes([_FREEZE_ACCOUNT]), [_w(account), _r(mint), _s(authority)])
-
-
-def thaw_account(
-    account: Pubkey, mint: Pubkey, authority: Pubkey, program: Pubkey = TOKEN_PROGRAM_ID
-) -> Instruction:
-    return Instruction(program, bytes([_THAW_ACCOUNT]), [_w(account), _r(mint), _s(authority)])
 
 
 def scaled_ui_amount_initialize(

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -70,13 +70,6 @@ LINES = PayoutLine.__table__  # type: ignore[attr-defined]
 CONCURRENT_BATCHES = 16
 CHECK_CHUNK = 256  # getSignatureStatuses takes at most 256 signatures
 """Batches advanced at once: their RPC calls overlap; ledger writes stay one at a time."""
-DONE_LINES = (
-    LineStatus.paid,
-    LineStatus.carried,
-    LineStatus.escrowed,
-    LineStatus.held_for_claim,
-    LineStatus.failed,
-)
 
 
 @dataclass
@@ -90,7 +83,6 @@ class Report:
     failed_lines: int = 0
     fees: int = 0
     attempts: int = 0
-    messages: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
