@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from corpactions.cli import actions, db, demo, feeds, instruments, localnet, payouts, snapshot
+from corpactions.cli import (
+    actions,
+    db,
+    demo,
+    feeds,
+    instruments,
+    localnet,
+    payouts,
+    snapshot,
+    status,
+)
 from corpactions.cli.pending import pending_group
 from corpactions.cli.root import app
 
@@ -17,6 +27,7 @@ app.add_typer(
     pending_group("The holder payout-history API.", [("serve", "Serve the API")]), name="api"
 )
 app.command("demo")(demo.demo)
+app.command("status")(status.status)
 
 
 def main() -> None:

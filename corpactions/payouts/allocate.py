@@ -69,8 +69,7 @@ def _floors_fast(frame: pl.DataFrame, multiplier: int, divisor: int) -> pl.DataF
     so the quotient alone can be a whole u64 balance)."""
     largest = int(frame["amount"].max() or 0)  # type: ignore[arg-type]
     fits_int64 = (
-        divisor * max(multiplier, 1) < 2**63
-        and (largest // divisor) * max(multiplier, 1) < 2**63
+        divisor * max(multiplier, 1) < 2**63 and (largest // divisor) * max(multiplier, 1) < 2**63
     )
     dtype = pl.Int64 if fits_int64 else pl.Int128
     wide = pl.col("amount").cast(pl.Int128 if dtype == pl.Int128 else pl.UInt64)

@@ -1,0 +1,115 @@
+"""The operator's view: what is where in the pipeline, and what needs a person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from corpactions.config import Settings, get_settings
+from corpactions.models import (
+    TERMINAL_ACTION_STATUSES,
+    Approval,
+    BatchStatus,
+    CorporateAction,
+    CorporateActionVersion,
+    Instrument,
+    LineStatus,
+    PayoutBatch,
+    PayoutLine,
+    PayoutPlan,
+    PlanStatus,
+    QuarantinedRecord,
+)
+
+IN_FLIGHT = (BatchStatus.planned, BatchStatus.signed, BatchStatus.sent, BatchStatus.expired)
+
+
+def overview(session: Session, settings: Settings | None = None, limit: int = 20) -> dict[str, Any]:
+    settings = settings or get_settings()
+    by_status = dict(
+        session.exec(
+            select(CorporateAction.status, func.count()).group_by(col(CorporateAction.status))
+        ).all()
+    )
+    open_actions = []
+    for action, symbol, version in session.exec(
+        select(CorporateAction, Instrument.symbol, CorporateActionVersion)
+        .join(Instrument, col(Instrument.id) == col(CorporateAction.instrument_id))
+        .join(
+            CorporateActionVersion,
+            (col(CorporateActionVersion.action_id) == col(CorporateAction.id))
+            & (col(CorporateActionVersion.version) == col(CorporateAction.current_version)),
+        )
+        .where(col(CorporateAction.status).not_in(list(TERMINAL_ACTION_STATUSES)))
+        .order_by(col(CorporateAction.id))
+        .limit(limit)
+    ):
+        open_actions.append(
+            {
+                "id": action.id,
+                "symbol": symbol,
+                "kind": str(action.kind),
+                "status": str(action.status),
+                "record_date": version.record_date or version.effective_date,
+                "pay_date": version.pay_date,
+                "reason": action.status_reason,
+            }
+        )
+    awaiting = []
+    for plan in session.exec(
+        select(PayoutPlan).where(PayoutPlan.status == PlanStatus.draft).order_by(col(PayoutPlan.id))
+    ):
+        approvals = session.exec(
+            select(func.count()).where(Approval.plan_id == plan.id, Approval.decision == "approve")
+        ).one()
+        awaiting.append(
+            {
+                "plan_id": plan.id,
+                "action_id": plan.action_id,
+                "lines": plan.line_count,
+                "to_send": str(plan.sent_total),
+                "approvals": f"{approvals}/{settings.approvals_required}",
+                "maker": plan.created_by,
+                "plan_hash": plan.plan_hash,
+            }
+        )
+    flight = dict(
+        session.exec(
+            select(PayoutBatch.status, func.count())
+            .where(col(PayoutBatch.status).in_(IN_FLIGHT))
+            .group_by(col(PayoutBatch.status))
+        ).all()
+    )
+    executing = [
+        p.id
+        for p in session.exec(select(PayoutPlan).where(PayoutPlan.status == PlanStatus.executing))
+    ]
+    failures: list[dict[str, Any]] = []
+    for line in session.exec(
+        select(PayoutLine).where(PayoutLine.status == LineStatus.failed).limit(limit)
+    ):
+        failures.append(
+            {
+                "what": "payout line",
+                "plan_id": line.plan_id,
+                "owner": line.owner,
+                "reason": line.status_reason,
+            }
+        )
+    for action in session.exec(
+        select(CorporateAction)
+        .where(col(CorporateAction.status_reason).like("%failed%"))
+        .limit(limit)
+    ):
+        failures.append({"what": "action", "action_id": action.id, "reason": action.status_reason})
+    quarantined = session.exec(select(func.count()).select_from(QuarantinedRecord)).one()
+    return {
+        "actions_by_status": {str(k): v for k, v in sorted(by_status.items())},
+        "open_actions": open_actions,
+        "plans_awaiting_approval": awaiting,
+        "plans_executing": executing,
+        "batches_in_flight": {str(k): v for k, v in sorted(flight.items())},
+        "failures": failures,
+        "quarantined_records": quarantined,
+    }
