@@ -11,7 +11,18 @@ from corpactions import db
 from corpactions.cli import app
 
 runner = CliRunner()
-GROUPS = ["db", "instruments", "feeds", "actions", "snapshot", "payouts", "localnet", "api", "demo", "status"]
+GROUPS = [
+    "db",
+    "instruments",
+    "feeds",
+    "actions",
+    "snapshot",
+    "payouts",
+    "localnet",
+    "api",
+    "demo",
+    "status",
+]
 MINT = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 OTHER_MINT = "So11111111111111111111111111111111111111112"
 WALLET = "11111111111111111111111111111111"
