@@ -16,24 +16,18 @@ import polars as pl
 from solders.message import Message
 from solders.signature import Signature
 from solders.transaction import Transaction
-from sqlmodel import col, func, select
 
 from corpactions.chain import tokens
 from corpactions.chain.rpc import Rpc
 from corpactions.logs import get_logger
 from corpactions.models import (
     ActionStatus,
-    BatchStatus,
     CorporateAction,
-    LineStatus,
-    PayoutBatch,
-    PayoutLine,
     PayoutPlan,
     PlanStatus,
 )
 
 log = get_logger(__name__)
-OPEN_LINES = (LineStatus.pending, LineStatus.batched)
 
 
 def ledger_bytes(plan: PayoutPlan, lines: pl.DataFrame) -> bytes:
@@ -58,59 +52,31 @@ def ledger_path(data_dir: Path, plan_id: int, digest: str) -> Path:
 
 
 async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) -> None:
+    from corpactions.execution.protocol import summarize
     from corpactions.payouts.plan import load_lines
 
     with session_factory() as session:
         plan = session.get(PayoutPlan, plan_id)
         assert plan is not None
-        open_lines = session.exec(
-            select(func.count()).where(
-                PayoutLine.plan_id == plan_id, col(PayoutLine.status).in_(OPEN_LINES)
+        report = summarize(session, plan_id)
+        if report.open_lines or report.failed_lines:
+            log.error(
+                "plan not fully paid",
+                plan=plan_id,
+                open=report.open_lines,
+                failed=report.failed_lines,
             )
-        ).one()
-        failed = session.exec(
-            select(func.count()).where(
-                PayoutLine.plan_id == plan_id, PayoutLine.status == LineStatus.failed
-            )
-        ).one()
-        if open_lines or failed:
-            log.error("plan not fully paid", plan=plan_id, open=open_lines, failed=failed)
             return
         if plan.status == PlanStatus.executing:
-            batches = session.exec(
-                select(PayoutBatch).where(
-                    PayoutBatch.plan_id == plan_id, PayoutBatch.status == BatchStatus.finalized
-                )
-            ).all()
-            paid_total = int(
-                session.exec(
-                    select(func.coalesce(func.sum(PayoutLine.amount_due), 0)).where(
-                        PayoutLine.plan_id == plan_id, PayoutLine.status == LineStatus.paid
-                    )
-                ).one()
-            )
             plan.reconciliation = {
                 "verified_from": "USDC balance deltas of every finalized transaction",
-                "paid_lines": int(
-                    session.exec(
-                        select(func.count()).where(
-                            PayoutLine.plan_id == plan_id, PayoutLine.status == LineStatus.paid
-                        )
-                    ).one()
-                ),
-                "paid_total": paid_total,
-                "treasury_outflow": paid_total,
+                "paid_lines": report.paid_lines,
+                "paid_total": report.paid_total,
+                "treasury_outflow": report.paid_total,
                 "planned_to_send": plan.sent_total,
-                "held_for_claim": int(
-                    session.exec(
-                        select(func.coalesce(func.sum(PayoutLine.amount_due), 0)).where(
-                            PayoutLine.plan_id == plan_id,
-                            PayoutLine.status == LineStatus.held_for_claim,
-                        )
-                    ).one()
-                ),
-                "transactions": len(batches),
-                "fees_lamports": sum(b.fee or 0 for b in batches),
+                "held_for_claim": report.held_total,
+                "transactions": report.batches,
+                "fees_lamports": report.fees,
                 "reconciled_at": datetime.now(UTC).isoformat(),
             }
             plan.status = PlanStatus.reconciled

@@ -80,7 +80,9 @@ class Report:
     paid_lines: int = 0
     paid_total: int = 0
     held_lines: int = 0
+    held_total: int = 0
     failed_lines: int = 0
+    open_lines: int = 0
     fees: int = 0
     attempts: int = 0
 
@@ -616,30 +618,37 @@ def _live_batches(session: Session, plan_id: int) -> list[tuple[int, str]]:
 
 
 def summarize(session: Session, plan_id: int) -> Report:
+    """Where a plan's payment stands: one grouped count and sum over its lines, and totals over
+    its batches (cheap enough to run on every progress tick)."""
     report = Report(plan_id=plan_id)
     plan = session.get(PayoutPlan, plan_id)
     report.status = str(plan.status) if plan else "missing"
-    counts = dict(
-        session.exec(
-            select(PayoutLine.status, func.count())
+    by_status = {
+        str(status): (int(count), int(total))
+        for status, count, total in session.exec(
+            select(
+                PayoutLine.status, func.count(), func.coalesce(func.sum(PayoutLine.amount_due), 0)
+            )
             .where(PayoutLine.plan_id == plan_id)
             .group_by(col(PayoutLine.status))
         ).all()
+    }
+    report.paid_lines, report.paid_total = by_status.get(LineStatus.paid, (0, 0))
+    report.held_lines, report.held_total = by_status.get(LineStatus.held_for_claim, (0, 0))
+    report.failed_lines = by_status.get(LineStatus.failed, (0, 0))[0]
+    report.open_lines = sum(
+        by_status.get(s, (0, 0))[0] for s in (LineStatus.pending, LineStatus.batched)
     )
-    report.paid_lines = int(counts.get(LineStatus.paid, 0))
-    report.held_lines = int(counts.get(LineStatus.held_for_claim, 0))
-    report.failed_lines = int(counts.get(LineStatus.failed, 0))
-    report.paid_total = int(
-        session.exec(
-            select(func.coalesce(func.sum(PayoutLine.amount_due), 0)).where(
-                PayoutLine.plan_id == plan_id, PayoutLine.status == LineStatus.paid
-            )
-        ).one()
-    )
-    batches = session.exec(select(PayoutBatch).where(PayoutBatch.plan_id == plan_id)).all()
-    report.batches = sum(1 for b in batches if b.status == BatchStatus.finalized)
-    report.fees = sum(b.fee or 0 for b in batches)
-    report.attempts = sum(b.attempt for b in batches)
+    finalized, fees, attempts = session.exec(
+        select(
+            func.coalesce(
+                func.sum(sa.case((col(PayoutBatch.status) == BatchStatus.finalized, 1), else_=0)), 0
+            ),
+            func.coalesce(func.sum(PayoutBatch.fee), 0),
+            func.coalesce(func.sum(PayoutBatch.attempt), 0),
+        ).where(PayoutBatch.plan_id == plan_id)
+    ).one()
+    report.batches, report.fees, report.attempts = int(finalized), int(fees or 0), int(attempts)
     return report
 
 
