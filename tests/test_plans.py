@@ -114,6 +114,27 @@ def test_lines_below_the_minimum_are_carried_and_carried_balances_are_added() ->
     assert status["big"][0] == "pending"
 
 
+def test_a_carried_balance_is_paid_to_a_holder_who_has_since_sold_every_share() -> None:
+    holders = _holders([("still-holding", 10**10, False, False)])
+    carried = pl.DataFrame([("sold-out", 150_000)], schema=NO_CARRY.schema, orient="row")
+    lines = build_lines(
+        holders,
+        rate=Decimal("0.5"),
+        token_decimals=8,
+        settings=_settings(tax_rates={"undocumented": Decimal(0)}),
+        wallets=NO_WALLETS,
+        carried=carried,
+    )
+    sold = lines.filter(pl.col("owner") == "sold-out").row(0, named=True)
+    assert (sold["shares"], sold["gross"], sold["carried_in"], sold["amount_due"]) == (
+        0,
+        0,
+        150_000,
+        150_000,
+    )
+    assert sold["status"] == "pending"
+
+
 def test_blocked_and_frozen_holders_are_escrowed_and_excluded_wallets_get_nothing() -> None:
     holders = _holders(
         [

@@ -112,6 +112,9 @@ def _wallet_flags(session: Session) -> pl.DataFrame:
     )
 
 
+FROZEN_REASON = "stock tokens frozen at the record date"
+BLOCKED_PREFIX = "wallet blocked: "
+
 CARRY_IS_OWED = (
     PlanStatus.approved,
     PlanStatus.executing,
@@ -158,11 +161,16 @@ def build_lines(
         token_decimals=token_decimals,
         payout_decimals=settings.payout_decimals,
     )
+    # Carried balances are owed whether or not their owner still holds the stock: the full
+    # join gives a former holder a line of its own (no shares, nothing gross, the carry due).
     frame = (
         gross.join(eligible.select("owner", "frozen"), on="owner", how="left")
+        .join(carried, on="owner", how="full", coalesce=True)
         .join(wallets, on="owner", how="left")
-        .join(carried, on="owner", how="left")
         .with_columns(
+            amount=pl.col("amount").fill_null(0),
+            payout=pl.col("payout").fill_null(0),
+            frozen=pl.col("frozen").fill_null(value=False),
             tax_class=pl.col("wallet_class").fill_null(settings.default_tax_class),
             carried_in=pl.col("carried_in").fill_null(0),
             blocked=pl.col("blocked").fill_null(value=False),
@@ -200,11 +208,11 @@ def build_lines(
         pl.when(pl.col("blocked"))
         .then(
             pl.concat_str(
-                pl.lit("wallet blocked: "), pl.col("blocked_reason").fill_null("no reason given")
+                pl.lit(BLOCKED_PREFIX), pl.col("blocked_reason").fill_null("no reason given")
             )
         )
         .when(frozen_escrow)
-        .then(pl.lit("stock tokens frozen at the record date"))
+        .then(pl.lit(FROZEN_REASON))
         .when(pl.col("amount_due") < settings.minimum_payout)
         .then(pl.lit(f"below the minimum of {settings.minimum_payout} base units"))
         .otherwise(pl.lit(None, dtype=pl.String))
