@@ -26,6 +26,7 @@ from corpactions.config import get_settings
 from corpactions.errors import ConfigurationError, FeedError
 from corpactions.feeds import alpaca, ownformat, polygon, seev031
 from corpactions.feeds.http import FeedUnavailable, retry_after_seconds
+from corpactions.feeds.inbox import ingest_inbox
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.normalized import NormalizedAction, Rejected
 from corpactions.feeds.pull import pull
@@ -537,4 +538,36 @@ def test_the_pull_task_pulls_each_configured_source(polygon_settings: None) -> N
             return_value=httpx.Response(200, content=polygon_page([]))
         )
         result = pull_all.apply().get()
-    assert set(result) == {"polygon"} and result["polygon"]["accepted"] == 1
+    assert set(result) == {"inbox", "polygon"} and result["polygon"]["accepted"] == 1
+
+
+def test_inbox_files_are_ingested_by_their_ending_and_filed_away(registered: str) -> None:
+    inbox = get_settings().inbox_dir
+    inbox.mkdir(parents=True)
+    (inbox / "issuer.csv").write_bytes(csv_rows(own()))
+    (inbox / "vendor.polygon.json").write_bytes(polygon_page([polygon_dividend()]))
+    (inbox / "notes.txt").write_text("not a feed")
+    reports = ingest_inbox(session_factory=db.session_scope)
+    assert reports["issuer.csv"]["accepted"] == 1
+    assert reports["vendor.polygon.json"]["accepted"] == 1
+    assert sorted(p.name.split("-", 1)[1] for p in (inbox / "done").iterdir()) == [
+        "issuer.csv",
+        "vendor.polygon.json",
+    ]
+    assert (inbox / "notes.txt").exists()  # unknown format: left for a person
+    assert ingest_inbox(session_factory=db.session_scope) == {}  # nothing waits any more
+
+
+def test_an_inbox_file_that_is_not_its_format_is_rejected_and_quarantined_whole(
+    registered: str,
+) -> None:
+    inbox = get_settings().inbox_dir
+    inbox.mkdir(parents=True)
+    (inbox / "broken.json").write_bytes(b"{not json")
+    reports = ingest_inbox(session_factory=db.session_scope)
+    assert "rejected" in reports["broken.json"]
+    [moved] = (inbox / "rejected").iterdir()
+    assert moved.read_bytes() == b"{not json"
+    with db.session_scope() as session:
+        [record] = session.exec(select(QuarantinedRecord)).all()
+    assert record.raw_payload == "{not json"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from datetime import date
-from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -14,9 +12,9 @@ from sqlmodel import col, select
 from corpactions import db
 from corpactions.cli.render import JSON_OPTION, print_json, print_table
 from corpactions.errors import UserInputError
-from corpactions.feeds import alpaca, ownformat, polygon, seev031
+from corpactions.feeds.formats import PARSERS, FeedFormat
 from corpactions.feeds.ingest import IngestReport, ingest
-from corpactions.feeds.normalized import MalformedPayload, NormalizedAction, Rejected
+from corpactions.feeds.normalized import MalformedPayload
 from corpactions.feeds.pull import SOURCES, pull, quarantine_malformed
 from corpactions.models import QuarantinedRecord
 
@@ -24,23 +22,6 @@ app = typer.Typer(
     help="Corporate-action feeds: ingest files, pull providers, review quarantine.",
     no_args_is_help=True,
 )
-
-
-class FeedFormat(StrEnum):
-    polygon = "polygon"
-    alpaca = "alpaca"
-    seev031 = "seev031"
-    csv = "csv"
-    json = "json"
-
-
-PARSERS: dict[FeedFormat, tuple[str, Callable[[bytes], list[NormalizedAction | Rejected]]]] = {
-    FeedFormat.polygon: (polygon.SOURCE, lambda raw: polygon.parse_page(raw).records),
-    FeedFormat.alpaca: (alpaca.SOURCE, alpaca.parse_announcements),
-    FeedFormat.seev031: (seev031.SOURCE, seev031.parse_notifications),
-    FeedFormat.csv: (ownformat.SOURCE, ownformat.parse_csv),
-    FeedFormat.json: (ownformat.SOURCE, ownformat.parse_json),
-}
 
 
 def _read(path: str) -> bytes:

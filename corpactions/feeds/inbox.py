@@ -1,0 +1,76 @@
+"""The feed drop folder: files put in the inbox are ingested by the scheduled feed task.
+
+Each file is ingested in its own transaction, then moved to ``done/`` (read, even when some of
+its records were quarantined) or ``rejected/`` (not a payload of its format at all: the whole file
+is quarantined with its reason). A crash between the commit and the move only means the file is
+read again on the next scan, where every record is a duplicate and changes nothing. Files whose
+name announces no known format stay where they are and are logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from corpactions.config import Settings, get_settings
+from corpactions.feeds.formats import PARSERS, format_of
+from corpactions.feeds.ingest import ingest
+from corpactions.feeds.normalized import MalformedPayload
+from corpactions.feeds.pull import quarantine_malformed
+from corpactions.logs import get_logger
+
+log = get_logger(__name__)
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+
+def _move(path: Path, folder: str) -> Path:
+    target_dir = path.parent / folder
+    target_dir.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = target_dir / f"{stamp}-{path.name}"
+    path.rename(target)
+    return target
+
+
+def ingest_inbox(
+    *, session_factory: SessionFactory, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Ingest every waiting file of the inbox, oldest first; returns a report per file."""
+    settings = settings or get_settings()
+    inbox = settings.inbox_dir
+    if not inbox.is_dir():
+        return {}
+    reports: dict[str, Any] = {}
+    files = sorted(
+        (p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")),
+        key=lambda p: (p.stat().st_mtime, p.name),
+    )
+    for path in files:
+        fmt = format_of(path.name)
+        if fmt is None:
+            log.warning("inbox file of unknown format left in place", file=str(path))
+            continue
+        source, parse = PARSERS[fmt]
+        raw = path.read_bytes()
+        try:
+            records = parse(raw)
+        except MalformedPayload as exc:
+            with session_factory() as session:
+                quarantine_malformed(session, source, exc, raw)
+            moved = _move(path, "rejected")
+            log.warning(
+                "inbox file rejected", file=path.name, reason=exc.message, moved_to=str(moved)
+            )
+            reports[path.name] = {"rejected": exc.message}
+            continue
+        with session_factory() as session:
+            report = ingest(records, session=session)
+        _move(path, "done")
+        log.info("inbox file ingested", file=path.name, **report.as_dict())
+        reports[path.name] = report.as_dict()
+    return reports
