@@ -1,9 +1,14 @@
 """Celery configuration: broker from settings, JSON only, at-least-once delivery made safe.
 
-Routes, retries and the beat schedule grow with the tasks (see ``tasks/``).
+Every task acknowledges late (after it ran), one message per worker process at a time, and is
+idempotent; a message redelivered after a crash repeats nothing that was done. The beat
+schedule only starts *scans* that pick up work by ledger state, so a lost message heals at the
+next scan. Intervals are settings (``CORPACTIONS_SCHEDULE_*_SECONDS``).
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from corpactions.config import get_settings
 
@@ -17,13 +22,54 @@ accept_content = ["json"]
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
+worker_hijack_root_logger = False
 result_expires = 24 * 3600
+# Above any countdown or retry backoff the tasks use (at most minutes): an unacknowledged
+# message is redelivered only after this long, and the scans heal much sooner.
 broker_transport_options = {"visibility_timeout": 2 * 3600}
+result_backend_transport_options = {"visibility_timeout": 2 * 3600}
+task_time_limit = _settings.task_time_limit_seconds
+task_soft_time_limit = _settings.task_time_limit_seconds * 9 // 10
 timezone = "UTC"
 enable_utc = True
+broker_connection_retry_on_startup = True
+
 task_routes = {
     "tasks.feeds.*": {"queue": "feeds"},
     "tasks.snapshots.*": {"queue": "snapshots"},
     "tasks.payouts.*": {"queue": "payouts"},
     "tasks.confirm.*": {"queue": "confirm"},
+}
+QUEUES = ("feeds", "snapshots", "payouts", "confirm")
+
+
+def _every(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
+
+
+beat_schedule = {
+    "pull-feeds": {
+        "task": "tasks.feeds.pull_all",
+        "schedule": _every(_settings.schedule_feeds_seconds),
+    },
+    "take-due-snapshots": {
+        "task": "tasks.snapshots.take_due",
+        "schedule": _every(_settings.schedule_snapshots_seconds),
+    },
+    "compute-due-plans": {
+        "task": "tasks.payouts.compute_due",
+        "schedule": _every(_settings.schedule_snapshots_seconds),
+    },
+    "dispatch-approved-plans": {
+        "task": "tasks.payouts.dispatch",
+        "schedule": _every(_settings.schedule_payouts_seconds),
+    },
+    "confirm-in-flight": {
+        "task": "tasks.confirm.in_flight",
+        "schedule": _every(_settings.schedule_confirm_seconds),
+    },
+    "reconcile-and-release": {
+        "task": "tasks.payouts.reconcile",
+        "schedule": _every(_settings.schedule_reconcile_seconds),
+    },
 }

@@ -120,6 +120,34 @@ class Settings(BaseSettings):
     confirm_timeout_seconds: float = Field(
         default=300.0, gt=0, description="How long 'payouts execute' waits for finality."
     )
+    feed_inbox_dir: Path | None = Field(
+        default=None,
+        description="Drop folder the feed task ingests (*.csv, *.json own format; *.xml "
+        "seev.031; *.polygon.json, *.alpaca.json). Default: data_dir/inbox.",
+    )
+    schedule_feeds_seconds: float = Field(
+        default=3600.0, gt=0, description="Beat: pull providers and the inbox this often."
+    )
+    schedule_snapshots_seconds: float = Field(
+        default=60.0, gt=0, description="Beat: scan for due snapshots and plans this often."
+    )
+    schedule_payouts_seconds: float = Field(
+        default=10.0, gt=0, description="Beat: start or resume approved plans this often."
+    )
+    schedule_confirm_seconds: float = Field(
+        default=10.0, gt=0, description="Beat: confirm in-flight transactions this often."
+    )
+    schedule_reconcile_seconds: float = Field(
+        default=300.0, gt=0, description="Beat: reconcile, attest and release escrow this often."
+    )
+    task_time_limit_seconds: int = Field(
+        default=900, ge=10, description="Hard time limit of one task (the soft one is 90%)."
+    )
+    lock_ttl_seconds: int = Field(
+        default=120,
+        ge=5,
+        description="Expiry of the Redis locks that keep one worker per batch and per plan.",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool | None = Field(
         default=None, description="JSON logs; default: JSON when stderr is not a terminal."
@@ -156,6 +184,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalize_database_url(self.database_url)
         return f"sqlite:///{(self.data_dir / 'ledger.db').resolve()}"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.feed_inbox_dir or self.data_dir / "inbox"
 
     @property
     def authority_keypair_path(self) -> Path:

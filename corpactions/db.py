@@ -60,11 +60,12 @@ def get_engine(url: str | None = None) -> Engine:
     return engine
 
 
-def dispose_engines() -> None:
-    """Close every pooled connection and forget the engines (tests, forked workers)."""
+def dispose_engines(*, close: bool = True) -> None:
+    """Forget the engines and their pooled connections (tests). A forked process passes
+    ``close=False``: the connections are its parent's to close, never to be used here."""
     while _ENGINES:
         _, engine = _ENGINES.popitem()
-        engine.dispose()
+        engine.dispose(close=close)
 
 
 @contextmanager

@@ -7,6 +7,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from corpactions.config import Settings, get_settings
+from corpactions.execution.steps import halted_plans
 from corpactions.models import (
     TERMINAL_ACTION_STATUSES,
     Approval,
@@ -20,6 +21,7 @@ from corpactions.models import (
     PayoutPlan,
     PlanStatus,
     QuarantinedRecord,
+    TaskFailure,
 )
 
 IN_FLIGHT = (BatchStatus.planned, BatchStatus.signed, BatchStatus.sent, BatchStatus.expired)
@@ -99,10 +101,36 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
         )
     for action in session.exec(
         select(CorporateAction)
-        .where(col(CorporateAction.status_reason).like("%failed%"))
+        .where(
+            col(CorporateAction.status_reason).like("%failed%")
+            | col(CorporateAction.status_reason).like("plan not computed%")
+        )
         .limit(limit)
     ):
         failures.append({"what": "action", "action_id": action.id, "reason": action.status_reason})
+    for plan_id in halted_plans(session):
+        failures.append(
+            {
+                "what": "plan halted",
+                "plan_id": plan_id,
+                "reason": "its action was amended or cancelled after approval; nothing more "
+                "is sent (review the action, compute and approve a new plan)",
+            }
+        )
+    for failure in session.exec(
+        select(TaskFailure)
+        .where(col(TaskFailure.resolved_at).is_(None))
+        .order_by(col(TaskFailure.id).desc())
+        .limit(limit)
+    ):
+        failures.append(
+            {
+                "what": f"task {failure.task_name}",
+                "arguments": failure.arguments.get("args"),
+                "failed_at": failure.failed_at.isoformat(),
+                "reason": f"{failure.error_type}: {failure.error}",
+            }
+        )
     quarantined = session.exec(select(func.count()).select_from(QuarantinedRecord)).one()
     return {
         "actions_by_status": {str(k): v for k, v in sorted(by_status.items())},

@@ -1,26 +1,21 @@
-"""Feed tasks: thin wrappers around ``corpactions.feeds.pull``."""
+"""Feed tasks: thin wrappers around ``corpactions.feeds``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from corpactions.db import session_scope
-from corpactions.errors import LedgerError
-from corpactions.feeds.http import FeedUnavailable
+from corpactions.feeds.inbox import ingest_inbox
 from corpactions.feeds.pull import pull_configured
 from tasks.app import app
+from tasks.base import LedgerTask
 
 
-@app.task(
-    name="tasks.feeds.pull_all",
-    acks_late=True,
-    autoretry_for=(FeedUnavailable, LedgerError),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=5,
-)
+@app.task(name="tasks.feeds.pull_all", base=LedgerTask)
 def pull_all() -> dict[str, Any]:
-    """Pull every configured source for every registered ticker (idempotent: records already
-    stored are duplicates and change nothing)."""
+    """Ingest the inbox's files, then pull every configured provider for every registered
+    ticker (idempotent: records already stored are duplicates and change nothing)."""
+    report: dict[str, Any] = {"inbox": ingest_inbox(session_factory=session_scope)}
     with session_scope() as session:
-        return pull_configured(session=session)
+        report.update(pull_configured(session=session))
+    return report

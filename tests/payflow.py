@@ -49,7 +49,7 @@ def configure(monkeypatch: pytest.MonkeyPatch, url: str, seeded: SeedResult, **e
     get_settings.cache_clear()
 
 
-def prepare(
+def snapshotted(
     monkeypatch: pytest.MonkeyPatch,
     url: str,
     keys: Path,
@@ -58,7 +58,8 @@ def prepare(
     rate: str = "0.2475",
     usdc_accounts_for: int = 0,
     **extra: str,
-) -> Flow:
+) -> tuple[SeedResult, int]:
+    """A seeded chain, AAPL registered, one dividend ingested and snapshotted: (seed, action)."""
     seeded = asyncio.run(seed(rpc_url=url, keys_dir=keys, holders=holders, realistic=False))
     configure(monkeypatch, url, seeded, **extra)
     authority = load_keypair(Path(seeded.keys_dir) / "payout-authority.json")
@@ -75,7 +76,26 @@ def prepare(
         ingest(parse_csv(csv_rows(own(gross_rate=rate))), session=session)
         action = session.exec(select(CorporateAction)).one()
         take_snapshot(session=session, instrument=instrument, action=action)
-        plan = compute_plan(session=session, action_id=action.id or 0, maker="maker").plan
+        return seeded, action.id or 0
+
+
+def prepare(
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    keys: Path,
+    holders: int,
+    *,
+    rate: str = "0.2475",
+    usdc_accounts_for: int = 0,
+    **extra: str,
+) -> Flow:
+    """``snapshotted``, then the plan computed by a maker and approved by a checker."""
+    seeded, action_id = snapshotted(
+        monkeypatch, url, keys, holders, rate=rate, usdc_accounts_for=usdc_accounts_for, **extra
+    )
+    authority = load_keypair(Path(seeded.keys_dir) / "payout-authority.json")
+    with db.session_scope() as session:
+        plan = compute_plan(session=session, action_id=action_id, maker="maker").plan
         approve(session=session, plan_id=plan.id or 0, plan_hash=plan.plan_hash, approver="checker")
         return Flow(plan.id or 0, seeded, authority)
 

@@ -40,3 +40,12 @@ def test_only_chain_rpc_imports_the_solana_py_client() -> None:
         and p != ROOT / "corpactions" / "chain" / "rpc.py"
     ]
     assert offenders == []
+
+
+def test_tasks_are_thin_wrappers_that_touch_no_database_chain_or_frames_directly() -> None:
+    heavy = ("sqlmodel", "sqlalchemy", "solders", "solana", "polars", "httpx")
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(n for n in _imports(p) if n.split(".")[0] in heavy)
+        for p in (ROOT / "tasks").glob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}

@@ -23,6 +23,7 @@ LEDGER_TABLES = {
     "approval",
     "payoutbatch",
     "wallet",
+    "taskfailure",
 }
 
 

@@ -12,6 +12,7 @@ from corpactions.cli import (
     payouts,
     snapshot,
     status,
+    workers,
 )
 from corpactions.cli.pending import pending_group
 from corpactions.cli.root import app
@@ -28,6 +29,8 @@ app.add_typer(
 )
 app.command("demo")(demo.demo)
 app.command("status")(status.status)
+app.command("worker")(workers.worker)
+app.command("beat")(workers.beat)
 
 
 def main() -> None:

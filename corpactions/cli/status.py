@@ -34,7 +34,9 @@ def status(as_json: bool = JSON_OPTION) -> None:
     typer.echo(f"plans executing: {data['plans_executing'] or 'none'}; batches in flight: {flight}")
     if data["failures"]:
         print_table(
-            "Failures", data["failures"], ["what", "plan_id", "action_id", "owner", "reason"]
+            "Failures",
+            data["failures"],
+            ["what", "plan_id", "action_id", "owner", "arguments", "reason"],
         )
     else:
         typer.echo("failures: none")

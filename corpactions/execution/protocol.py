@@ -652,16 +652,8 @@ def summarize(session: Session, plan_id: int) -> Report:
     return report
 
 
-async def execute_plan_async(
-    plan_id: int,
-    *,
-    session_factory: SessionFactory,
-    settings: Settings | None = None,
-    progress: Callable[[Report], None] | None = None,
-    poll_seconds: float = 0.25,
-) -> Report:
-    settings = settings or get_settings()
-    ctx = Context.load(settings)
+def begin_execution(session_factory: SessionFactory, plan_id: int) -> None:
+    """Check that the plan may be executed and move an approved plan to executing."""
     with session_factory() as session:
         plan = session.get(PayoutPlan, plan_id)
         if plan is None:
@@ -674,6 +666,19 @@ async def execute_plan_async(
             if action is not None:
                 action.status = ActionStatus.paying
                 session.add(action)
+
+
+async def execute_plan_async(
+    plan_id: int,
+    *,
+    session_factory: SessionFactory,
+    settings: Settings | None = None,
+    progress: Callable[[Report], None] | None = None,
+    poll_seconds: float = 0.25,
+) -> Report:
+    settings = settings or get_settings()
+    ctx = Context.load(settings)
+    begin_execution(session_factory, plan_id)
     deadline = asyncio.get_running_loop().time() + settings.confirm_timeout_seconds
     async with Rpc(settings=settings) as rpc:
         while True:

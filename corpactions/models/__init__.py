@@ -12,6 +12,7 @@ from corpactions.models.batches import BatchStatus, PayoutBatch
 from corpactions.models.instruments import Instrument, InstrumentBase, TokenProgram
 from corpactions.models.plans import Approval, LineStatus, PayoutLine, PayoutPlan, PlanStatus
 from corpactions.models.snapshots import Snapshot
+from corpactions.models.tasks import TaskFailure
 from corpactions.models.wallets import Wallet
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "PlanStatus",
     "QuarantinedRecord",
     "Snapshot",
+    "TaskFailure",
     "TokenProgram",
     "Wallet",
 ]

@@ -1,0 +1,88 @@
+"""Plans the scheduler computes by itself: cash dividends with a fresh snapshot and no plan.
+
+A plan computed here is a draft like any other: it waits for an operator's approval of its hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from corpactions.config import Settings, get_settings
+from corpactions.errors import PlanError
+from corpactions.logs import get_logger
+from corpactions.models import (
+    TERMINAL_ACTION_STATUSES,
+    ActionKind,
+    CorporateAction,
+    PayoutPlan,
+    PlanStatus,
+    Snapshot,
+)
+from corpactions.payouts.plan import compute_plan
+from snapshots.take import current_snapshot
+
+log = get_logger(__name__)
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+SCHEDULER = "scheduler"
+"""The maker recorded on plans the scheduler computes."""
+
+
+def actions_needing_plans(session: Session) -> list[int]:
+    """Cash dividends whose current snapshot has no live plan for their current version."""
+    due: list[int] = []
+    candidates = session.exec(
+        select(CorporateAction)
+        .join(Snapshot, col(Snapshot.action_id) == col(CorporateAction.id))
+        .where(
+            CorporateAction.kind == ActionKind.cash_dividend,
+            col(CorporateAction.status).not_in(TERMINAL_ACTION_STATUSES),
+        )
+        .distinct()
+    ).all()
+    for action in candidates:
+        snapshot = current_snapshot(session, action.id or 0)
+        if snapshot is None:
+            continue
+        planned = session.exec(
+            select(PayoutPlan.id).where(
+                PayoutPlan.action_id == action.id,
+                PayoutPlan.snapshot_id == snapshot.id,
+                PayoutPlan.action_version == action.current_version,
+                col(PayoutPlan.status).not_in([PlanStatus.stale]),
+            )
+        ).first()
+        if planned is None:
+            due.append(action.id or 0)
+    return due
+
+
+def compute_due_plans(
+    *, session_factory: SessionFactory, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Compute a draft plan for every action that needs one, each in its own transaction;
+    an action that cannot be planned gets the reason on its record and is tried again later."""
+    settings = settings or get_settings()
+    with session_factory() as session:
+        due = actions_needing_plans(session)
+    computed: list[int] = []
+    failed: dict[int, str] = {}
+    for action_id in due:
+        try:
+            with session_factory() as session:
+                plan = compute_plan(
+                    session=session, action_id=action_id, maker=SCHEDULER, settings=settings
+                ).plan
+                computed.append(plan.id or 0)
+        except PlanError as exc:
+            failed[action_id] = exc.one_line()
+            log.warning("plan not computed", action=action_id, error=exc.one_line())
+            with session_factory() as session:
+                action = session.get(CorporateAction, action_id)
+                if action is not None:
+                    action.status_reason = f"plan not computed: {exc.one_line()}"
+                    session.add(action)
+    return {"computed": computed, "failed": failed}
