@@ -148,6 +148,16 @@ class Settings(BaseSettings):
         ge=5,
         description="Expiry of the Redis locks that keep one worker per batch and per plan.",
     )
+    api_host: str = Field(default="127.0.0.1", description="Address the history API binds.")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="Port of the history API.")
+    api_cors_origins: list[str] = Field(
+        default_factory=list,
+        description='Origins allowed to call the API from a browser (JSON list, e.g. ["*"]).',
+    )
+    explorer_tx_url: str = Field(
+        default="https://explorer.solana.com/tx/{signature}",
+        description="Transaction link of the holder page; {signature} is replaced.",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool | None = Field(
         default=None, description="JSON logs; default: JSON when stderr is not a terminal."

@@ -35,3 +35,14 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*-"${lock%.lock}"
   touch "$stamp"
 fi
+
+# The holder page's browser test drives Debian's Chromium (headless); the test tools need it.
+if [ "${1:-}" = "dev" ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's chromium for the browser test (apt-get)" >&2
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "error: the browser test needs /usr/bin/chromium: run 'sudo apt-get install chromium'" >&2
+    exit 2
+  fi
+fi

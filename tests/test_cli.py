@@ -22,6 +22,8 @@ GROUPS = [
     "api",
     "demo",
     "status",
+    "worker",
+    "beat",
 ]
 MINT = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 OTHER_MINT = "So11111111111111111111111111111111111111112"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from corpactions.cli import (
     actions,
+    api,
     db,
     demo,
     feeds,
@@ -14,7 +15,6 @@ from corpactions.cli import (
     status,
     workers,
 )
-from corpactions.cli.pending import pending_group
 from corpactions.cli.root import app
 
 app.add_typer(db.app, name="db")
@@ -24,9 +24,7 @@ app.add_typer(actions.app, name="actions")
 app.add_typer(snapshot.app, name="snapshot")
 app.add_typer(payouts.app, name="payouts")
 app.add_typer(localnet.app, name="localnet")
-app.add_typer(
-    pending_group("The holder payout-history API.", [("serve", "Serve the API")]), name="api"
-)
+app.command("api")(api.api)
 app.command("demo")(demo.demo)
 app.command("status")(status.status)
 app.command("worker")(workers.worker)

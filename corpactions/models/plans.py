@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from corpactions.models.types import U64, DecimalText, UTCDateTime, utcnow
@@ -64,11 +64,15 @@ class PayoutPlan(SQLModel, table=True):
 
 
 class PayoutLine(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("plan_id", "owner", name="uq_line_plan_owner"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "owner", name="uq_line_plan_owner"),
+        # A holder's history, newest first, straight from the index (the API's hot path).
+        Index("ix_payoutline_owner_id", "owner", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(foreign_key="payoutplan.id", index=True)
-    owner: str = Field(max_length=44, index=True)
+    owner: str = Field(max_length=44)
     shares: int = Field(sa_type=U64)
     gross: int = Field(sa_type=BigInteger)
     withholding: int = Field(default=0, sa_type=BigInteger)

@@ -1,0 +1,1 @@
+"""The read-only holder payout-history API (FastAPI) and its static holder page."""

@@ -1,0 +1,142 @@
+"""Response shapes of the API (they are its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from corpactions.api.money import Money
+
+PublicStatus = Literal["paid", "pending", "carried", "escrowed", "held_for_claim", "failed"]
+
+
+class ActionRef(BaseModel):
+    id: int
+    symbol: str
+    kind: str
+    ex_date: date | None
+    record_date: date | None
+    pay_date: date | None
+    currency: str | None
+    rate_per_share: str = Field(description="Gross rate per share, as the feed gave it.")
+
+
+class Shares(BaseModel):
+    raw: str = Field(description="Token base units held at the record-date snapshot.")
+    ui_amount: str = Field(description="Shares as a decimal (with the multiplier in force).")
+
+
+class PayoutItem(BaseModel):
+    line_id: int
+    plan_id: int
+    action: ActionRef
+    shares: Shares
+    gross: Money
+    withholding: Money
+    net: Money
+    carried_in: Money
+    amount_due: Money
+    status: PublicStatus
+    status_reason: str | None
+    tax_class: str | None
+    signature: str | None
+    slot: int | None
+
+
+class PayoutPage(BaseModel):
+    wallet: str
+    items: list[PayoutItem]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page.")
+
+
+class SummaryRow(BaseModel):
+    symbol: str
+    year: int
+    lines: int
+    gross: Money
+    withheld: Money
+    net: Money
+    paid: Money
+
+
+class Summary(BaseModel):
+    wallet: str
+    rows: list[SummaryRow]
+
+
+class ActionItem(BaseModel):
+    id: int
+    symbol: str
+    kind: str
+    status: str
+    current_version: int
+    ex_date: date | None
+    record_date: date | None
+    pay_date: date | None
+    currency: str | None
+    rate_per_share: str | None
+
+
+class ActionPage(BaseModel):
+    items: list[ActionItem]
+    next_cursor: str | None
+
+
+class VersionOut(BaseModel):
+    version: int
+    function: str
+    ex_date: date | None
+    record_date: date | None
+    pay_date: date | None
+    effective_date: date | None
+    gross_rate: str | None
+    net_rate: str | None
+    ratio_new: str | None
+    ratio_old: str | None
+    payload_sha256: str
+    received_at: datetime
+    superseded_at: datetime | None
+
+
+class SnapshotOut(BaseModel):
+    id: int
+    slot: int
+    block_time: datetime | None
+    supply: str
+    account_count: int
+    owner_count: int
+    excluded_total: str
+    multiplier: str | None
+    sha256: str
+    created_at: datetime
+
+
+class PlanOut(BaseModel):
+    id: int
+    status: str
+    plan_hash: str
+    line_count: int
+    gross_pool: Money
+    withheld_total: Money
+    sent_total: Money
+    carried_total: Money
+    escrowed_total: Money
+    undistributed: Money
+    created_at: datetime
+    approved_at: datetime | None
+    paid_at: datetime | None
+    ledger_sha256: str | None
+    attestation_signature: str | None
+
+
+class ActionDetail(ActionItem):
+    status_reason: str | None
+    versions: list[VersionOut]
+    snapshot: SnapshotOut | None
+    plans: list[PlanOut]
+
+
+class Problem(BaseModel):
+    detail: str

@@ -1,0 +1,121 @@
+"""The API served over HTTP by uvicorn: schemathesis against its OpenAPI schema, and the holder
+page driven in headless Chromium (Debian's, through Playwright)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from playwright.sync_api import sync_playwright
+from sqlmodel import select
+
+from corpactions import db
+from corpactions.api.app import create_app
+from corpactions.config import get_settings
+from corpactions.models import PayoutLine
+from tests.apikit import ApiData, build_api_data, served
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def data(
+    pg_url: str, localnet_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiData]:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield build_api_data(pg_url, localnet_url, tmp_path_factory.mktemp("api"), monkeypatch)
+        get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def base_url(data: ApiData) -> Iterator[str]:
+    with served(create_app()) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def api_schema(base_url: str) -> schemathesis.BaseSchema:
+    return schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+
+
+@pytest.mark.parametrize("mode", list(schemathesis.GenerationMode), ids=str)
+def test_no_generated_request_gets_a_server_error(
+    api_schema: schemathesis.BaseSchema, mode: schemathesis.GenerationMode
+) -> None:
+    """Valid and deliberately invalid requests to every operation of the served schema
+    (negative cases only where an operation has parameters to get wrong)."""
+    tried: dict[str, int] = {}
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+        if (
+            mode == schemathesis.GenerationMode.NEGATIVE
+            and not operation.path_parameters
+            and (not operation.query)
+        ):
+            continue
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(
+            max_examples=80,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def run(case: schemathesis.Case) -> None:
+            response = case.call(timeout=10)
+            tried[case.operation.label] = tried.get(case.operation.label, 0) + 1
+            assert response.status_code < 500, (case.as_curl_command(), response.text[:300])
+
+        run()
+    assert len(tried) >= 5 and all(count > 0 for count in tried.values()), tried
+
+
+def test_the_holder_page_shows_a_wallets_payouts_in_a_real_browser(
+    base_url: str, data: ApiData
+) -> None:
+    owner = data.owners[1]
+    with db.session_scope() as session:
+        paid = session.exec(
+            select(PayoutLine).where(
+                PayoutLine.plan_id == data.paid.plan_id, PayoutLine.owner == owner
+            )
+        ).one()
+    net = f"{paid.net // 10**6}.{paid.net % 10**6:06d}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(base_url + "/")
+            page.fill("#wallet", owner)
+            page.click("#show")
+            page.wait_for_selector("#payouts tbody tr", timeout=15_000)
+            rows = page.locator("#payouts tbody tr")
+            assert rows.count() == 2  # the paid dividend and the approved one still to pay
+            paid_row = page.locator(f'#payouts tbody tr[data-line="{paid.id}"]')
+            cells = paid_row.locator("td").all_inner_texts()
+            assert cells[1] == "AAPL"
+            assert cells[7] == net
+            assert cells[8] == "paid"
+            link = paid_row.locator("a").get_attribute("href")
+            assert link == f"https://explorer.solana.com/tx/{paid.signature}"
+            totals = page.locator("#totals tbody tr").all_inner_texts()
+            assert any(t.startswith("AAPL\t2026") for t in totals)
+
+            page.fill("#wallet", "not-a-wallet")
+            page.click("#show")
+            page.wait_for_function("document.getElementById('message').textContent.length > 0")
+            assert "not base58" in page.inner_text("#message")
+        finally:
+            browser.close()
