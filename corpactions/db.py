@@ -38,25 +38,34 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 _ENGINES: dict[str, Engine] = {}
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, *, autocommit: bool = False) -> Engine:
+    options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False}, **options)
         sa.event.listen(engine, "connect", _on_sqlite_connect)
         return engine
     # psycopg prepares a statement after 5 runs; PostgreSQL may then use a generic plan that
     # scans the whole table for a large IN list (seen: ingest slowing 15x past 50k actions).
-    return sa.create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+    # The autocommit engine serves the API's few fixed read shapes: those keep psycopg's
+    # default (prepared after 5 runs), which saves planning a six-table join on every request.
+    prepare = {} if autocommit else {"prepare_threshold": None}
+    if autocommit:  # the API's pool: as many connections as its threads run queries at once
+        options.update(pool_size=20, max_overflow=20)
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=prepare, **options)
 
 
-def get_engine(url: str | None = None) -> Engine:
-    """The engine for ``url`` (default: the configured ledger), created once per process."""
-    key = normalize_database_url(url) if url else get_settings().ledger_url
+def get_engine(url: str | None = None, *, autocommit: bool = False) -> Engine:
+    """The engine for ``url`` (default: the configured ledger), created once per process.
+    ``autocommit`` engines (their own pool) serve single-statement reads without BEGIN and
+    ROLLBACK round trips."""
+    resolved = normalize_database_url(url) if url else get_settings().ledger_url
+    key = f"{resolved}#autocommit" if autocommit else resolved
     engine = _ENGINES.get(key)
     if engine is None:
-        engine = _ENGINES[key] = _create_engine(key)
+        engine = _ENGINES[key] = _create_engine(resolved, autocommit=autocommit)
     return engine
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +14,10 @@ from sqlmodel import select
 from corpactions import db
 from corpactions.api.app import create_app
 from corpactions.config import get_settings
+from corpactions.execution.protocol import execute_plan
 from corpactions.models import PayoutLine, PayoutPlan
 from tests.apikit import ApiData, build_api_data
+from tests.payflow import prepare
 
 NOT_BASE58 = "0OIl" + "1" * 40
 
@@ -176,7 +179,15 @@ def test_a_wallet_that_is_not_a_32_byte_base58_key_is_a_422_saying_why(
     ],
 )
 def test_bad_parameters_are_422_never_500(client: TestClient, path: str) -> None:
-    assert client.get(path).status_code == 422
+    response = client.get(path)
+    assert response.status_code == 422
+    assert isinstance(response.json()["detail"], str)  # one readable line
+
+
+def test_a_validation_error_names_the_parameter_and_the_rule(client: TestClient) -> None:
+    owner = "11111111111111111111111111111111"
+    detail = client.get(f"/v1/holders/{owner}/payouts?limit=501").json()["detail"]
+    assert detail == "limit: Input should be less than or equal to 500"
 
 
 def test_unknown_ids_are_404_and_an_unpaid_plans_ledger_is_409(
@@ -259,3 +270,19 @@ def test_the_holder_page_is_served_at_the_root_with_the_explorer_link(
     response = client.get("/")
     assert response.status_code == 200
     assert 'content="https://explorer.solana.com/tx/{signature}"' in response.text
+
+
+def test_the_api_serves_the_embedded_sqlite_ledger_too(
+    sqlite_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", holders=3)
+    execute_plan(flow.plan_id, session_factory=db.session_scope)
+    with db.session_scope() as session:
+        line = session.exec(select(PayoutLine).where(PayoutLine.plan_id == flow.plan_id)).first()
+        assert line is not None
+    with TestClient(create_app()) as sqlite_client:
+        [item] = sqlite_client.get(f"/v1/holders/{line.owner}/payouts").json()["items"]
+        assert item["status"] == "paid" and item["signature"] == line.signature
+        assert item["net"]["base_units"] == str(line.net)
+        [row] = sqlite_client.get(f"/v1/holders/{line.owner}/summary").json()["rows"]
+        assert row["paid"]["base_units"] == str(line.amount_due)

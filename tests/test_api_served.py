@@ -9,6 +9,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from playwright.sync_api import sync_playwright
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+)
 from sqlmodel import select
 
 from corpactions import db
@@ -18,6 +23,8 @@ from corpactions.models import PayoutLine
 from tests.apikit import ApiData, build_api_data, served
 
 CHROMIUM = "/usr/bin/chromium"
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+"""No 5xx, and every response (200, 404, 409, 422) has the documented shape and media type."""
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -77,6 +84,7 @@ def test_no_generated_request_gets_a_server_error(
             response = case.call(timeout=10)
             tried[case.operation.label] = tried.get(case.operation.label, 0) + 1
             assert response.status_code < 500, (case.as_curl_command(), response.text[:300])
+            case.validate_response(response, checks=CHECKS)
 
         run()
     assert len(tried) >= 5 and all(count > 0 for count in tried.values()), tried

@@ -16,6 +16,11 @@ def money(base_units: int, decimals: int) -> Money:
     return Money(base_units=str(base_units), display=display(base_units, decimals))
 
 
+def money_json(base_units: int, decimals: int) -> dict[str, str]:
+    """``Money`` as plain JSON data (the history's hot path builds no model objects)."""
+    return {"base_units": str(base_units), "display": display(base_units, decimals)}
+
+
 def display(base_units: int, decimals: int, multiplier: str | None = None) -> str:
     """Exact decimal text of ``base_units`` / 10**decimals (times a UI multiplier, if any)."""
     value = Decimal(base_units).scaleb(-decimals)

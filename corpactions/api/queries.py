@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from corpactions.api.money import display, money
+from corpactions.api.money import display, money, money_json
 from corpactions.api.schemas import (
     ActionDetail,
     ActionItem,
     ActionPage,
-    ActionRef,
-    PayoutItem,
-    PayoutPage,
     PlanOut,
     PublicStatus,
-    Shares,
     SnapshotOut,
     Summary,
     SummaryRow,
@@ -56,6 +53,61 @@ def _payout_decimals(plan_inputs: dict[str, Any], settings: Settings) -> int:
     return int(plan_inputs.get("payout_decimals", settings.payout_decimals))
 
 
+@lru_cache(maxsize=16)
+def _history_statement(by_symbol: bool, by_since: bool, by_until: bool, by_cursor: bool) -> Any:
+    """The history query for one combination of filters, built once: values are bound
+    parameters, so each request only binds and runs it."""
+    day = sa.func.coalesce(CorporateActionVersion.pay_date, CorporateActionVersion.record_date)
+    line, plan, version = PayoutLine, PayoutPlan, CorporateActionVersion
+    query = (
+        sa.select(
+            col(line.id),
+            col(line.shares),
+            col(line.gross),
+            col(line.withholding),
+            col(line.net),
+            col(line.carried_in),
+            col(line.amount_due),
+            col(line.status),
+            col(line.status_reason),
+            col(line.tax_class),
+            col(line.signature),
+            col(line.slot),
+            col(plan.id),
+            col(plan.rate_per_share),
+            col(plan.inputs)["payout_decimals"].as_integer(),
+            col(CorporateAction.id),
+            col(CorporateAction.kind),
+            col(Instrument.symbol),
+            col(Instrument.decimals),
+            col(version.ex_date),
+            col(version.record_date),
+            col(version.pay_date),
+            col(version.currency),
+            col(Snapshot.multiplier),
+        )
+        .join(plan, col(plan.id) == col(line.plan_id))
+        .join(CorporateAction, col(CorporateAction.id) == col(plan.action_id))
+        .join(Instrument, col(Instrument.id) == col(CorporateAction.instrument_id))
+        .join(
+            version,
+            (col(version.action_id) == col(CorporateAction.id))
+            & (col(version.version) == col(plan.action_version)),
+        )
+        .outerjoin(Snapshot, col(Snapshot.id) == col(plan.snapshot_id))
+        .where(col(line.owner) == sa.bindparam("wallet"), col(plan.status).in_(VISIBLE_PLANS))
+    )
+    if by_symbol:
+        query = query.where(col(Instrument.symbol) == sa.bindparam("symbol"))
+    if by_since:
+        query = query.where(day >= sa.bindparam("since"))
+    if by_until:
+        query = query.where(day <= sa.bindparam("until"))
+    if by_cursor:
+        query = query.where(col(line.id) < sa.bindparam("cursor"))
+    return query.order_by(col(line.id).desc()).limit(sa.bindparam("limit"))
+
+
 def holder_payouts(
     session: Session,
     wallet: str,
@@ -66,83 +118,87 @@ def holder_payouts(
     until: date | None = None,
     cursor: int | None = None,
     limit: int = 100,
-) -> PayoutPage:
+) -> dict[str, Any]:
     """A wallet's payout lines, newest first, ``limit`` at a time (keyset pagination on the
-    line id, served by the (owner, id) index)."""
-    day = sa.func.coalesce(CorporateActionVersion.pay_date, CorporateActionVersion.record_date)
-    query = (
-        sa.select(PayoutLine, PayoutPlan, CorporateAction, CorporateActionVersion, Instrument)
-        .join(PayoutPlan, col(PayoutPlan.id) == col(PayoutLine.plan_id))
-        .join(CorporateAction, col(CorporateAction.id) == col(PayoutPlan.action_id))
-        .join(Instrument, col(Instrument.id) == col(CorporateAction.instrument_id))
-        .join(
-            CorporateActionVersion,
-            (col(CorporateActionVersion.action_id) == col(CorporateAction.id))
-            & (col(CorporateActionVersion.version) == col(PayoutPlan.action_version)),
-        )
-        .where(col(PayoutLine.owner) == wallet, col(PayoutPlan.status).in_(VISIBLE_PLANS))
+    line id, served by the (owner, id) index). Returns the ``PayoutPage`` shape as plain JSON
+    data: this is the API's hot path, so it reads only the columns it shows, in one prepared
+    shape of query, and builds no intermediate objects."""
+    query = _history_statement(
+        symbol is not None, since is not None, until is not None, cursor is not None
     )
+    params: dict[str, Any] = {"wallet": wallet, "limit": limit + 1}
     if symbol is not None:
-        query = query.where(col(Instrument.symbol) == symbol.upper())
+        params["symbol"] = symbol.upper()
     if since is not None:
-        query = query.where(day >= since)
+        params["since"] = since
     if until is not None:
-        query = query.where(day <= until)
+        params["until"] = until
     if cursor is not None:
-        query = query.where(col(PayoutLine.id) < cursor)
-    rows = session.execute(query.order_by(col(PayoutLine.id).desc()).limit(limit + 1)).all()
-    multipliers = _multipliers(session, {plan.snapshot_id for _, plan, _, _, _ in rows})
+        params["cursor"] = cursor
+    rows = session.execute(query, params).all()
     items = []
-    for line, plan, action, version, instrument in rows[:limit]:
-        decimals = _payout_decimals(plan.inputs, settings)
+    for (
+        line_id,
+        shares,
+        gross,
+        withholding,
+        net,
+        carried_in,
+        amount_due,
+        status,
+        status_reason,
+        tax_class,
+        signature,
+        slot,
+        plan_id,
+        rate,
+        payout_decimals,
+        action_id,
+        kind,
+        instrument_symbol,
+        token_decimals,
+        ex_date,
+        record_date,
+        pay_date,
+        currency,
+        multiplier,
+    ) in rows[:limit]:
+        decimals = settings.payout_decimals if payout_decimals is None else int(payout_decimals)
         items.append(
-            PayoutItem(
-                line_id=line.id or 0,
-                plan_id=plan.id or 0,
-                action=ActionRef(
-                    id=action.id or 0,
-                    symbol=instrument.symbol,
-                    kind=str(action.kind),
-                    ex_date=version.ex_date,
-                    record_date=version.record_date,
-                    pay_date=version.pay_date,
-                    currency=version.currency,
-                    rate_per_share=format(plan.rate_per_share, "f"),
-                ),
-                shares=Shares(
-                    raw=str(line.shares),
-                    ui_amount=display(
-                        line.shares, instrument.decimals, multipliers.get(plan.snapshot_id)
-                    ),
-                ),
-                gross=money(line.gross, decimals),
-                withholding=money(line.withholding, decimals),
-                net=money(line.net, decimals),
-                carried_in=money(line.carried_in, decimals),
-                amount_due=money(line.amount_due, decimals),
-                status=PUBLIC_STATUS.get(str(line.status), "pending"),
-                status_reason=line.status_reason,
-                tax_class=line.tax_class,
-                signature=line.signature,
-                slot=line.slot,
-            )
+            {
+                "line_id": line_id,
+                "plan_id": plan_id,
+                "action": {
+                    "id": action_id,
+                    "symbol": instrument_symbol,
+                    "kind": str(kind),
+                    "ex_date": ex_date,
+                    "record_date": record_date,
+                    "pay_date": pay_date,
+                    "currency": currency,
+                    "rate_per_share": format(rate, "f"),
+                },
+                "shares": {
+                    "raw": str(shares),
+                    "ui_amount": display(int(shares), token_decimals, multiplier),
+                },
+                "gross": money_json(gross, decimals),
+                "withholding": money_json(withholding, decimals),
+                "net": money_json(net, decimals),
+                "carried_in": money_json(carried_in, decimals),
+                "amount_due": money_json(amount_due, decimals),
+                "status": PUBLIC_STATUS.get(str(status), "pending"),
+                "status_reason": status_reason,
+                "tax_class": tax_class,
+                "signature": signature,
+                "slot": slot,
+            }
         )
     more = len(rows) > limit
-    return PayoutPage(
-        wallet=wallet,
-        items=items,
-        next_cursor=str(items[-1].line_id) if more and items else None,
-    )
-
-
-def _multipliers(session: Session, snapshot_ids: set[int]) -> dict[int, str | None]:
-    if not snapshot_ids:
-        return {}
     return {
-        int(sid or 0): multiplier
-        for sid, multiplier in session.exec(
-            select(Snapshot.id, Snapshot.multiplier).where(col(Snapshot.id).in_(snapshot_ids))
-        )
+        "wallet": wallet,
+        "items": items,
+        "next_cursor": str(items[-1]["line_id"]) if more and items else None,
     }
 
 
