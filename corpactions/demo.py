@@ -55,7 +55,10 @@ def run_demo(
     program: str,
     say: Say,
     progress: Callable[[int, int], None] | None = None,
+    keep_running: Callable[[DemoResult], None] | None = None,
 ) -> DemoResult:
+    """Run the whole job; ``keep_running``, when given, is called with the result while the
+    local chain is still up (it serves until interrupted), before everything stops."""
     from corpactions.chain.rpc import Rpc
     from corpactions.execution.approval import approve
     from corpactions.execution.protocol import Report, execute_plan
@@ -91,6 +94,8 @@ def run_demo(
                 "CORPACTIONS_RPC_URL": chain.url,
                 "CORPACTIONS_USDC_MINT": seeded.usdc_mint,
                 "CORPACTIONS_KEYPAIR_PATH": str(run_dir / "keys" / "payout-authority.json"),
+                "CORPACTIONS_EXPLORER_TX_URL": "https://explorer.solana.com/tx/{signature}"
+                f"?cluster=custom&customUrl={chain.url}",
             }
         )
         os.environ.pop("CORPACTIONS_DATABASE_URL", None)
@@ -186,6 +191,9 @@ def run_demo(
             raise CorpactionsError(
                 f"the treasury moved {moved} but the ledger says {paid} was paid"
             )
-        return DemoResult(run_dir, chain.url, plan_id, summary)
+        result = DemoResult(run_dir, chain.url, plan_id, summary)
+        if keep_running is not None:
+            keep_running(result)
+        return result
     finally:
         chain.stop()

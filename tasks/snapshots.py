@@ -14,4 +14,7 @@ from tasks.base import LedgerTask
 def take_due() -> dict[str, Any]:
     """Snapshot every action whose record-date cutoff has passed (idempotent: a snapshotted
     action is no longer due)."""
-    return take_due_snapshots(session_factory=session_scope)
+    report = take_due_snapshots(session_factory=session_scope)
+    if report["taken"]:  # plan them now rather than at the next scan
+        app.send_task("tasks.payouts.compute_due")
+    return report

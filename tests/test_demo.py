@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import orjson
 
-from tests.chainkit import ROOT
+from tests.chainkit import ROOT, free_port
 
 
 def _demo(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -58,3 +61,57 @@ def test_a_bad_program_is_one_line(tmp_path: Path) -> None:
     result = _demo(tmp_path, "--program", "erc20")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: --program must be token or token2022, not 'erc20'"
+
+
+def test_keep_running_serves_the_holder_page_and_api_until_interrupted(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPACTIONS_")}
+    env["CORPACTIONS_DATA_DIR"] = str(tmp_path)
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "corpactions.cli",
+            "demo",
+            "--holders",
+            "15",
+            "--keep-running",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        page_url = ""
+        deadline = time.monotonic() + 120
+        while not page_url and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, "the demo exited early"
+            if line.startswith("demo: holder page "):
+                page_url = line.split()[-1]
+        assert page_url.startswith(f"http://127.0.0.1:{port}/?wallet=")
+        wallet = page_url.split("=", 1)[1]
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                page = httpx.get(page_url, timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the API did not come up"
+                time.sleep(0.2)
+        assert page.status_code == 200 and "Dividend payout history" in page.text
+        assert "cluster=custom" in page.text  # explorer links point at the local chain
+        history = httpx.get(f"http://127.0.0.1:{port}/v1/holders/{wallet}/payouts").json()
+        assert history["items"][0]["status"] == "paid"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert code == 130  # stopped by Ctrl-C, as a terminal reports it
+    assert list(tmp_path.glob("demo/run-*/chain.json"))  # the chain was saved on the way out

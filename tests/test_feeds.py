@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import redis
 import respx
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
@@ -42,6 +43,7 @@ from corpactions.models import (
     QuarantinedRecord,
     Snapshot,
 )
+from tests.conftest import REDIS_URL
 from tests.feed_corpus import (
     CASES,
     MINTS,
@@ -527,8 +529,13 @@ def test_kinds_are_the_issue_minimum() -> None:
     }
 
 
-def test_the_pull_task_pulls_each_configured_source(polygon_settings: None) -> None:
+def test_the_pull_task_pulls_each_configured_source_then_asks_for_due_snapshots(
+    polygon_settings: None, redis_client: redis.Redis
+) -> None:
+    from tasks.app import app
     from tasks.feeds import pull_all
+
+    app.conf.broker_url = REDIS_URL
 
     with respx.mock() as mock:
         mock.get("https://polygon.test/v3/reference/dividends").mock(
@@ -539,6 +546,8 @@ def test_the_pull_task_pulls_each_configured_source(polygon_settings: None) -> N
         )
         result = pull_all.apply().get()
     assert set(result) == {"inbox", "polygon"} and result["polygon"]["accepted"] == 1
+    [message] = [orjson.loads(m) for m in redis_client.lrange("snapshots", 0, -1)]
+    assert message["headers"]["task"] == "tasks.snapshots.take_due"
 
 
 def test_inbox_files_are_ingested_by_their_ending_and_filed_away(registered: str) -> None:

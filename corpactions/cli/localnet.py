@@ -139,4 +139,13 @@ def seed(
     typer.echo(f"  authority      {result.authority}")
     typer.echo(f"  issuer wallet  {result.issuer_wallet}")
     typer.echo(f"  keypairs in    {result.keys_dir}")
-    typer.echo(f"  export CORPACTIONS_USDC_MINT={result.usdc_mint}")
+    authority_file = settings.keypair_path or Path(result.keys_dir) / "payout-authority.json"
+    typer.echo("next, to pay from this treasury on this chain:")
+    typer.echo(
+        f"  export CORPACTIONS_RPC_URL={url} CORPACTIONS_USDC_MINT={result.usdc_mint} "
+        f"CORPACTIONS_KEYPAIR_PATH={authority_file}"
+    )
+    typer.echo(
+        f"  corpactions instruments add AAPL --mint {result.stock_mint} --program {program} "
+        f"--decimals {result.stock_decimals} --issuer {result.issuer_wallet}"
+    )
