@@ -39,6 +39,7 @@ task_routes = {
     "tasks.snapshots.*": {"queue": "snapshots"},
     "tasks.payouts.*": {"queue": "payouts"},
     "tasks.confirm.*": {"queue": "confirm"},
+    "tasks.meetings.*": {"queue": "payouts"},  # attesting signs with the payout authority
 }
 QUEUES = ("feeds", "snapshots", "payouts", "confirm")
 
@@ -67,6 +68,10 @@ beat_schedule = {
     "confirm-in-flight": {
         "task": "tasks.confirm.in_flight",
         "schedule": _every(_settings.schedule_confirm_seconds),
+    },
+    "close-due-meetings": {
+        "task": "tasks.meetings.close_due",
+        "schedule": _every(_settings.schedule_snapshots_seconds),
     },
     "reconcile-and-release": {
         "task": "tasks.payouts.reconcile",

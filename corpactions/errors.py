@@ -18,7 +18,9 @@ Third-party errors are translated at one place each (RPC in ``corpactions.chain`
     │   ├── TransientRpcError     429, 5xx, timeouts: retry later with backoff
     │   └── RpcRefused            the node will not serve this request (wrong provider/setting)
     ├── SnapshotError             a holder snapshot could not be proven complete
-    └── PlanError                 a payout plan cannot move to the requested state
+    ├── PlanError                 a payout plan cannot move to the requested state
+    └── MeetingError              a meeting cannot do what was asked (no agenda, not closed)
+        └── BallotRejected        a ballot was not accepted (signature, deadline, choices)
 
 Transient errors (``TransientRpcError`` and ``FeedUnavailable`` style) carry ``transient = True``;
 Celery tasks retry on exactly those and nothing else.
@@ -129,3 +131,15 @@ __all__ = [
     "TransientRpcError",
     "UserInputError",
 ]
+
+
+class MeetingError(CorpactionsError):
+    """A shareholder meeting is not in a state that allows what was asked."""
+
+    exit_code = 2
+
+
+class BallotRejected(MeetingError):
+    """A ballot was refused: nothing was stored. The message says exactly why."""
+
+    status_code = 422

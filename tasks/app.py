@@ -14,7 +14,7 @@ configure_logging()
 
 app = Celery(
     "corpactions",
-    include=["tasks.feeds", "tasks.snapshots", "tasks.payouts", "tasks.confirm"],
+    include=["tasks.feeds", "tasks.snapshots", "tasks.payouts", "tasks.confirm", "tasks.meetings"],
 )
 app.config_from_object("celeryconfig")
 

@@ -24,6 +24,8 @@ LEDGER_TABLES = {
     "payoutbatch",
     "wallet",
     "taskfailure",
+    "ballot",
+    "meetingresult",
 }
 
 

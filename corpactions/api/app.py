@@ -25,12 +25,14 @@ from sqlmodel import Session
 
 from corpactions import __version__, db
 from corpactions.addresses import parse_address
-from corpactions.api import queries
+from corpactions.api import meetings, queries
 from corpactions.api.schemas import ActionDetail, ActionPage, PayoutPage, Problem, Summary
 from corpactions.config import Settings, get_settings
 from corpactions.errors import (
+    BallotRejected,
     CorpactionsError,
     LedgerError,
+    MeetingError,
     NotFound,
     PlanError,
     UserInputError,
@@ -84,8 +86,10 @@ LimitQuery = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
 def _status_of(exc: CorpactionsError) -> int:
     if isinstance(exc, NotFound):
         return 404
-    if isinstance(exc, UserInputError):
+    if isinstance(exc, UserInputError | BallotRejected):
         return 422
+    if isinstance(exc, MeetingError):
+        return 409
     if isinstance(exc, PlanError):
         return 409
     if isinstance(exc, LedgerError):
@@ -245,6 +249,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="plan-{plan_id}-ledger.csv"'},
         )
+
+    @app.get(
+        "/v1/holders/{wallet}/ballots",
+        response_model=list[meetings.BallotOut],
+        responses=ERRORS,
+        summary="A wallet's ballots (current and replaced), newest first",
+    )
+    def holder_ballots(wallet: Wallet, session: SessionDep) -> list[meetings.BallotOut]:
+        return meetings.wallet_ballots(session, wallet)
+
+    app.include_router(meetings.router)
 
     @app.get("/healthz", summary="The ledger database answers")
     def healthz(session: SessionDep) -> dict[str, str]:

@@ -10,6 +10,7 @@ from corpactions.cli import (
     feeds,
     instruments,
     localnet,
+    meetings,
     payouts,
     snapshot,
     status,
@@ -24,6 +25,7 @@ app.add_typer(actions.app, name="actions")
 app.add_typer(snapshot.app, name="snapshot")
 app.add_typer(payouts.app, name="payouts")
 app.add_typer(localnet.app, name="localnet")
+app.add_typer(meetings.app, name="meetings")
 app.command("api")(api.api)
 app.command("demo")(demo.demo)
 app.command("status")(status.status)

@@ -8,11 +8,13 @@ the payout authority, and the file is kept under the data dir so anyone can reco
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from solders.keypair import Keypair
 from solders.message import Message
 from solders.signature import Signature
 from solders.transaction import Transaction
@@ -94,30 +96,59 @@ async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) ->
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         previous = plan.attestation_signature
+        previous_last_valid = int(plan.inputs.get("attestation_last_valid", 0))
+
+    def record(signature: str, last_valid: int) -> None:
+        with session_factory() as session:
+            plan = session.get(PayoutPlan, plan_id)
+            assert plan is not None
+            plan.ledger_sha256 = digest
+            plan.attestation_signature = signature
+            plan.inputs = {**plan.inputs, "attestation_last_valid": last_valid}
+            session.add(plan)
+
+    landed = await publish_memo(
+        rpc,
+        ctx.authority,
+        f"corpactions attest plan {plan_id} ledger sha256 {digest}",
+        previous=previous,
+        previous_last_valid=previous_last_valid,
+        record=record,
+    )
+    if landed is not None:
+        await _mark_attested(session_factory, plan_id, digest, landed)
+
+
+async def publish_memo(
+    rpc: Rpc,
+    authority: Keypair,
+    text: str,
+    *,
+    previous: str | None,
+    previous_last_valid: int,
+    record: Callable[[str, int], None],
+) -> str | None:
+    """Post a memo signed by ``authority`` exactly once; returns the signature that landed, or
+    None while an earlier attempt may still land (ask again later).
+
+    ``previous`` is the attempt recorded before (if any); ``record(signature, last_valid)`` must
+    durably store a new attempt: it is called *before* the transaction is sent.
+    """
     if previous is not None:
         status = (
             await rpc.signature_statuses([Signature.from_string(previous)], search_history=True)
         )[0]
         if status is not None and status.err is None:
-            await _mark_attested(session_factory, plan_id, digest, previous)
-            return
-        if await rpc.block_height("finalized") <= plan.inputs.get("attestation_last_valid", 0):
-            return  # may still land; look again on the next run
+            return previous
+        if await rpc.block_height("finalized") <= previous_last_valid:
+            return None  # may still land; look again on the next run
     blockhash = await rpc.latest_blockhash()
-    memo = tokens.memo(
-        f"corpactions attest plan {plan_id} ledger sha256 {digest}", (ctx.authority.pubkey(),)
-    )
-    tx = Transaction([ctx.authority], Message([memo], ctx.authority.pubkey()), blockhash.blockhash)
-    with session_factory() as session:
-        plan = session.get(PayoutPlan, plan_id)
-        assert plan is not None
-        plan.ledger_sha256 = digest
-        plan.attestation_signature = str(tx.signatures[0])
-        plan.inputs = {**plan.inputs, "attestation_last_valid": blockhash.last_valid_block_height}
-        session.add(plan)
+    memo = tokens.memo(text, (authority.pubkey(),))
+    tx = Transaction([authority], Message([memo], authority.pubkey()), blockhash.blockhash)
+    record(str(tx.signatures[0]), blockhash.last_valid_block_height)
     signature = await rpc.send_raw(bytes(tx), skip_preflight=True)
     await rpc.wait_landed([signature], timeout=120)
-    await _mark_attested(session_factory, plan_id, digest, str(signature))
+    return str(signature)
 
 
 async def _mark_attested(session_factory: Any, plan_id: int, digest: str, signature: str) -> None:

@@ -6,8 +6,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 
-from corpactions.errors import InvalidRecord
+from corpactions.errors import InvalidRecord, MeetingError
 from corpactions.feeds.normalized import TERMINAL_FUNCTIONS, NormalizedAction
+from corpactions.meetings.agenda import parse_agenda
 from corpactions.models import ActionKind
 
 PROCESSING_STATUSES = {"PREU", "PREC", "COMP"}
@@ -86,6 +87,11 @@ def validate(action: NormalizedAction, rules: Rules) -> None:
         and not action.details.get("meeting_date")
     ):
         raise InvalidRecord("a meeting needs a record date or a meeting date")
+    if action.kind == ActionKind.meeting and action.details.get("agenda") is not None:
+        try:
+            parse_agenda(action.details)
+        except MeetingError as exc:
+            raise InvalidRecord(f"meeting agenda: {exc.message}") from exc
     if (
         action.fraction_disposition is not None
         and action.fraction_disposition not in FRACTION_DISPOSITIONS

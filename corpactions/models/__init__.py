@@ -10,6 +10,7 @@ from corpactions.models.actions import (
 )
 from corpactions.models.batches import BatchStatus, PayoutBatch
 from corpactions.models.instruments import Instrument, InstrumentBase, TokenProgram
+from corpactions.models.meetings import Ballot, MeetingResult
 from corpactions.models.plans import Approval, LineStatus, PayoutLine, PayoutPlan, PlanStatus
 from corpactions.models.snapshots import Snapshot
 from corpactions.models.tasks import TaskFailure
@@ -20,12 +21,14 @@ __all__ = [
     "ActionKind",
     "ActionStatus",
     "Approval",
+    "Ballot",
     "BatchStatus",
     "CorporateAction",
     "CorporateActionVersion",
     "Instrument",
     "InstrumentBase",
     "LineStatus",
+    "MeetingResult",
     "PayoutBatch",
     "PayoutLine",
     "PayoutPlan",

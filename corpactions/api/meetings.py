@@ -1,0 +1,218 @@
+"""Meeting routes: agendas, wallet-signed ballots (the API's one write), tallies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, select
+
+from corpactions import db
+from corpactions.api.schemas import Problem
+from corpactions.config import get_settings
+from corpactions.errors import CorpactionsError, NotFound
+from corpactions.meetings.agenda import Agenda
+from corpactions.meetings.ballots import cast_ballot, meeting_of
+from corpactions.meetings.tally import tally
+from corpactions.models import (
+    ActionKind,
+    Ballot,
+    CorporateAction,
+    CorporateActionVersion,
+    Instrument,
+    MeetingResult,
+)
+from snapshots.take import current_snapshot
+
+MAX_ID = 2**31 - 1
+router = APIRouter()
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such meeting."},
+    409: {
+        "model": Problem,
+        "description": "The meeting cannot take this yet (no agenda or no record-date snapshot).",
+    },
+    422: {
+        "model": Problem,
+        "description": "The ballot or a parameter was refused; detail says "
+        "why. Nothing was stored.",
+    },
+}
+
+
+class AgendaItemOut(BaseModel):
+    id: str
+    text: str
+    choices: list[str]
+    majority: str
+
+
+class MeetingItem(BaseModel):
+    id: int
+    symbol: str
+    status: str
+    record_date: date | None
+    meeting_date: date | None
+    vote_deadline: datetime | None
+    open: bool
+    agenda_items: int
+
+
+class MeetingDetail(MeetingItem):
+    agenda: list[AgendaItemOut]
+    snapshot_slot: int | None
+    problem: str | None = Field(description="Why ballots cannot be cast yet, if so.")
+    tally: dict[str, Any] | None = Field(
+        description="Weighted totals per item and turnout; shown once voting has closed."
+    )
+
+
+class BallotIn(BaseModel):
+    wallet: str = Field(max_length=64, description="The signing wallet, base58.")
+    message: str = Field(max_length=4096, description="The exact ballot text that was signed.")
+    signature: str = Field(max_length=128, description="ed25519 signature, base58 (64 bytes).")
+
+
+class BallotOut(BaseModel):
+    ballot_id: int
+    meeting_id: int
+    wallet: str
+    weight: str
+    choices: dict[str, str]
+    received_at: datetime
+    superseded_at: datetime | None
+    replaced_ballot_id: int | None = None
+
+
+async def _read() -> AsyncIterator[Session]:
+    with Session(db.get_engine(autocommit=True), expire_on_commit=False) as session:
+        yield session
+
+
+ReadSession = Annotated[Session, Depends(_read)]
+MeetingId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _describe(session: Session, action: CorporateAction, symbol: str) -> dict[str, Any]:
+    version = session.exec(
+        select(CorporateActionVersion).where(
+            CorporateActionVersion.action_id == action.id,
+            CorporateActionVersion.version == action.current_version,
+        )
+    ).one()
+    agenda: Agenda | None = None
+    problem = None
+    try:
+        _, agenda = meeting_of(session, action.id or 0)
+    except CorpactionsError as exc:
+        problem = exc.one_line()
+    now = datetime.now(UTC)
+    return {
+        "id": action.id or 0,
+        "symbol": symbol,
+        "status": str(action.status),
+        "record_date": version.record_date,
+        "meeting_date": agenda.meeting_date if agenda else None,
+        "vote_deadline": agenda.vote_deadline if agenda else None,
+        "open": bool(agenda and now <= agenda.vote_deadline),
+        "agenda_items": len(agenda.items) if agenda else 0,
+        "_agenda": agenda,
+        "_problem": problem,
+    }
+
+
+@router.get("/v1/meetings", response_model=list[MeetingItem], summary="Shareholder meetings")
+def list_meetings(session: ReadSession) -> list[MeetingItem]:
+    rows = session.exec(
+        select(CorporateAction, Instrument.symbol)
+        .join(Instrument, col(Instrument.id) == col(CorporateAction.instrument_id))
+        .where(CorporateAction.kind == ActionKind.meeting)
+        .order_by(col(CorporateAction.id).desc())
+        .limit(500)
+    ).all()
+    out = []
+    for action, symbol in rows:
+        data = _describe(session, action, symbol)
+        out.append(MeetingItem(**{k: v for k, v in data.items() if not k.startswith("_")}))
+    return out
+
+
+@router.get(
+    "/v1/meetings/{meeting_id}",
+    response_model=MeetingDetail,
+    responses=ERRORS,
+    summary="A meeting: agenda, deadline, and the tally once voting closed",
+)
+def get_meeting(meeting_id: MeetingId, session: ReadSession) -> MeetingDetail:
+    action = session.get(CorporateAction, meeting_id)
+    if action is None or action.kind != ActionKind.meeting:
+        raise NotFound(f"no meeting {meeting_id}")
+    instrument = session.get(Instrument, action.instrument_id)
+    data = _describe(session, action, instrument.symbol if instrument else "")
+    agenda: Agenda | None = data.pop("_agenda")
+    problem = data.pop("_problem")
+    snapshot = current_snapshot(session, meeting_id)
+    closed = session.exec(
+        select(MeetingResult).where(MeetingResult.action_id == meeting_id)
+    ).first()
+    shown = None
+    if agenda is not None and snapshot is not None and (closed or not data["open"]):
+        shown = tally(session, meeting_id)
+    if problem is None and snapshot is None:
+        problem = "no record-date snapshot yet: ballots open once it is taken"
+    return MeetingDetail(
+        **data,
+        agenda=[AgendaItemOut(**i.as_dict()) for i in (agenda.items if agenda else ())],
+        snapshot_slot=snapshot.slot if snapshot else None,
+        problem=problem,
+        tally=shown,
+    )
+
+
+@router.post(
+    "/v1/meetings/{meeting_id}/ballots",
+    response_model=BallotOut,
+    status_code=201,
+    responses=ERRORS,
+    summary="Cast (or replace) a wallet-signed ballot",
+)
+def post_ballot(meeting_id: MeetingId, ballot: BallotIn) -> BallotOut:
+    with db.session_scope() as session:
+        stored, replaced = cast_ballot(
+            session,
+            meeting_id,
+            wallet=ballot.wallet,
+            message=ballot.message,
+            signature=ballot.signature,
+            settings=get_settings(),
+        )
+        return BallotOut(
+            ballot_id=stored.id or 0,
+            meeting_id=meeting_id,
+            wallet=stored.wallet,
+            weight=str(stored.weight),
+            choices=stored.choices,
+            received_at=stored.received_at,
+            superseded_at=None,
+            replaced_ballot_id=replaced.id if replaced else None,
+        )
+
+
+def wallet_ballots(session: Session, wallet: str) -> list[BallotOut]:
+    return [
+        BallotOut(
+            ballot_id=b.id or 0,
+            meeting_id=b.action_id,
+            wallet=b.wallet,
+            weight=str(b.weight),
+            choices=b.choices,
+            received_at=b.received_at,
+            superseded_at=b.superseded_at,
+        )
+        for b in session.exec(
+            select(Ballot).where(Ballot.wallet == wallet).order_by(col(Ballot.id).desc()).limit(500)
+        )
+    ]

@@ -1,0 +1,396 @@
+"""Shareholder votes: wallet-signed ballots weighted by the record-date snapshot, tallied,
+published and attested. Ballots are signed with real ed25519 keys (solders keypairs)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import orjson
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+from solders.keypair import Keypair
+from solders.signature import Signature
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from corpactions import db
+from corpactions.api.app import create_app
+from corpactions.chain.rpc import Rpc
+from corpactions.cli import app as cli
+from corpactions.errors import BallotRejected
+from corpactions.feeds.ingest import ingest
+from corpactions.feeds.ownformat import parse_json
+from corpactions.instruments import add_instrument
+from corpactions.localnet.seed import seed
+from corpactions.meetings.attest import close_and_attest, meetings_to_close
+from corpactions.meetings.ballots import canonical_message, cast_ballot
+from corpactions.meetings.tally import record_path, tally
+from corpactions.models import Ballot, CorporateAction, QuarantinedRecord
+from snapshots.parse import owners_as_base58
+from snapshots.take import load_holders, take_snapshot
+from tests.payflow import configure
+
+runner = CliRunner()
+AGENDA = [
+    {"id": "1", "text": "Elect the board", "choices": ["for", "against", "abstain"]},
+    {"id": "2", "text": "Amend the charter", "majority": "two_thirds"},
+    {"id": "3", "text": "Auditor", "choices": ["Acme LLP", "Beta LLP"]},
+]
+
+
+@dataclass
+class Meeting:
+    id: int
+    holders: list[Keypair]
+    deadline: datetime
+
+
+def _meeting_json(deadline: datetime, **overrides: object) -> bytes:
+    item = {
+        "reference": "AGM-2027",
+        "symbol": "AAPL",
+        "kind": "meeting",
+        "status": "COMP",
+        "record_date": "2026-11-10",
+        "meeting_date": "2027-03-01",
+        "vote_deadline": deadline.isoformat(),
+        "agenda": AGENDA,
+        **overrides,
+    }
+    return orjson.dumps([item])
+
+
+@pytest.fixture
+def meeting(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Meeting:
+    seeded = asyncio.run(
+        seed(rpc_url=localnet_url, keys_dir=tmp_path / "keys", holders=6, realistic=False)
+    )
+    configure(monkeypatch, localnet_url, seeded)
+    secrets = orjson.loads((Path(seeded.keys_dir) / "holders.json").read_bytes())
+    holders = [Keypair.from_bytes(bytes(secret)) for _, secret in secrets]
+    deadline = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    with db.session_scope() as session:
+        instrument = add_instrument(
+            session=session,
+            symbol="AAPL",
+            mint=seeded.stock_mint,
+            decimals=8,
+            issuer_wallet=seeded.issuer_wallet,
+        )
+        ingest(parse_json(_meeting_json(deadline)), session=session)
+        action = session.exec(select(CorporateAction)).one()
+        take_snapshot(session=session, instrument=instrument, action=action)
+        return Meeting(action.id or 0, holders, deadline)
+
+
+def _ballot(meeting: Meeting, voter: Keypair, nonce: str = "n1", **votes: str) -> dict[str, str]:
+    choices = {key.removeprefix("i"): value for key, value in votes.items()} or {"1": "for"}
+    message = canonical_message(meeting.id, str(voter.pubkey()), nonce, choices)
+    return {
+        "wallet": str(voter.pubkey()),
+        "message": message,
+        "signature": str(voter.sign_message(message.encode())),
+    }
+
+
+def _cast(meeting: Meeting, ballot: dict[str, str], now: datetime | None = None) -> Ballot:
+    with db.session_scope() as session:
+        stored, _ = cast_ballot(session, meeting.id, now=now, **ballot)
+        return stored
+
+
+def _stored() -> list[Ballot]:
+    with db.session_scope() as session:
+        return list(session.exec(select(Ballot)))
+
+
+def _weights(meeting_id: int) -> dict[str, int]:
+    """Independent of the project's weight code: straight from the snapshot file."""
+    from corpactions.meetings.ballots import snapshot_of
+
+    with db.session_scope() as session:
+        snapshot = snapshot_of(session, meeting_id)
+    holders = owners_as_base58(load_holders(snapshot)).filter(~pl.col("excluded"))
+    return dict(zip(holders["owner"].to_list(), holders["amount"].to_list(), strict=True))
+
+
+def test_a_signed_ballot_is_stored_with_the_record_date_weight(meeting: Meeting) -> None:
+    voter = meeting.holders[0]
+    stored = _cast(meeting, _ballot(meeting, voter, i1="for", i2="against", i3="acme llp"))
+    assert stored.weight == _weights(meeting.id)[str(voter.pubkey())] > 0
+    assert stored.choices == {"1": "for", "2": "against", "3": "acme llp"}
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (
+            lambda b: {**b, "message": b["message"].replace("item 1: for", "item 1: against")},
+            "signature does not match",
+        ),
+        (
+            lambda b: {**b, "signature": str(Keypair().sign_message(b["message"].encode()))},
+            "signature does not match",
+        ),
+        (lambda b: {**b, "signature": "not-a-signature"}, "not a base58 64-byte"),
+        (lambda b: {**b, "message": "hello"}, "not a ballot"),
+        (lambda b: {**b, "wallet": str(Keypair().pubkey())}, "names another wallet"),
+        (lambda b: {**b, "message": b["message"] + "\n" + "x" * 5000}, "at most 4096"),
+    ],
+    ids=["tampered", "wrong-key", "garbage-signature", "not-a-ballot", "other-wallet", "huge"],
+)
+def test_a_ballot_that_does_not_verify_is_refused_and_nothing_is_stored(
+    meeting: Meeting, tamper: object, reason: str
+) -> None:
+    ballot = tamper(_ballot(meeting, meeting.holders[0]))  # type: ignore[operator]
+    with pytest.raises(BallotRejected, match=reason):
+        _cast(meeting, ballot)
+    assert _stored() == []
+
+
+@pytest.mark.parametrize(
+    ("votes", "reason"),
+    [({"i9": "for"}, "no item '9'"), ({"i1": "maybe"}, "'maybe' is not a choice of item 1")],
+)
+def test_unknown_items_and_choices_are_refused(
+    meeting: Meeting, votes: dict[str, str], reason: str
+) -> None:
+    with pytest.raises(BallotRejected, match=reason):
+        _cast(meeting, _ballot(meeting, meeting.holders[0], **votes))
+    assert _stored() == []
+
+
+def test_a_ballot_for_another_meeting_is_refused(meeting: Meeting) -> None:
+    voter = meeting.holders[0]
+    message = canonical_message(meeting.id + 1, str(voter.pubkey()), "n1", {"1": "for"})
+    ballot = {
+        "wallet": str(voter.pubkey()),
+        "message": message,
+        "signature": str(voter.sign_message(message.encode())),
+    }
+    with pytest.raises(BallotRejected, match=f"for meeting {meeting.id + 1}, not {meeting.id}"):
+        _cast(meeting, ballot)
+
+
+def test_a_ballot_after_the_deadline_is_refused(meeting: Meeting) -> None:
+    with pytest.raises(BallotRejected, match="voting closed"):
+        _cast(
+            meeting,
+            _ballot(meeting, meeting.holders[0]),
+            now=meeting.deadline + timedelta(seconds=1),
+        )
+    assert _stored() == []
+
+
+def test_a_wallet_without_tokens_at_the_record_date_cannot_vote(meeting: Meeting) -> None:
+    with pytest.raises(BallotRejected, match="held no voting tokens"):
+        _cast(meeting, _ballot(meeting, Keypair()))
+
+
+def test_a_later_ballot_replaces_the_earlier_and_both_are_kept(meeting: Meeting) -> None:
+    voter = meeting.holders[1]
+    first = _cast(meeting, _ballot(meeting, voter, "n1", i1="for"))
+    with pytest.raises(BallotRejected, match="new nonce"):
+        _cast(meeting, _ballot(meeting, voter, "n1", i1="against"))
+    second = _cast(meeting, _ballot(meeting, voter, "n2", i1="against"))
+    rows = {b.id: b for b in _stored()}
+    assert rows[first.id].superseded_at is not None
+    assert rows[second.id].superseded_at is None
+    with db.session_scope() as session:
+        counted = tally(session, meeting.id)
+    assert counted["ballots"] == 1
+    assert counted["items"][0]["totals"]["against"] == str(second.weight)
+    assert counted["items"][0]["totals"]["for"] == "0"
+
+
+def test_the_tally_equals_an_independent_computation_from_the_snapshot(meeting: Meeting) -> None:
+    choices = [
+        ("for", "for", "acme llp"),
+        ("against", "for", "beta llp"),
+        ("abstain", "against", "acme llp"),
+        ("for", "for", "beta llp"),
+    ]
+    for voter, (c1, c2, c3) in zip(meeting.holders, choices, strict=False):
+        _cast(meeting, _ballot(meeting, voter, i1=c1, i2=c2, i3=c3))
+    weights = _weights(meeting.id)
+    voted = {str(v.pubkey()): c for v, c in zip(meeting.holders, choices, strict=False)}
+    expected: list[dict[str, int]] = [{}, {}, {}]
+    for wallet, picks in voted.items():
+        for index, pick in enumerate(picks):
+            expected[index][pick] = expected[index].get(pick, 0) + weights[wallet]
+    with db.session_scope() as session:
+        counted = tally(session, meeting.id)
+    for index, item in enumerate(counted["items"]):
+        assert {k: int(v) for k, v in item["totals"].items() if int(v)} == expected[index]
+    total_voted = sum(weights[w] for w in voted)
+    assert counted["voted_weight"] == str(total_voted)
+    assert counted["eligible_weight"] == str(sum(weights.values()))
+    assert counted["turnout"] == f"{total_voted / sum(weights.values()):.6f}"[:8]
+    yes, no = expected[0].get("for", 0), expected[0].get("against", 0)
+    assert counted["items"][0]["outcome"] == ("passed" if yes > no else "failed")
+    yes2, no2 = expected[1].get("for", 0), expected[1].get("against", 0)
+    assert counted["items"][1]["outcome"] == (
+        "passed" if 3 * yes2 >= 2 * (yes2 + no2) else "failed"
+    )
+    leader = max(expected[2], key=lambda k: expected[2][k])
+    assert counted["items"][2]["outcome"] == leader
+
+
+def test_closing_publishes_the_record_and_attests_its_hash_on_chain_once(
+    meeting: Meeting, localnet_url: str
+) -> None:
+    _cast(meeting, _ballot(meeting, meeting.holders[0], i1="for"))
+    after = meeting.deadline + timedelta(minutes=1)
+    with db.session_scope() as session:
+        assert meetings_to_close(session, now=after) == [meeting.id]
+    result = asyncio.run(close_and_attest(meeting.id, session_factory=db.session_scope, now=after))
+    record = record_path(meeting.id, result.record_sha256).read_bytes()
+    assert hashlib.sha256(record).hexdigest() == result.record_sha256
+    assert orjson.loads(record)["ballots"][0]["wallet"] == str(meeting.holders[0].pubkey())
+    assert result.attestation_signature is not None and result.attested_at is not None
+
+    async def memo() -> str:
+        async with Rpc(localnet_url) as rpc:
+            tx = await rpc.call_json(
+                "getTransaction",
+                [
+                    result.attestation_signature,
+                    {"encoding": "json", "maxSupportedTransactionVersion": 0},
+                ],
+            )
+        return " ".join(tx["meta"]["logMessages"])
+
+    assert result.record_sha256 in asyncio.run(memo())
+    again = asyncio.run(close_and_attest(meeting.id, session_factory=db.session_scope, now=after))
+    assert again.attestation_signature == result.attestation_signature
+    with db.session_scope() as session:
+        assert meetings_to_close(session, now=after) == []
+        assert tally(session, meeting.id)["final"] is True
+
+
+def test_the_api_takes_ballots_and_shows_the_tally_only_after_voting_closed(
+    meeting: Meeting,
+) -> None:
+    voter = meeting.holders[2]
+    with TestClient(create_app()) as client:
+        response = client.post(f"/v1/meetings/{meeting.id}/ballots", json=_ballot(meeting, voter))
+        assert response.status_code == 201, response.text
+        assert response.json()["weight"] == str(_weights(meeting.id)[str(voter.pubkey())])
+        bad = client.post(
+            f"/v1/meetings/{meeting.id}/ballots",
+            json={**_ballot(meeting, voter, "n2"), "signature": str(Signature.default())},
+        )
+        assert bad.status_code == 422 and "signature does not match" in bad.json()["detail"]
+        shown = client.get(f"/v1/meetings/{meeting.id}").json()
+        assert shown["open"] is True and shown["tally"] is None
+        assert [i["id"] for i in shown["agenda"]] == ["1", "2", "3"]
+        assert client.get("/v1/meetings").json()[0]["id"] == meeting.id
+        mine = client.get(f"/v1/holders/{voter.pubkey()}/ballots").json()
+        assert [b["choices"] for b in mine] == [{"1": "for"}]
+        assert (
+            client.post("/v1/meetings/424242/ballots", json=_ballot(meeting, voter)).status_code
+            == 404
+        )
+        after = meeting.deadline + timedelta(minutes=1)
+        asyncio.run(close_and_attest(meeting.id, session_factory=db.session_scope, now=after))
+        closed = client.get(f"/v1/meetings/{meeting.id}").json()
+        assert closed["tally"]["final"] is True
+        assert closed["tally"]["items"][0]["totals"]["for"] == mine[0]["weight"]
+
+
+def test_the_custodian_instruction_aggregates_votes_as_csv_and_seev004_xml(
+    meeting: Meeting, tmp_path: Path
+) -> None:
+    for voter, choice in zip(meeting.holders[:3], ("for", "for", "against"), strict=True):
+        _cast(meeting, _ballot(meeting, voter, i1=choice))
+    asyncio.run(
+        close_and_attest(
+            meeting.id,
+            session_factory=db.session_scope,
+            now=meeting.deadline + timedelta(minutes=1),
+        )
+    )
+    weights = _weights(meeting.id)
+    expected_for = sum(weights[str(v.pubkey())] for v in meeting.holders[:2])
+    csv = runner.invoke(cli, ["meetings", "export", str(meeting.id)])
+    assert csv.exit_code == 0, csv.output
+    rows = [line.split(",") for line in csv.output.splitlines()[1:]]
+    assert [r[4] for r in rows if r[2] == "1" and r[3] == "for"] == [str(expected_for)]
+    out = tmp_path / "instruction.xml"
+    xml = runner.invoke(
+        cli, ["meetings", "export", str(meeting.id), "--format", "xml", "--out", str(out)]
+    )
+    assert xml.exit_code == 0, xml.output
+    ns = {"s": "urn:iso:std:iso:20022:tech:xsd:seev.004.001.09"}
+    first = (
+        ET.parse(out).getroot().find("s:MtgInstr/s:Instr/s:VoteDtls/s:VoteInstrForAgndRsltn", ns)
+    )
+    assert first is not None
+    assert first.findtext("s:For", namespaces=ns) == f"{expected_for / 10**8:.8f}"
+
+
+def test_the_cli_creates_a_meeting_prints_the_message_to_sign_and_tallies(
+    meeting: Meeting, tmp_path: Path
+) -> None:
+    created = tmp_path / "egm.json"
+    created.write_bytes(
+        orjson.dumps(
+            {
+                "reference": "EGM-2027",
+                "symbol": "AAPL",
+                "record_date": "2026-11-10",
+                "meeting_date": "2027-04-01",
+                "agenda": [{"id": "A", "text": "Approve the merger", "majority": "two_thirds"}],
+            }
+        )
+    )
+    result = runner.invoke(cli, ["meetings", "create", str(created)])
+    assert result.exit_code == 0, result.output
+    assert "1 created" in result.output
+    assert runner.invoke(cli, ["meetings", "create", str(created)]).output.startswith(
+        "meetings: 0 created, 0 amended, 1 unchanged"
+    )
+    wallet = str(meeting.holders[0].pubkey())
+    text = runner.invoke(
+        cli,
+        [
+            "meetings",
+            "message",
+            str(meeting.id),
+            "--wallet",
+            wallet,
+            "--vote",
+            "1=for",
+            "--nonce",
+            "x1",
+        ],
+    )
+    assert text.output.rstrip("\n") == canonical_message(meeting.id, wallet, "x1", {"1": "for"})
+    live = runner.invoke(cli, ["meetings", "tally", str(meeting.id), "--json"])
+    assert orjson.loads(live.output)["final"] is False
+
+
+def test_a_meeting_with_a_malformed_agenda_is_quarantined_with_the_reason(meeting: Meeting) -> None:
+    with db.session_scope() as session:
+        report = ingest(
+            parse_json(
+                _meeting_json(
+                    meeting.deadline,
+                    reference="BAD-1",
+                    agenda=[{"id": "1", "choices": ["for"]}],
+                )
+            ),
+            session=session,
+        )
+    assert report.quarantined == 1
+    with db.session_scope() as session:
+        [record] = session.exec(select(QuarantinedRecord)).all()
+    assert "meeting agenda" in record.reason and "2 or more distinct" in record.reason
