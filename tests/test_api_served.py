@@ -4,7 +4,10 @@ page driven in headless Chromium (Debian's, through Playwright)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import orjson
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +22,10 @@ from sqlmodel import select
 from corpactions import db
 from corpactions.api.app import create_app
 from corpactions.config import get_settings
-from corpactions.models import PayoutLine
+from corpactions.feeds.ingest import ingest
+from corpactions.feeds.ownformat import parse_json
+from corpactions.models import Ballot, CorporateAction, Instrument, PayoutLine
+from snapshots.take import take_snapshot
 from tests.apikit import ApiData, build_api_data, served
 
 CHROMIUM = "/usr/bin/chromium"
@@ -127,3 +133,92 @@ def test_the_holder_page_shows_a_wallets_payouts_in_a_real_browser(
             assert "not base58" in page.inner_text("#message")
         finally:
             browser.close()
+
+
+PKCS8_ED25519_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
+INJECTED_WALLET = """
+(() => {
+  const wallet = %(wallet)s;
+  const pkcs8 = Uint8Array.from(%(pkcs8)s);
+  const publicKey = { toString: () => wallet };
+  window.solana = {
+    isPhantom: true,
+    publicKey,
+    connect: async () => ({ publicKey }),
+    signMessage: async (bytes) => {
+      const algorithm = { name: "Ed25519" };
+      const key = await crypto.subtle.importKey("pkcs8", pkcs8, algorithm, false, ["sign"]);
+      const signature = await crypto.subtle.sign(algorithm, key, bytes);
+      return { signature: new Uint8Array(signature) };
+    },
+  };
+})();
+"""
+
+
+def test_a_holder_votes_from_the_page_with_an_injected_wallet(
+    base_url: str, data: ApiData, tmp_path: Path
+) -> None:
+    """The page builds the ballot, the wallet (WebCrypto Ed25519 with the holder's real key)
+    signs it, the API verifies it: the ballot is stored with the holder's weight."""
+    meeting_id = _open_meeting()
+    secrets = dict(
+        (wallet, bytes(secret))
+        for wallet, secret in orjson.loads(
+            (Path(data.paid.seeded.keys_dir) / "holders.json").read_bytes()
+        )
+    )
+    voter = next(w for w in data.owners if w in secrets and w != data.blocked)
+    script = INJECTED_WALLET % {
+        "wallet": orjson.dumps(voter).decode(),
+        "pkcs8": list(PKCS8_ED25519_PREFIX + secrets[voter][:32]),
+    }
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.add_init_script(script)
+            page.goto(base_url + "/")
+            page.fill("#wallet", voter)
+            page.click("#show")
+            box = page.locator(f'.meeting[data-meeting="{meeting_id}"]')
+            box.wait_for(timeout=15_000)
+            box.locator('select[data-item="1"]').select_option("against")
+            box.locator("button.sign").click()
+            page.wait_for_selector(".result.recorded", timeout=15_000)
+            assert "Vote recorded" in box.locator(".result").inner_text()
+        finally:
+            browser.close()
+    with db.session_scope() as session:
+        [ballot] = session.exec(select(Ballot).where(Ballot.wallet == voter)).all()
+    assert ballot.choices == {"1": "against"}
+    assert ballot.weight > 0
+
+
+def _open_meeting() -> int:
+    deadline = datetime.now(UTC) + timedelta(hours=1)
+    with db.session_scope() as session:
+        ingest(
+            parse_json(
+                orjson.dumps(
+                    [
+                        {
+                            "reference": "AGM-PAGE",
+                            "symbol": "AAPL",
+                            "kind": "meeting",
+                            "record_date": "2026-11-10",
+                            "meeting_date": "2027-03-01",
+                            "vote_deadline": deadline.isoformat(),
+                            "agenda": [{"id": "1", "text": "Elect the board"}],
+                        }
+                    ]
+                )
+            ),
+            session=session,
+        )
+        action = session.exec(
+            select(CorporateAction).where(CorporateAction.source_ref == "AGM-PAGE")
+        ).one()
+        instrument = session.exec(select(Instrument)).one()
+        take_snapshot(session=session, instrument=instrument, action=action)
+        return action.id or 0

@@ -394,3 +394,21 @@ def test_a_meeting_with_a_malformed_agenda_is_quarantined_with_the_reason(meetin
     with db.session_scope() as session:
         [record] = session.exec(select(QuarantinedRecord)).all()
     assert "meeting agenda" in record.reason and "2 or more distinct" in record.reason
+
+
+def test_a_batch_of_ballots_stores_the_good_and_names_each_refusal(meeting: Meeting) -> None:
+    from corpactions.meetings.ballots import cast_ballots
+
+    good = [_ballot(meeting, voter, i1="for") for voter in meeting.holders[:3]]
+    forged = {**_ballot(meeting, meeting.holders[3]), "signature": good[0]["signature"]}
+    stranger = _ballot(meeting, Keypair())
+    with db.session_scope() as session:
+        stored, refused = cast_ballots(session, meeting.id, [*good, forged, stranger])
+    assert stored == 3
+    assert [position for position, _ in refused] == [3, 4]
+    assert "signature does not match" in refused[0][1]
+    assert "held no voting tokens" in refused[1][1]
+    weights = _weights(meeting.id)
+    assert sorted(b.weight for b in _stored()) == sorted(
+        weights[str(v.pubkey())] for v in meeting.holders[:3]
+    )

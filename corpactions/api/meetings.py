@@ -12,7 +12,6 @@ from sqlmodel import Session, col, select
 
 from corpactions import db
 from corpactions.api.schemas import Problem
-from corpactions.config import get_settings
 from corpactions.errors import CorpactionsError, NotFound
 from corpactions.meetings.agenda import Agenda
 from corpactions.meetings.ballots import cast_ballot, meeting_of
@@ -187,7 +186,6 @@ def post_ballot(meeting_id: MeetingId, ballot: BallotIn) -> BallotOut:
             wallet=ballot.wallet,
             message=ballot.message,
             signature=ballot.signature,
-            settings=get_settings(),
         )
         return BallotOut(
             ballot_id=stored.id or 0,

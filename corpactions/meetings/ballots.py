@@ -27,11 +27,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from corpactions.addresses import parse_address
-from corpactions.config import Settings, get_settings
+from corpactions.config import get_settings
 from corpactions.errors import BallotRejected, CorpactionsError, MeetingError, NotFound
 from corpactions.logs import get_logger
 from corpactions.meetings.agenda import Agenda, parse_agenda
-from corpactions.meetings.weights import weight_of
+from corpactions.meetings.weights import all_weights, weight_of
 from corpactions.models import (
     ActionKind,
     Ballot,
@@ -119,19 +119,11 @@ def _verify_signature(wallet: str, message: bytes, signature: str) -> None:
         )
 
 
-def cast_ballot(
-    session: Session,
-    meeting_id: int,
-    *,
-    wallet: str,
-    message: str,
-    signature: str,
-    now: datetime | None = None,
-    settings: Settings | None = None,
-) -> tuple[Ballot, Ballot | None]:
-    """Verify and store a ballot; returns (stored, replaced or None)."""
-    settings = settings or get_settings()
-    moment = now or datetime.now(UTC)
+def verify_ballot(
+    meeting_id: int, agenda: Agenda, *, wallet: str, message: str, signature: str, now: datetime
+) -> ParsedBallot:
+    """Every check that needs no ledger: size, wallet, message form, meeting, signature,
+    deadline, items and choices. Raises ``BallotRejected`` naming the first failure."""
     data = message.encode()
     if len(data) > MAX_MESSAGE_BYTES:
         raise BallotRejected(f"the message is {len(data)} bytes; at most {MAX_MESSAGE_BYTES}")
@@ -139,7 +131,6 @@ def cast_ballot(
         wallet = parse_address(wallet, what="wallet")
     except CorpactionsError as exc:
         raise BallotRejected(exc.message, hint=exc.hint) from exc
-    _, agenda = meeting_of(session, meeting_id)
     parsed = parse_message(message)
     if parsed.meeting_id != meeting_id:
         raise BallotRejected(
@@ -148,7 +139,7 @@ def cast_ballot(
     if parsed.wallet != wallet:
         raise BallotRejected("the message names another wallet than the one that signed")
     _verify_signature(wallet, data, signature)
-    if moment > agenda.vote_deadline:
+    if now > agenda.vote_deadline:
         raise BallotRejected(
             f"voting closed at {agenda.vote_deadline.isoformat()}",
             hint="ballots are accepted until the vote deadline",
@@ -161,45 +152,51 @@ def cast_ballot(
             raise BallotRejected(
                 f"{choice!r} is not a choice of item {item_id} ({', '.join(item.choices)})"
             )
-    snapshot = current_snapshot(session, meeting_id)
-    if snapshot is None:
-        raise MeetingError(
-            f"meeting {meeting_id} has no record-date snapshot yet",
-            hint="ballots open once the holders at the record date are known",
-        )
-    weight = weight_of(snapshot, wallet)
-    if weight <= 0:
-        raise BallotRejected(
-            f"wallet {wallet} held no voting tokens at the record date (snapshot slot "
-            f"{snapshot.slot})"
-        )
-    previous = session.exec(
-        select(Ballot).where(
-            Ballot.action_id == meeting_id,
-            Ballot.wallet == wallet,
-            col(Ballot.superseded_at).is_(None),
-        )
-    ).first()
+    return parsed
+
+
+def _no_weight(wallet: str, snapshot: Snapshot) -> BallotRejected:
+    return BallotRejected(
+        f"wallet {wallet} held no voting tokens at the record date (snapshot slot {snapshot.slot})"
+    )
+
+
+def _replace(
+    session: Session,
+    meeting_id: int,
+    parsed: ParsedBallot,
+    *,
+    message: str,
+    signature: str,
+    weight: int,
+    snapshot: Snapshot,
+    previous: Ballot | None,
+    now: datetime,
+) -> Ballot:
     if previous is not None and previous.nonce == parsed.nonce:
         raise BallotRejected(
             "this nonce was used by the wallet's current ballot",
             hint="a replacement ballot needs a new nonce",
         )
     if previous is not None:
-        previous.superseded_at = moment
+        previous.superseded_at = now
         session.add(previous)
     ballot = Ballot(
         action_id=meeting_id,
-        wallet=wallet,
+        wallet=parsed.wallet,
         message=message,
         signature=signature,
         nonce=parsed.nonce,
         choices=parsed.choices,
         weight=weight,
         snapshot_id=snapshot.id or 0,
-        received_at=moment,
+        received_at=now,
     )
     session.add(ballot)
+    return ballot
+
+
+def _flush(session: Session) -> None:
     try:
         session.flush()
     except IntegrityError as exc:
@@ -207,14 +204,103 @@ def cast_ballot(
             "another ballot of this wallet arrived at the same moment",
             hint="send the ballot again; the later one replaces the other",
         ) from exc
+
+
+def cast_ballot(
+    session: Session,
+    meeting_id: int,
+    *,
+    wallet: str,
+    message: str,
+    signature: str,
+    now: datetime | None = None,
+) -> tuple[Ballot, Ballot | None]:
+    """Verify and store one ballot (the API's path); returns (stored, replaced or None)."""
+    moment = now or datetime.now(UTC)
+    _, agenda = meeting_of(session, meeting_id)
+    parsed = verify_ballot(
+        meeting_id, agenda, wallet=wallet, message=message, signature=signature, now=moment
+    )
+    snapshot = snapshot_of(session, meeting_id)
+    weight = weight_of(snapshot, parsed.wallet)
+    if weight <= 0:
+        raise _no_weight(parsed.wallet, snapshot)
+    previous = session.exec(
+        select(Ballot).where(
+            Ballot.action_id == meeting_id,
+            Ballot.wallet == parsed.wallet,
+            col(Ballot.superseded_at).is_(None),
+        )
+    ).first()
+    ballot = _replace(
+        session,
+        meeting_id,
+        parsed,
+        message=message,
+        signature=signature,
+        weight=weight,
+        snapshot=snapshot,
+        previous=previous,
+        now=moment,
+    )
+    _flush(session)
     log.info(
         "ballot stored",
         meeting=meeting_id,
-        wallet=wallet,
+        wallet=parsed.wallet,
         weight=weight,
         replaced=previous.id if previous else None,
     )
     return ballot, previous
+
+
+def cast_ballots(
+    session: Session,
+    meeting_id: int,
+    ballots: list[dict[str, str]],
+    *,
+    now: datetime | None = None,
+) -> tuple[int, list[tuple[int, str]]]:
+    """Verify and store many ballots ({wallet, message, signature}) at once, e.g. a batch a
+    wallet provider forwards: weights and current ballots are read once. Returns the number
+    stored and, per refused ballot, its position and reason (the others are stored)."""
+    moment = now or datetime.now(UTC)
+    _, agenda = meeting_of(session, meeting_id)
+    snapshot = snapshot_of(session, meeting_id)
+    weights = dict(all_weights(snapshot).iter_rows())
+    current = {
+        b.wallet: b
+        for b in session.exec(
+            select(Ballot).where(
+                Ballot.action_id == meeting_id, col(Ballot.superseded_at).is_(None)
+            )
+        )
+    }
+    stored = 0
+    refused: list[tuple[int, str]] = []
+    for position, raw in enumerate(ballots):
+        try:
+            parsed = verify_ballot(meeting_id, agenda, now=moment, **raw)
+            weight = int(weights.get(parsed.wallet) or 0)
+            if weight <= 0:
+                raise _no_weight(parsed.wallet, snapshot)
+            current[parsed.wallet] = _replace(
+                session,
+                meeting_id,
+                parsed,
+                message=raw["message"],
+                signature=raw["signature"],
+                weight=weight,
+                snapshot=snapshot,
+                previous=current.get(parsed.wallet),
+                now=moment,
+            )
+            stored += 1
+        except BallotRejected as exc:
+            refused.append((position, exc.one_line()))
+    _flush(session)
+    log.info("ballots stored", meeting=meeting_id, stored=stored, refused=len(refused))
+    return stored, refused
 
 
 def snapshot_of(session: Session, meeting_id: int) -> Snapshot:
