@@ -412,3 +412,59 @@ def test_a_batch_of_ballots_stores_the_good_and_names_each_refusal(meeting: Meet
     assert sorted(b.weight for b in _stored()) == sorted(
         weights[str(v.pubkey())] for v in meeting.holders[:3]
     )
+
+
+SEEV001 = """<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:seev.001.001.11">
+  <MtgNtfctn>
+    <NtfctnGnlInf><NtfctnTp>NEWM</NtfctnTp><NtfctnSts><EvtCmpltnsSts>COMP</EvtCmpltnsSts>
+      <EvtConfSts>CONF</EvtConfSts></NtfctnSts></NtfctnGnlInf>
+    <Mtg>
+      <MtgId>{mtg_id}</MtgId><IssrMtgId>AAPL-AGM-2027</IssrMtgId><Tp>GMET</Tp>
+      <EntitlmntFxgDt><Dt>2026-11-10</Dt></EntitlmntFxgDt>
+    </Mtg>
+    <MtgDtls><DtAndTm><DtOrDtTm><DtTm>2027-03-01T10:00:00-05:00</DtTm></DtOrDtTm></DtAndTm>
+    </MtgDtls>
+    <Issr><Id><NmAndAdr><Nm>Apple Inc.</Nm></NmAndAdr></Id></Issr>
+    <Scty><FinInstrmId><ISIN>US0378331005</ISIN>
+      <OthrId><Id>AAPL</Id><Tp><Cd>TS</Cd></Tp></OthrId></FinInstrmId></Scty>
+    <Rsltn><IssrLabl>1</IssrLabl><Desc><Lang>en</Lang><Titl>Elect the board</Titl></Desc>
+      <Tp>ORDI</Tp><ForInfOnly>false</ForInfOnly><Sts>ACTV</Sts>
+      <VoteInstrTp><VoteInstrTpCd>CFOR</VoteInstrTpCd></VoteInstrTp>
+      <VoteInstrTp><VoteInstrTpCd>CAGS</VoteInstrTpCd></VoteInstrTp></Rsltn>
+    <Rsltn><IssrLabl>2</IssrLabl><Desc><Lang>en</Lang><Titl>Amend the charter</Titl></Desc>
+      <Tp>EXTR</Tp><ForInfOnly>false</ForInfOnly><Sts>ACTV</Sts></Rsltn>
+    <Rsltn><IssrLabl>3</IssrLabl><Desc><Lang>en</Lang><Titl>Annual report</Titl></Desc>
+      <ForInfOnly>true</ForInfOnly><Sts>ACTV</Sts></Rsltn>
+    <Rsltn><IssrLabl>4</IssrLabl><Desc><Lang>en</Lang><Titl>Withdrawn item</Titl></Desc>
+      <ForInfOnly>false</ForInfOnly><Sts>WDRW</Sts></Rsltn>
+    <Vote><PrtlVoteAllwd>true</PrtlVoteAllwd><SpltVoteAllwd>false</SpltVoteAllwd>
+      <VoteDdln><DtOrDtTm><DtTm>2027-02-26T17:00:00-05:00</DtTm></DtOrDtTm></VoteDdln></Vote>
+  </MtgNtfctn>
+</Document>"""
+
+
+def test_a_seev001_meeting_notification_becomes_a_meeting_with_its_agenda(
+    meeting: Meeting,
+) -> None:
+    from corpactions.feeds.seev001 import parse_notifications
+    from corpactions.meetings.ballots import meeting_of
+
+    with db.session_scope() as session:
+        report = ingest(
+            parse_notifications(SEEV001.format(mtg_id="MTG-2027-1").encode()), session=session
+        )
+        bad = ingest(parse_notifications(SEEV001.format(mtg_id="").encode()), session=session)
+    assert (report.accepted, bad.quarantined) == (1, 1)
+    assert "MtgId" in bad.reasons[0]
+    with db.session_scope() as session:
+        action = session.exec(
+            select(CorporateAction).where(CorporateAction.source_ref == "MTG-2027-1")
+        ).one()
+        _, agenda = meeting_of(session, action.id or 0)
+    assert [(i.id, i.text, i.choices, i.majority) for i in agenda.items] == [
+        ("1", "Elect the board", ("for", "against"), "simple"),
+        ("2", "Amend the charter", ("for", "against", "abstain"), "two_thirds"),
+    ]
+    assert agenda.vote_deadline.isoformat() == "2027-02-26T17:00:00-05:00"
+    assert str(agenda.meeting_date) == "2027-03-01"

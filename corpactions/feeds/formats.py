@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import StrEnum
 
-from corpactions.feeds import alpaca, ownformat, polygon, seev031
+from corpactions.feeds import alpaca, ownformat, polygon, seev001, seev031
 from corpactions.feeds.normalized import NormalizedAction, Rejected
 
 Parser = Callable[[bytes], list[NormalizedAction | Rejected]]
@@ -15,6 +15,7 @@ class FeedFormat(StrEnum):
     polygon = "polygon"
     alpaca = "alpaca"
     seev031 = "seev031"
+    seev001 = "seev001"
     csv = "csv"
     json = "json"
 
@@ -23,6 +24,7 @@ PARSERS: dict[FeedFormat, tuple[str, Parser]] = {
     FeedFormat.polygon: (polygon.SOURCE, lambda raw: polygon.parse_page(raw).records),
     FeedFormat.alpaca: (alpaca.SOURCE, alpaca.parse_announcements),
     FeedFormat.seev031: (seev031.SOURCE, seev031.parse_notifications),
+    FeedFormat.seev001: (seev001.SOURCE, seev001.parse_notifications),
     FeedFormat.csv: (ownformat.SOURCE, ownformat.parse_csv),
     FeedFormat.json: (ownformat.SOURCE, ownformat.parse_json),
 }
@@ -30,6 +32,7 @@ PARSERS: dict[FeedFormat, tuple[str, Parser]] = {
 SUFFIXES: tuple[tuple[str, FeedFormat], ...] = (
     (".polygon.json", FeedFormat.polygon),
     (".alpaca.json", FeedFormat.alpaca),
+    (".seev001.xml", FeedFormat.seev001),
     (".xml", FeedFormat.seev031),
     (".csv", FeedFormat.csv),
     (".json", FeedFormat.json),

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from decimal import Decimal
-from typing import Any
-
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
 
 from corpactions.errors import InvalidRecord
+from corpactions.feeds.isoxml import date_of as _date
+from corpactions.feeds.isoxml import read_documents
+from corpactions.feeds.isoxml import text as _text
+from corpactions.feeds.isoxml import ticker as _ticker
 from corpactions.feeds.normalized import (
     FUNCTIONS,
-    MalformedPayload,
     NormalizedAction,
     Rejected,
     parse_date,
@@ -44,19 +43,6 @@ EVENT_KINDS = {
 _HUNDRED = Decimal(100)
 
 
-def _text(node: ET.Element | None, path: str) -> str | None:
-    if node is None:
-        return None
-    found = node.find(path)
-    if found is None or found.text is None:
-        return None
-    return found.text.strip() or None
-
-
-def _date(node: ET.Element | None, tag: str) -> Any:
-    return _text(node, f"{{*}}{tag}/{{*}}Dt") or _text(node, f"{{*}}{tag}/{{*}}DtTm")
-
-
 def _processing_status(general: ET.Element | None) -> str | None:
     code = _text(general, "{*}PrcgSts/{*}Cd")
     if code:
@@ -66,17 +52,6 @@ def _processing_status(general: ET.Element | None) -> str | None:
     if confirmed == "CONF":
         return "COMP" if complete == "COMP" else "PREC"
     return "PREU" if (complete or confirmed) else None
-
-
-def _ticker(security: ET.Element | None) -> tuple[str | None, str | None]:
-    if security is None:
-        return None, None
-    isin = _text(security, ".//{*}ISIN")
-    for other in security.iterfind(".//{*}OthrId"):
-        kind = _text(other, "{*}Tp/{*}Cd") or _text(other, "{*}Tp/{*}Prtry")
-        if kind in ("TS", "TICKER"):
-            return _text(other, "{*}Id"), isin
-    return _text(security, ".//{*}Desc"), isin
 
 
 def _ratio(option: ET.Element | None) -> tuple[Decimal | None, Decimal | None]:
@@ -154,27 +129,10 @@ def notification(document: ET.Element, raw: str, created: str | None) -> Normali
 
 
 def parse_notifications(payload: bytes) -> list[NormalizedAction | Rejected]:
-    try:
-        root = SafeET.fromstring(payload, forbid_dtd=True)
-    except ET.ParseError as exc:
-        raise MalformedPayload(f"seev.031 file is not well-formed XML: {exc}") from exc
-    except DefusedXmlException as exc:
-        raise MalformedPayload(
-            f"seev.031 file refused: {exc} (DTDs and entities are not accepted)"
-        ) from exc
-    if root.tag.rsplit("}", 1)[-1] == "Document":
-        documents = [(root, root)]
-    else:
-        documents = [(doc, root) for doc in root.iter() if doc.tag.rsplit("}", 1)[-1] == "Document"]
-    if not documents:
-        raise MalformedPayload("no seev.031 Document element in the file")
-    records: list[NormalizedAction | Rejected] = []
-    for document, container in documents:
-        raw = ET.canonicalize(ET.tostring(document, encoding="unicode"), strip_text=True)
-        created = _text(container, ".//{*}CreDt") or _text(container, ".//{*}CreDtTm")
-        try:
-            records.append(notification(document, raw, created))
-        except InvalidRecord as exc:
-            reference = _text(document, ".//{*}CorpActnEvtId")
-            records.append(Rejected(SOURCE, exc.message, raw, reference))
-    return records
+    return read_documents(
+        payload,
+        source=SOURCE,
+        what="seev.031",
+        parse=notification,
+        reference=lambda document: _text(document, ".//{*}CorpActnEvtId"),
+    )
