@@ -125,3 +125,16 @@ def localnet_url() -> Iterator[str]:
     process = LocalnetProcess("--slot-ms", "50")
     yield process.url
     process.stop()
+
+
+@pytest.fixture(scope="module")
+def api_data(
+    pg_url: str, localnet_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[object]:
+    """Ledger data made by the real pipeline on the localnet (see ``tests.apikit``), once per
+    module; the module's tests only read it."""
+    from tests.apikit import build_api_data
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield build_api_data(pg_url, localnet_url, tmp_path_factory.mktemp("api"), monkeypatch)
+        get_settings.cache_clear()

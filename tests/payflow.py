@@ -10,7 +10,7 @@ import orjson
 import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from corpactions import db
 from corpactions.chain import layout, tokens
@@ -22,7 +22,7 @@ from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_csv
 from corpactions.instruments import add_instrument
 from corpactions.localnet.seed import SeedResult, seed
-from corpactions.models import CorporateAction, PayoutLine
+from corpactions.models import CorporateAction, Instrument, PayoutLine
 from corpactions.payouts.plan import compute_plan
 from snapshots.take import take_snapshot
 from tests.chainkit import send
@@ -49,6 +49,17 @@ def configure(monkeypatch: pytest.MonkeyPatch, url: str, seeded: SeedResult, **e
     get_settings.cache_clear()
 
 
+def register_aapl(session: Session, seeded: SeedResult) -> Instrument:
+    """The seeded stock mint registered as AAPL (8 decimals), its issuer wallet excluded."""
+    return add_instrument(
+        session=session,
+        symbol="AAPL",
+        mint=seeded.stock_mint,
+        decimals=8,
+        issuer_wallet=seeded.issuer_wallet,
+    )
+
+
 def snapshotted(
     monkeypatch: pytest.MonkeyPatch,
     url: str,
@@ -66,13 +77,7 @@ def snapshotted(
     if usdc_accounts_for:
         asyncio.run(_open_usdc_accounts(url, authority, seeded, usdc_accounts_for))
     with db.session_scope() as session:
-        instrument = add_instrument(
-            session=session,
-            symbol="AAPL",
-            mint=seeded.stock_mint,
-            decimals=8,
-            issuer_wallet=seeded.issuer_wallet,
-        )
+        instrument = register_aapl(session, seeded)
         ingest(parse_csv(csv_rows(own(gross_rate=rate))), session=session)
         action = session.exec(select(CorporateAction)).one()
         take_snapshot(session=session, instrument=instrument, action=action)

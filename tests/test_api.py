@@ -16,23 +16,14 @@ from corpactions.api.app import create_app
 from corpactions.config import get_settings
 from corpactions.execution.protocol import execute_plan
 from corpactions.models import PayoutLine, PayoutPlan
-from tests.apikit import ApiData, build_api_data
+from tests.apikit import ApiData
 from tests.payflow import prepare
 
 NOT_BASE58 = "0OIl" + "1" * 40
 
 
 @pytest.fixture(scope="module")
-def data(
-    pg_url: str, localnet_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ApiData]:
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        yield build_api_data(pg_url, localnet_url, tmp_path_factory.mktemp("api"), monkeypatch)
-        get_settings.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def client(data: ApiData) -> Iterator[TestClient]:
+def client(api_data: ApiData) -> Iterator[TestClient]:
     with TestClient(create_app()) as test_client:
         yield test_client
 
@@ -56,12 +47,12 @@ def _usdc(base_units: int) -> str:
 
 
 def test_a_paid_line_shows_action_shares_amounts_status_signature_and_slot(
-    client: TestClient, data: ApiData
+    client: TestClient, api_data: ApiData
 ) -> None:
-    owner = data.owners[1]
-    line = _line(data.paid.plan_id, owner)
+    owner = api_data.owners[1]
+    line = _line(api_data.paid.plan_id, owner)
     body = client.get(f"/v1/holders/{owner}/payouts").json()
-    [item] = [i for i in body["items"] if i["plan_id"] == data.paid.plan_id]
+    [item] = [i for i in body["items"] if i["plan_id"] == api_data.paid.plan_id]
     assert item["action"]["symbol"] == "AAPL"
     assert item["action"]["kind"] == "cash_dividend"
     assert item["action"]["pay_date"] == "2026-11-13"
@@ -76,33 +67,35 @@ def test_a_paid_line_shows_action_shares_amounts_status_signature_and_slot(
     assert line.signature is not None
 
 
-def test_history_is_newest_first_and_pages_with_a_cursor(client: TestClient, data: ApiData) -> None:
-    owner = data.owners[2]
+def test_history_is_newest_first_and_pages_with_a_cursor(
+    client: TestClient, api_data: ApiData
+) -> None:
+    owner = api_data.owners[2]
     first = client.get(f"/v1/holders/{owner}/payouts", params={"limit": 1}).json()
-    assert [i["plan_id"] for i in first["items"]] == [data.pending_plan]
+    assert [i["plan_id"] for i in first["items"]] == [api_data.pending_plan]
     assert first["items"][0]["status"] == "pending"
     assert first["items"][0]["signature"] is None
     second = client.get(
         f"/v1/holders/{owner}/payouts", params={"limit": 1, "cursor": first["next_cursor"]}
     ).json()
-    assert [i["plan_id"] for i in second["items"]] == [data.paid.plan_id]
+    assert [i["plan_id"] for i in second["items"]] == [api_data.paid.plan_id]
     assert second["next_cursor"] is None
 
 
-def test_filters_by_symbol_and_pay_date(client: TestClient, data: ApiData) -> None:
-    owner = data.owners[2]
+def test_filters_by_symbol_and_pay_date(client: TestClient, api_data: ApiData) -> None:
+    owner = api_data.owners[2]
     url = f"/v1/holders/{owner}/payouts"
     assert client.get(url, params={"symbol": "MSFT"}).json()["items"] == []
     assert len(client.get(url, params={"symbol": "aapl"}).json()["items"]) == 2
     in_2027 = client.get(url, params={"from": "2027-01-01"}).json()["items"]
-    assert [i["plan_id"] for i in in_2027] == [data.pending_plan]
+    assert [i["plan_id"] for i in in_2027] == [api_data.pending_plan]
     in_2026 = client.get(url, params={"from": "2026-01-01", "to": "2026-12-31"}).json()["items"]
-    assert [i["plan_id"] for i in in_2026] == [data.paid.plan_id]
+    assert [i["plan_id"] for i in in_2026] == [api_data.paid.plan_id]
 
 
-def test_an_escrowed_line_says_so_with_its_reason(client: TestClient, data: ApiData) -> None:
-    items = client.get(f"/v1/holders/{data.blocked}/payouts").json()["items"]
-    [escrowed] = [i for i in items if i["plan_id"] == data.pending_plan]
+def test_an_escrowed_line_says_so_with_its_reason(client: TestClient, api_data: ApiData) -> None:
+    items = client.get(f"/v1/holders/{api_data.blocked}/payouts").json()["items"]
+    [escrowed] = [i for i in items if i["plan_id"] == api_data.pending_plan]
     assert escrowed["status"] == "escrowed"
     assert escrowed["status_reason"] == "wallet blocked: KYC review"
 
@@ -114,11 +107,11 @@ def test_a_wallet_without_payouts_has_an_empty_history(client: TestClient) -> No
 
 
 def test_the_summary_totals_each_symbol_and_year_and_counts_only_paid_as_paid(
-    client: TestClient, data: ApiData
+    client: TestClient, api_data: ApiData
 ) -> None:
-    owner = data.owners[3]
-    paid = _line(data.paid.plan_id, owner)
-    pending = _line(data.pending_plan, owner)
+    owner = api_data.owners[3]
+    paid = _line(api_data.paid.plan_id, owner)
+    pending = _line(api_data.pending_plan, owner)
     rows = {
         (r["symbol"], r["year"]): r
         for r in client.get(f"/v1/holders/{owner}/summary").json()["rows"]
@@ -136,15 +129,15 @@ def test_the_summary_totals_each_symbol_and_year_and_counts_only_paid_as_paid(
     ("params", "headers"), [({"format": "csv"}, {}), ({}, {"Accept": "text/csv"})]
 )
 def test_the_summary_is_a_csv_file_when_asked(
-    client: TestClient, data: ApiData, params: dict[str, str], headers: dict[str, str]
+    client: TestClient, api_data: ApiData, params: dict[str, str], headers: dict[str, str]
 ) -> None:
-    owner = data.owners[3]
+    owner = api_data.owners[3]
     response = client.get(f"/v1/holders/{owner}/summary", params=params, headers=headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     lines = response.text.splitlines()
     assert lines[0].startswith("symbol,year,lines,gross,gross_display")
-    paid = _line(data.paid.plan_id, owner)
+    paid = _line(api_data.paid.plan_id, owner)
     assert lines[1].split(",")[:4] == ["AAPL", "2026", "1", str(paid.gross)]
 
 
@@ -191,11 +184,11 @@ def test_a_validation_error_names_the_parameter_and_the_rule(client: TestClient)
 
 
 def test_unknown_ids_are_404_and_an_unpaid_plans_ledger_is_409(
-    client: TestClient, data: ApiData
+    client: TestClient, api_data: ApiData
 ) -> None:
     assert client.get("/v1/actions/424242").status_code == 404
     assert client.get("/v1/plans/424242/ledger").status_code == 404
-    response = client.get(f"/v1/plans/{data.pending_plan}/ledger")
+    response = client.get(f"/v1/plans/{api_data.pending_plan}/ledger")
     assert response.status_code == 409
     assert "no attested ledger" in response.json()["detail"]
 
@@ -211,13 +204,13 @@ def test_actions_are_listed_newest_first_and_filtered(client: TestClient) -> Non
 
 
 def test_an_action_shows_versions_snapshot_plan_totals_and_attestation(
-    client: TestClient, data: ApiData
+    client: TestClient, api_data: ApiData
 ) -> None:
-    plan = _plan(data.paid.plan_id)
+    plan = _plan(api_data.paid.plan_id)
     body: dict[str, Any] = client.get(f"/v1/actions/{plan.action_id}").json()
     assert body["status"] == "attested"
     assert [v["version"] for v in body["versions"]] == [1]
-    assert body["snapshot"]["owner_count"] >= len(data.owners)
+    assert body["snapshot"]["owner_count"] >= len(api_data.owners)
     assert int(body["snapshot"]["supply"]) > 0
     [shown] = body["plans"]
     assert shown["plan_hash"] == plan.plan_hash
@@ -227,12 +220,14 @@ def test_an_action_shows_versions_snapshot_plan_totals_and_attestation(
 
 
 def test_the_ledger_endpoint_serves_the_exact_attested_file(
-    client: TestClient, data: ApiData
+    client: TestClient, api_data: ApiData
 ) -> None:
-    response = client.get(f"/v1/plans/{data.paid.plan_id}/ledger")
+    response = client.get(f"/v1/plans/{api_data.paid.plan_id}/ledger")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
-    assert hashlib.sha256(response.content).hexdigest() == _plan(data.paid.plan_id).ledger_sha256
+    assert (
+        hashlib.sha256(response.content).hexdigest() == _plan(api_data.paid.plan_id).ledger_sha256
+    )
 
 
 def test_health_and_readiness(client: TestClient) -> None:
@@ -254,7 +249,7 @@ def test_the_only_route_that_writes_is_casting_a_ballot(client: TestClient) -> N
 
 
 def test_cors_is_off_by_default_and_on_for_configured_origins(
-    data: ApiData, monkeypatch: pytest.MonkeyPatch
+    api_data: ApiData, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with TestClient(create_app()) as closed:
         response = closed.get("/healthz", headers={"Origin": "https://wallet.example"})

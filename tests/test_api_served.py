@@ -21,12 +21,11 @@ from sqlmodel import select
 
 from corpactions import db
 from corpactions.api.app import create_app
-from corpactions.config import get_settings
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_json
 from corpactions.models import Ballot, CorporateAction, Instrument, PayoutLine
 from snapshots.take import take_snapshot
-from tests.apikit import ApiData, build_api_data, served
+from tests.apikit import ApiData, served
 
 CHROMIUM = "/usr/bin/chromium"
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
@@ -44,16 +43,7 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def data(
-    pg_url: str, localnet_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ApiData]:
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        yield build_api_data(pg_url, localnet_url, tmp_path_factory.mktemp("api"), monkeypatch)
-        get_settings.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def base_url(data: ApiData) -> Iterator[str]:
+def base_url(api_data: ApiData) -> Iterator[str]:
     with served(create_app()) as url:
         yield url
 
@@ -97,13 +87,13 @@ def test_no_generated_request_gets_a_server_error(
 
 
 def test_the_holder_page_shows_a_wallets_payouts_in_a_real_browser(
-    base_url: str, data: ApiData
+    base_url: str, api_data: ApiData
 ) -> None:
-    owner = data.owners[1]
+    owner = api_data.owners[1]
     with db.session_scope() as session:
         paid = session.exec(
             select(PayoutLine).where(
-                PayoutLine.plan_id == data.paid.plan_id, PayoutLine.owner == owner
+                PayoutLine.plan_id == api_data.paid.plan_id, PayoutLine.owner == owner
             )
         ).one()
     net = f"{paid.net // 10**6}.{paid.net % 10**6:06d}"
@@ -157,7 +147,7 @@ INJECTED_WALLET = """
 
 
 def test_a_holder_votes_from_the_page_with_an_injected_wallet(
-    base_url: str, data: ApiData, tmp_path: Path
+    base_url: str, api_data: ApiData, tmp_path: Path
 ) -> None:
     """The page builds the ballot, the wallet (WebCrypto Ed25519 with the holder's real key)
     signs it, the API verifies it: the ballot is stored with the holder's weight."""
@@ -165,10 +155,10 @@ def test_a_holder_votes_from_the_page_with_an_injected_wallet(
     secrets = dict(
         (wallet, bytes(secret))
         for wallet, secret in orjson.loads(
-            (Path(data.paid.seeded.keys_dir) / "holders.json").read_bytes()
+            (Path(api_data.paid.seeded.keys_dir) / "holders.json").read_bytes()
         )
     )
-    voter = next(w for w in data.owners if w in secrets and w != data.blocked)
+    voter = next(w for w in api_data.owners if w in secrets and w != api_data.blocked)
     script = INJECTED_WALLET % {
         "wallet": orjson.dumps(voter).decode(),
         "pkcs8": list(PKCS8_ED25519_PREFIX + secrets[voter][:32]),

@@ -26,7 +26,6 @@ from corpactions.cli import app as cli
 from corpactions.errors import BallotRejected
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_json
-from corpactions.instruments import add_instrument
 from corpactions.localnet.seed import seed
 from corpactions.meetings.attest import close_and_attest, meetings_to_close
 from corpactions.meetings.ballots import canonical_message, cast_ballot
@@ -34,7 +33,7 @@ from corpactions.meetings.tally import record_path, tally
 from corpactions.models import Ballot, CorporateAction, QuarantinedRecord
 from snapshots.parse import owners_as_base58
 from snapshots.take import load_holders, take_snapshot
-from tests.payflow import configure
+from tests.payflow import configure, register_aapl
 
 runner = CliRunner()
 AGENDA = [
@@ -78,13 +77,7 @@ def meeting(
     holders = [Keypair.from_bytes(bytes(secret)) for _, secret in secrets]
     deadline = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
     with db.session_scope() as session:
-        instrument = add_instrument(
-            session=session,
-            symbol="AAPL",
-            mint=seeded.stock_mint,
-            decimals=8,
-            issuer_wallet=seeded.issuer_wallet,
-        )
+        instrument = register_aapl(session, seeded)
         ingest(parse_json(_meeting_json(deadline)), session=session)
         action = session.exec(select(CorporateAction)).one()
         take_snapshot(session=session, instrument=instrument, action=action)
@@ -468,3 +461,17 @@ def test_a_seev001_meeting_notification_becomes_a_meeting_with_its_agenda(
     ]
     assert agenda.vote_deadline.isoformat() == "2027-02-26T17:00:00-05:00"
     assert str(agenda.meeting_date) == "2027-03-01"
+
+
+def test_meetings_can_be_created_from_a_csv_file_too(meeting: Meeting, tmp_path: Path) -> None:
+    agenda = orjson.dumps([{"id": "1", "text": "Approve the merger"}]).decode().replace('"', '""')
+    path = tmp_path / "meetings.csv"
+    path.write_text(
+        "reference,symbol,record_date,meeting_date,vote_deadline,agenda\n"
+        f'EGM-CSV,AAPL,2026-11-10,2027-04-01,2027-03-30,"{agenda}"\n'
+    )
+    result = runner.invoke(cli, ["meetings", "create", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 created" in result.output
+    listed = orjson.loads(runner.invoke(cli, ["meetings", "list", "--json"]).output)
+    assert "EGM-CSV" in [m["reference"] for m in listed]

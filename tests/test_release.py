@@ -18,27 +18,20 @@ from corpactions.execution.approval import approve
 from corpactions.execution.release import release_escrow
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_csv
-from corpactions.instruments import add_instrument
 from corpactions.localnet.seed import SeedResult, seed
 from corpactions.models import CorporateAction, PayoutLine, PayoutPlan, Wallet
 from corpactions.payouts.plan import FROZEN_REASON, _carried_in, compute_plan, reconcile
 from snapshots.take import take_snapshot
 from tests.chainkit import send
 from tests.feed_corpus import csv_rows, own
-from tests.payflow import configure
+from tests.payflow import configure, register_aapl
 
 THAW_ACCOUNT = 11
 
 
 def _approved_plan(seeded: SeedResult) -> int:
     with db.session_scope() as session:
-        instrument = add_instrument(
-            session=session,
-            symbol="AAPL",
-            mint=seeded.stock_mint,
-            decimals=8,
-            issuer_wallet=seeded.issuer_wallet,
-        )
+        instrument = register_aapl(session, seeded)
         ingest(parse_csv(csv_rows(own(gross_rate="0.5"))), session=session)
         action = session.exec(select(CorporateAction)).one()
         take_snapshot(session=session, instrument=instrument, action=action)

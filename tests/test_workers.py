@@ -22,7 +22,6 @@ from sqlmodel import col, func, select
 from corpactions import db
 from corpactions.chain.keys import load_keypair
 from corpactions.config import get_settings
-from corpactions.instruments import add_instrument
 from corpactions.localnet.seed import seed
 from corpactions.models import (
     BatchStatus,
@@ -37,7 +36,7 @@ from tasks.app import app
 from tests.celerykit import CeleryProcess, beat, wait_for, worker
 from tests.conftest import REDIS_URL
 from tests.feed_corpus import csv_rows, own
-from tests.payflow import Flow, assert_paid_exactly_once, configure, prepare
+from tests.payflow import Flow, assert_paid_exactly_once, configure, prepare, register_aapl
 
 ROOT = Path(__file__).resolve().parents[1]
 EASTERN = ZoneInfo("America/New_York")
@@ -99,13 +98,7 @@ def test_a_dividend_goes_from_a_feed_file_to_an_attested_payout_with_only_the_ap
         record_date_timezone="America/New_York",
     )
     with db.session_scope() as session:
-        add_instrument(
-            session=session,
-            symbol="AAPL",
-            mint=seeded.stock_mint,
-            decimals=8,
-            issuer_wallet=seeded.issuer_wallet,
-        )
+        register_aapl(session, seeded)
     record_date = cutoff.date().isoformat()
     inbox = get_settings().inbox_dir
     inbox.mkdir(parents=True)

@@ -53,49 +53,57 @@ def _payout_decimals(plan_inputs: dict[str, Any], settings: Settings) -> int:
     return int(plan_inputs.get("payout_decimals", settings.payout_decimals))
 
 
+def _visible_lines_of(query: Any, wallet: Any) -> Any:
+    """``query`` over a wallet's payout lines joined to their plan, action, instrument and the
+    action version the plan paid; only plans a holder may see."""
+    return (
+        query.select_from(PayoutLine)
+        .join(PayoutPlan, col(PayoutPlan.id) == col(PayoutLine.plan_id))
+        .join(CorporateAction, col(CorporateAction.id) == col(PayoutPlan.action_id))
+        .join(Instrument, col(Instrument.id) == col(CorporateAction.instrument_id))
+        .join(
+            CorporateActionVersion,
+            (col(CorporateActionVersion.action_id) == col(CorporateAction.id))
+            & (col(CorporateActionVersion.version) == col(PayoutPlan.action_version)),
+        )
+        .where(col(PayoutLine.owner) == wallet, col(PayoutPlan.status).in_(VISIBLE_PLANS))
+    )
+
+
 @lru_cache(maxsize=16)
 def _history_statement(by_symbol: bool, by_since: bool, by_until: bool, by_cursor: bool) -> Any:
     """The history query for one combination of filters, built once: values are bound
     parameters, so each request only binds and runs it."""
     day = sa.func.coalesce(CorporateActionVersion.pay_date, CorporateActionVersion.record_date)
     line, plan, version = PayoutLine, PayoutPlan, CorporateActionVersion
-    query = (
-        sa.select(
-            col(line.id),
-            col(line.shares),
-            col(line.gross),
-            col(line.withholding),
-            col(line.net),
-            col(line.carried_in),
-            col(line.amount_due),
-            col(line.status),
-            col(line.status_reason),
-            col(line.tax_class),
-            col(line.signature),
-            col(line.slot),
-            col(plan.id),
-            col(plan.rate_per_share),
-            col(plan.inputs)["payout_decimals"].as_integer(),
-            col(CorporateAction.id),
-            col(CorporateAction.kind),
-            col(Instrument.symbol),
-            col(Instrument.decimals),
-            col(version.ex_date),
-            col(version.record_date),
-            col(version.pay_date),
-            col(version.currency),
-            col(Snapshot.multiplier),
-        )
-        .join(plan, col(plan.id) == col(line.plan_id))
-        .join(CorporateAction, col(CorporateAction.id) == col(plan.action_id))
-        .join(Instrument, col(Instrument.id) == col(CorporateAction.instrument_id))
-        .join(
-            version,
-            (col(version.action_id) == col(CorporateAction.id))
-            & (col(version.version) == col(plan.action_version)),
-        )
-        .outerjoin(Snapshot, col(Snapshot.id) == col(plan.snapshot_id))
-        .where(col(line.owner) == sa.bindparam("wallet"), col(plan.status).in_(VISIBLE_PLANS))
+    query = sa.select(
+        col(line.id),
+        col(line.shares),
+        col(line.gross),
+        col(line.withholding),
+        col(line.net),
+        col(line.carried_in),
+        col(line.amount_due),
+        col(line.status),
+        col(line.status_reason),
+        col(line.tax_class),
+        col(line.signature),
+        col(line.slot),
+        col(plan.id),
+        col(plan.rate_per_share),
+        col(plan.inputs)["payout_decimals"].as_integer(),
+        col(CorporateAction.id),
+        col(CorporateAction.kind),
+        col(Instrument.symbol),
+        col(Instrument.decimals),
+        col(version.ex_date),
+        col(version.record_date),
+        col(version.pay_date),
+        col(version.currency),
+        col(Snapshot.multiplier),
+    )
+    query = _visible_lines_of(query, sa.bindparam("wallet")).outerjoin(
+        Snapshot, col(Snapshot.id) == col(plan.snapshot_id)
     )
     if by_symbol:
         query = query.where(col(Instrument.symbol) == sa.bindparam("symbol"))
@@ -206,7 +214,7 @@ def holder_summary(session: Session, wallet: str, *, settings: Settings) -> Summ
     """Totals per symbol and year of payment (gross, withheld, net, paid): a holder's tax
     reporting view. Carried and escrowed amounts count in the year of their own action."""
     day = sa.func.coalesce(CorporateActionVersion.pay_date, CorporateActionVersion.record_date)
-    rows = session.execute(
+    query = _visible_lines_of(
         sa.select(
             col(Instrument.symbol),
             day,
@@ -216,17 +224,10 @@ def holder_summary(session: Session, wallet: str, *, settings: Settings) -> Summ
             col(PayoutLine.amount_due),
             col(PayoutLine.status),
             col(PayoutPlan.inputs),
-        )
-        .join(PayoutPlan, col(PayoutPlan.id) == col(PayoutLine.plan_id))
-        .join(CorporateAction, col(CorporateAction.id) == col(PayoutPlan.action_id))
-        .join(Instrument, col(Instrument.id) == col(CorporateAction.instrument_id))
-        .join(
-            CorporateActionVersion,
-            (col(CorporateActionVersion.action_id) == col(CorporateAction.id))
-            & (col(CorporateActionVersion.version) == col(PayoutPlan.action_version)),
-        )
-        .where(col(PayoutLine.owner) == wallet, col(PayoutPlan.status).in_(VISIBLE_PLANS))
-    ).all()
+        ),
+        wallet,
+    )
+    rows = session.execute(query).all()
     totals: dict[tuple[str, int], list[int]] = {}
     decimals_of: dict[tuple[str, int], int] = {}
     for symbol, when, gross, withheld, net, due, status, inputs in rows:

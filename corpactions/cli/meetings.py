@@ -47,11 +47,17 @@ def _meeting(session: Session, meeting_id: int) -> dict[str, Any]:
 
 @app.command("create")
 def create(
-    path: Path = typer.Argument(..., help="JSON file: one meeting object, or a list of them."),
+    path: Path = typer.Argument(
+        ..., help="JSON (one meeting object or a list) or CSV (a row per meeting) file."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Create meetings from a file (for issuers without a feed); the own JSON feed format with
-    kind "meeting", meeting_date, vote_deadline and agenda. Re-running changes nothing."""
+    """Create meetings from a file (for issuers without a feed): the own feed format with kind
+    "meeting", record_date, meeting_date, vote_deadline and agenda (in CSV: a JSON list in the
+    agenda column). Re-running changes nothing; an amended file makes new versions."""
+    import csv
+    import io
+
     import orjson
 
     from corpactions.feeds.ingest import ingest
@@ -59,16 +65,21 @@ def create(
 
     try:
         raw = path.read_bytes()
-        document = orjson.loads(raw)
     except OSError as exc:
         raise UserInputError(f"cannot read {path}: {exc.strerror}") from exc
-    except orjson.JSONDecodeError as exc:
-        raise UserInputError(f"{path} is not JSON: {exc}") from exc
-    items = document if isinstance(document, list) else [document]
-    if not all(isinstance(i, dict) for i in items):
-        raise UserInputError(f"{path}: a meeting is a JSON object")
+    if path.suffix.lower() == ".csv":
+        rows = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
+        items: list[Any] = [{k: v for k, v in row.items() if v} for row in rows]
+    else:
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise UserInputError(f"{path} is not JSON: {exc}") from exc
+        items = document if isinstance(document, list) else [document]
+    if not items or not all(isinstance(i, dict) for i in items):
+        raise UserInputError(f"{path}: expected one or more meeting records")
     for item in items:
-        item.setdefault("kind", "meeting")
+        item["kind"] = item.get("kind") or "meeting"
         if item["kind"] != "meeting":
             raise UserInputError(f"{path}: kind {item['kind']!r} is not a meeting")
     db.require_current_schema()
