@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import sqlalchemy as sa
 from solders.keypair import Keypair
 from solders.message import Message
 from solders.signature import Signature
@@ -98,14 +99,20 @@ async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) ->
         previous = plan.attestation_signature
         previous_last_valid = int(plan.inputs.get("attestation_last_valid", 0))
 
-    def record(signature: str, last_valid: int) -> None:
+    def record(signature: str, last_valid: int) -> bool:
         with session_factory() as session:
             plan = session.get(PayoutPlan, plan_id)
             assert plan is not None
-            plan.ledger_sha256 = digest
-            plan.attestation_signature = signature
-            plan.inputs = {**plan.inputs, "attestation_last_valid": last_valid}
-            session.add(plan)
+            inputs = {**plan.inputs, "attestation_last_valid": last_valid}
+            return record_attempt(
+                session,
+                PayoutPlan.__table__,  # type: ignore[attr-defined]
+                plan_id,
+                previous,
+                attestation_signature=signature,
+                ledger_sha256=digest,
+                inputs=inputs,
+            )
 
     landed = await publish_memo(
         rpc,
@@ -126,13 +133,15 @@ async def publish_memo(
     *,
     previous: str | None,
     previous_last_valid: int,
-    record: Callable[[str, int], None],
+    record: Callable[[str, int], bool],
 ) -> str | None:
     """Post a memo signed by ``authority`` exactly once; returns the signature that landed, or
     None while an earlier attempt may still land (ask again later).
 
     ``previous`` is the attempt recorded before (if any); ``record(signature, last_valid)`` must
-    durably store a new attempt: it is called *before* the transaction is sent.
+    durably store a new attempt *before* the transaction is sent, as a compare-and-set against
+    ``previous``: False means another executor recorded an attempt first, and this one sends
+    nothing (the next run looks at that attempt instead).
     """
     if previous is not None:
         status = (
@@ -145,10 +154,25 @@ async def publish_memo(
     blockhash = await rpc.latest_blockhash()
     memo = tokens.memo(text, (authority.pubkey(),))
     tx = Transaction([authority], Message([memo], authority.pubkey()), blockhash.blockhash)
-    record(str(tx.signatures[0]), blockhash.last_valid_block_height)
+    if not record(str(tx.signatures[0]), blockhash.last_valid_block_height):
+        log.info("another executor is attesting this record; nothing sent", memo=text)
+        return None
     signature = await rpc.send_raw(bytes(tx), skip_preflight=True)
     await rpc.wait_landed([signature], timeout=120)
     return str(signature)
+
+
+def record_attempt(
+    session: Any, table: Any, row_id: int, previous: str | None, **values: Any
+) -> bool:
+    """Store a new attestation attempt on ``table``'s row only if its attempt is still
+    ``previous`` (compare-and-set); True when this caller's attempt was stored."""
+    column = table.c.attestation_signature
+    unchanged = column.is_(None) if previous is None else column == previous
+    result = session.connection().execute(
+        sa.update(table).where(table.c.id == row_id, unchanged).values(**values)
+    )
+    return bool(result.rowcount == 1)
 
 
 async def _mark_attested(session_factory: Any, plan_id: int, digest: str, signature: str) -> None:

@@ -10,7 +10,7 @@ from corpactions.chain.keys import load_keypair
 from corpactions.chain.rpc import Rpc
 from corpactions.config import Settings, get_settings
 from corpactions.errors import CorpactionsError
-from corpactions.execution.attest import publish_memo
+from corpactions.execution.attest import publish_memo, record_attempt
 from corpactions.execution.protocol import SessionFactory
 from corpactions.logs import get_logger
 from corpactions.meetings.ballots import meeting_of
@@ -44,13 +44,16 @@ async def close_and_attest(
         digest = result.record_sha256
         previous, last_valid = result.attestation_signature, result.attestation_last_valid or 0
 
-    def record(signature: str, valid_until: int) -> None:
+    def record(signature: str, valid_until: int) -> bool:
         with session_factory() as session:
-            stored = session.get(MeetingResult, result_id)
-            assert stored is not None
-            stored.attestation_signature = signature
-            stored.attestation_last_valid = valid_until
-            session.add(stored)
+            return record_attempt(
+                session,
+                MeetingResult.__table__,  # type: ignore[attr-defined]
+                result_id or 0,
+                previous,
+                attestation_signature=signature,
+                attestation_last_valid=valid_until,
+            )
 
     async with Rpc(settings=settings) as rpc:
         landed = await publish_memo(
