@@ -164,3 +164,23 @@ def test_commands_refuse_a_ledger_that_was_never_migrated(
     finally:
         db.dispose_engines()
         get_settings.cache_clear()
+
+
+def test_a_worker_for_an_unknown_queue_is_refused_in_one_line(sqlite_ledger: str) -> None:
+    result = runner.invoke(app, ["worker", "--queues", "payouts,bogus"])
+    assert result.exit_code == 2
+    assert "unknown queue(s) bogus" in _one_error_line(result.output)
+
+
+def test_a_worker_without_a_reachable_broker_says_which_setting(
+    sqlite_ledger: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from corpactions.config import get_settings
+
+    monkeypatch.setenv("CORPACTIONS_BROKER_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["beat"])
+    assert result.exit_code == 2
+    line = _one_error_line(result.output)
+    assert "cannot reach the broker at redis://127.0.0.1:1/0" in line
+    assert "CORPACTIONS_BROKER_URL" in line
