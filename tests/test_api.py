@@ -64,6 +64,7 @@ def test_a_paid_line_shows_action_shares_amounts_status_signature_and_slot(
     assert item["net"]["base_units"] == str(line.gross - line.withholding)
     assert item["status"] == "paid"
     assert item["signature"] == line.signature and item["slot"] == line.slot
+    assert item["carried_into_plan"] is None
     assert line.signature is not None
 
 

@@ -89,6 +89,7 @@ def _history_statement(by_symbol: bool, by_since: bool, by_until: bool, by_curso
         col(line.tax_class),
         col(line.signature),
         col(line.slot),
+        col(line.carried_into),
         col(plan.id),
         col(plan.rate_per_share),
         col(plan.inputs)["payout_decimals"].as_integer(),
@@ -158,6 +159,7 @@ def holder_payouts(
         tax_class,
         signature,
         slot,
+        carried_into,
         plan_id,
         rate,
         payout_decimals,
@@ -200,6 +202,7 @@ def holder_payouts(
                 "tax_class": tax_class,
                 "signature": signature,
                 "slot": slot,
+                "carried_into_plan": carried_into,
             }
         )
     more = len(rows) > limit

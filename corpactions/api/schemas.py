@@ -43,6 +43,10 @@ class PayoutItem(BaseModel):
     tax_class: str | None
     signature: str | None
     slot: int | None
+    carried_into_plan: int | None = Field(
+        default=None,
+        description="For a carried line: the later plan that pays it (see that plan's line).",
+    )
 
 
 class PayoutPage(BaseModel):
