@@ -33,9 +33,17 @@ def add_instrument(
     decimals: int = 8,
     excluded_wallets: Sequence[str] = (),
     issuer_wallet: str | None = None,
+    dividend_mode: str = "usdc",
 ) -> Instrument:
     """Register a tokenized instrument. Validates everything before writing anything."""
     symbol = normalize_symbol(symbol)
+    if dividend_mode not in ("usdc", "reinvest"):
+        raise UserInputError(f"dividend mode must be usdc or reinvest, not {dividend_mode!r}")
+    if dividend_mode == "reinvest" and token_program != TokenProgram.token2022:
+        raise UserInputError(
+            "dividend mode reinvest needs a token2022 mint (it raises the ScaledUiAmount "
+            "multiplier); a classic SPL mint pays dividends in USDC"
+        )
     mint = parse_address(mint, what="mint")
     if not 0 <= decimals <= 18:
         raise UserInputError(f"decimals must be between 0 and 18, not {decimals}")
@@ -50,6 +58,7 @@ def add_instrument(
         mint=mint,
         token_program=token_program,
         decimals=decimals,
+        dividend_mode=dividend_mode,
         excluded_wallets=excluded,
         issuer_wallet=issuer,
     )

@@ -18,6 +18,7 @@ GROUPS = [
     "actions",
     "snapshot",
     "payouts",
+    "adjust",
     "localnet",
     "api",
     "demo",

@@ -26,6 +26,7 @@ LEDGER_TABLES = {
     "taskfailure",
     "ballot",
     "meetingresult",
+    "multiplierplan",
 }
 
 

@@ -14,6 +14,7 @@ from corpactions.api.schemas import (
     ActionDetail,
     ActionItem,
     ActionPage,
+    AdjustmentOut,
     PlanOut,
     PublicStatus,
     SnapshotOut,
@@ -28,6 +29,7 @@ from corpactions.models import (
     CorporateActionVersion,
     Instrument,
     LineStatus,
+    MultiplierPlan,
     PayoutLine,
     PayoutPlan,
     Snapshot,
@@ -384,6 +386,25 @@ def action_detail(session: Session, action_id: int, *, settings: Settings) -> Ac
         if snapshot is not None
         else None,
         plans=[_plan_out(plan, settings) for plan in plans],
+        adjustments=[
+            AdjustmentOut(
+                id=a.id or 0,
+                kind=a.kind,
+                status=str(a.status),
+                factor=a.factor,
+                old_multiplier=a.old_multiplier,
+                new_multiplier=a.new_multiplier,
+                effective_timestamp=a.effective_timestamp,
+                plan_hash=a.plan_hash,
+                signature=a.signature,
+                check=a.check,
+            )
+            for a in session.exec(
+                select(MultiplierPlan)
+                .where(MultiplierPlan.action_id == action_id)
+                .order_by(col(MultiplierPlan.id))
+            )
+        ],
     )
 
 

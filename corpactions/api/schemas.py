@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -135,11 +135,27 @@ class PlanOut(BaseModel):
     attestation_signature: str | None
 
 
+class AdjustmentOut(BaseModel):
+    id: int
+    kind: str
+    status: str
+    factor: str = Field(description="Exact factor p/q applied to the UI multiplier.")
+    old_multiplier: str
+    new_multiplier: str
+    effective_timestamp: int
+    plan_hash: str
+    signature: str | None
+    check: dict[str, Any] = Field(description="What the mint showed after the update landed.")
+
+
 class ActionDetail(ActionItem):
     status_reason: str | None
     versions: list[VersionOut]
     snapshot: SnapshotOut | None
     plans: list[PlanOut]
+    adjustments: list[AdjustmentOut] = Field(
+        default_factory=list, description="Multiplier plans (splits, reinvestment)."
+    )
 
 
 class Problem(BaseModel):

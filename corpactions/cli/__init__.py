@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from corpactions.cli import (
     actions,
+    adjust,
     api,
     db,
     demo,
@@ -24,6 +25,7 @@ app.add_typer(feeds.app, name="feeds")
 app.add_typer(actions.app, name="actions")
 app.add_typer(snapshot.app, name="snapshot")
 app.add_typer(payouts.app, name="payouts")
+app.add_typer(adjust.app, name="adjust")
 app.add_typer(localnet.app, name="localnet")
 app.add_typer(meetings.app, name="meetings")
 app.command("api")(api.api)

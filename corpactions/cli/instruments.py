@@ -24,6 +24,7 @@ def instrument_dict(instrument: Instrument) -> dict[str, Any]:
         "issuer_wallet": instrument.issuer_wallet,
         "excluded_wallets": list(instrument.excluded_wallets),
         "active": instrument.active,
+        "dividend_mode": instrument.dividend_mode,
     }
 
 
@@ -39,6 +40,11 @@ def add(
         [], "--exclude", help="Wallet never entitled (issuer inventory, custodian, burn)."
     ),
     issuer: str | None = typer.Option(None, "--issuer", help="Issuer inventory wallet."),
+    dividend_mode: str = typer.Option(
+        "usdc",
+        "--dividend-mode",
+        help="usdc (pay cash dividends) or reinvest (raise the UI multiplier; token2022).",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Register SYMBOL as carried by the token MINT."""
@@ -52,6 +58,7 @@ def add(
             decimals=decimals,
             excluded_wallets=exclude,
             issuer_wallet=issuer,
+            dividend_mode=dividend_mode,
         )
         data = instrument_dict(instrument)
     if as_json:

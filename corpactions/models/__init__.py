@@ -8,6 +8,7 @@ from corpactions.models.actions import (
     CorporateActionVersion,
     QuarantinedRecord,
 )
+from corpactions.models.adjustments import AdjustmentStatus, MultiplierPlan
 from corpactions.models.batches import BatchStatus, PayoutBatch
 from corpactions.models.instruments import Instrument, InstrumentBase, TokenProgram
 from corpactions.models.meetings import Ballot, MeetingResult
@@ -20,6 +21,7 @@ __all__ = [
     "TERMINAL_ACTION_STATUSES",
     "ActionKind",
     "ActionStatus",
+    "AdjustmentStatus",
     "Approval",
     "Ballot",
     "BatchStatus",
@@ -29,6 +31,7 @@ __all__ = [
     "InstrumentBase",
     "LineStatus",
     "MeetingResult",
+    "MultiplierPlan",
     "PayoutBatch",
     "PayoutLine",
     "PayoutPlan",

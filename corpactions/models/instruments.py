@@ -24,6 +24,9 @@ class InstrumentBase(SQLModel):
     issuer_wallet: str | None = Field(default=None, max_length=44)
     excluded_wallets: list[str] = Field(default_factory=list, sa_type=JSON)
     active: bool = True
+    dividend_mode: str = Field(default="usdc", max_length=16)
+    """``usdc``: cash dividends are paid in USDC; ``reinvest``: they raise the UI multiplier
+    (Token-2022 ScaledUiAmount mints only)."""
 
 
 class Instrument(InstrumentBase, table=True):

@@ -1,10 +1,12 @@
-"""Plans the scheduler computes by itself: cash dividends with a fresh snapshot and no plan.
+"""Plans the scheduler computes by itself: actions with a fresh snapshot and no plan (cash
+dividends paid in USDC; splits and reinvested dividends as multiplier plans).
 
 A plan computed here is a draft like any other: it waits for an operator's approval of its hash.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -12,12 +14,16 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from corpactions.config import Settings, get_settings
-from corpactions.errors import PlanError
+from corpactions.corporate.multiplier import compute_multiplier_plan
+from corpactions.errors import CorpactionsError
 from corpactions.logs import get_logger
 from corpactions.models import (
     TERMINAL_ACTION_STATUSES,
     ActionKind,
+    AdjustmentStatus,
     CorporateAction,
+    Instrument,
+    MultiplierPlan,
     PayoutPlan,
     PlanStatus,
     Snapshot,
@@ -32,13 +38,15 @@ SCHEDULER = "scheduler"
 
 
 def actions_needing_plans(session: Session) -> list[int]:
-    """Cash dividends whose current snapshot has no live plan for their current version."""
+    """Dividends and splits whose current snapshot has no live plan for their current version."""
     due: list[int] = []
     candidates = session.exec(
         select(CorporateAction)
         .join(Snapshot, col(Snapshot.action_id) == col(CorporateAction.id))
         .where(
-            CorporateAction.kind == ActionKind.cash_dividend,
+            col(CorporateAction.kind).in_(
+                [ActionKind.cash_dividend, ActionKind.forward_split, ActionKind.reverse_split]
+            ),
             col(CorporateAction.status).not_in(TERMINAL_ACTION_STATUSES),
         )
         .distinct()
@@ -47,17 +55,37 @@ def actions_needing_plans(session: Session) -> list[int]:
         snapshot = current_snapshot(session, action.id or 0)
         if snapshot is None:
             continue
-        planned = session.exec(
-            select(PayoutPlan.id).where(
-                PayoutPlan.action_id == action.id,
-                PayoutPlan.snapshot_id == snapshot.id,
-                PayoutPlan.action_version == action.current_version,
-                col(PayoutPlan.status).not_in([PlanStatus.stale]),
-            )
-        ).first()
+        planned = (
+            session.exec(
+                select(PayoutPlan.id).where(
+                    PayoutPlan.action_id == action.id,
+                    PayoutPlan.snapshot_id == snapshot.id,
+                    PayoutPlan.action_version == action.current_version,
+                    col(PayoutPlan.status).not_in([PlanStatus.stale]),
+                )
+            ).first()
+            or session.exec(
+                select(MultiplierPlan.id).where(
+                    MultiplierPlan.action_id == action.id,
+                    MultiplierPlan.action_version == action.current_version,
+                    col(MultiplierPlan.status).not_in([AdjustmentStatus.stale]),
+                )
+            ).first()
+        )
         if planned is None:
             due.append(action.id or 0)
     return due
+
+
+def _reinvests(session: Session, action_id: int) -> bool:
+    """Whether the action moves the UI multiplier (a split, or a reinvested dividend)."""
+    action = session.get(CorporateAction, action_id)
+    if action is None:
+        return False
+    if action.kind != ActionKind.cash_dividend:
+        return True
+    instrument = session.get(Instrument, action.instrument_id)
+    return instrument is not None and instrument.dividend_mode == "reinvest"
 
 
 def compute_due_plans(
@@ -73,11 +101,19 @@ def compute_due_plans(
     for action_id in due:
         try:
             with session_factory() as session:
+                if _reinvests(session, action_id):
+                    adjustment = asyncio.run(
+                        compute_multiplier_plan(
+                            session, action_id, maker=SCHEDULER, settings=settings
+                        )
+                    )
+                    computed.append(adjustment.id or 0)
+                    continue
                 plan = compute_plan(
                     session=session, action_id=action_id, maker=SCHEDULER, settings=settings
                 ).plan
                 computed.append(plan.id or 0)
-        except PlanError as exc:
+        except CorpactionsError as exc:
             failed[action_id] = exc.one_line()
             log.warning("plan not computed", action=action_id, error=exc.one_line())
             with session_factory() as session:

@@ -299,6 +299,13 @@ def compute_plan(
             CorporateActionVersion.version == action.current_version,
         )
     ).one()
+    instrument = session.get(Instrument, action.instrument_id)
+    if instrument is not None and instrument.dividend_mode == "reinvest":
+        raise PlanError(
+            f"{instrument.symbol} reinvests dividends (dividend mode reinvest): nothing is paid "
+            "in USDC",
+            hint=f"compute the multiplier plan: corpactions adjust compute {action_id}",
+        )
     rate = version.gross_rate if version.gross_rate is not None else version.net_rate
     if rate is None:
         raise PlanError(f"action {action_id} version {version.version} has no rate per share")

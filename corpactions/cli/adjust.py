@@ -1,0 +1,128 @@
+"""``corpactions adjust``: splits and reinvested dividends by UI multiplier (Token-2022)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import typer
+
+from corpactions import db
+from corpactions.cli.render import JSON_OPTION, print_json
+from corpactions.models import MultiplierPlan
+
+app = typer.Typer(
+    help="Share-count adjustments by UI multiplier: splits, reverse splits, reinvestment.",
+    no_args_is_help=True,
+)
+
+
+def plan_dict(plan: MultiplierPlan) -> dict[str, Any]:
+    return {
+        "id": plan.id,
+        "action_id": plan.action_id,
+        "kind": plan.kind,
+        "status": str(plan.status),
+        "factor": plan.factor,
+        "old_multiplier": plan.old_multiplier,
+        "new_multiplier": plan.new_multiplier,
+        "effective_timestamp": plan.effective_timestamp,
+        "pending_at_planning": plan.inputs.get("pending_at_planning"),
+        "plan_hash": plan.plan_hash,
+        "maker": plan.created_by,
+        "approver": plan.approved_by,
+        "signature": plan.signature,
+        "check": plan.check,
+        "error": plan.error,
+    }
+
+
+def _show(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(data)
+        return
+    typer.echo(
+        f"multiplier plan {data['id']} ({data['kind']}, action {data['action_id']}, "
+        f"{data['status']}): {data['old_multiplier']} x {data['factor']} = "
+        f"{data['new_multiplier']} from {data['effective_timestamp']} (unix time)"
+    )
+    typer.echo(f"  plan hash {data['plan_hash']}; maker {data['maker']}")
+    if data["pending_at_planning"]:
+        typer.echo(
+            f"  warning: a multiplier was pending when planned: {data['pending_at_planning']}"
+        )
+    if data["check"]:
+        typer.echo(f"  on-chain check: {data['check']}")
+    if data["error"]:
+        typer.echo(f"  error: {data['error']}")
+
+
+@app.command("compute")
+def compute(
+    action_id: int = typer.Argument(
+        ..., help="A split, or a dividend of a reinvesting instrument."
+    ),
+    maker: str = typer.Option(..., "--maker", help="Who computes the plan."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Compute the multiplier plan from the chain's current multiplier and the action."""
+    from corpactions.corporate.multiplier import compute_multiplier_plan
+
+    db.require_current_schema()
+    with db.session_scope() as session:
+        plan = asyncio.run(compute_multiplier_plan(session, action_id, maker=maker))
+        data = plan_dict(plan)
+    _show(data, as_json)
+
+
+@app.command("show")
+def show(
+    plan_id: int = typer.Argument(..., help="Multiplier plan id."), as_json: bool = JSON_OPTION
+) -> None:
+    """A multiplier plan: factor, old and new multiplier, effective time, hash, check."""
+    from corpactions.corporate.multiplier import get_multiplier_plan
+
+    db.require_current_schema()
+    with db.session_scope() as session:
+        data = plan_dict(get_multiplier_plan(session, plan_id))
+    _show(data, as_json)
+
+
+@app.command("approve")
+def approve(
+    plan_id: int = typer.Argument(..., help="Multiplier plan id."),
+    plan_hash: str = typer.Option(..., "--plan-hash", help="The hash 'adjust show' printed."),
+    approver: str = typer.Option(..., "--approver", help="Who approves (not the maker)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Approve exactly this plan (bound to its hash); the maker cannot approve."""
+    from corpactions.corporate.multiplier import approve_multiplier_plan
+
+    db.require_current_schema()
+    with db.session_scope() as session:
+        data = plan_dict(
+            approve_multiplier_plan(session, plan_id, plan_hash=plan_hash, approver=approver)
+        )
+    _show(data, as_json)
+
+
+@app.command("execute")
+def execute(
+    plan_id: int = typer.Argument(..., help="Multiplier plan id."),
+    allow_overwrite: bool = typer.Option(
+        False,
+        "--allow-overwrite",
+        help="Set the new multiplier even though another one is pending (it is overwritten).",
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Send the approved update exactly once and check the mint afterwards (re-runnable)."""
+    from corpactions.corporate.multiplier import execute_multiplier_plan
+
+    db.require_current_schema()
+    plan = asyncio.run(
+        execute_multiplier_plan(
+            plan_id, session_factory=db.session_scope, allow_overwrite=allow_overwrite
+        )
+    )
+    _show(plan_dict(plan), as_json)

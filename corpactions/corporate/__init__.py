@@ -1,0 +1,1 @@
+"""Non-cash corporate actions: share-count adjustments (splits, reinvestment)."""

@@ -1,0 +1,272 @@
+"""Splits and reinvested dividends by UI multiplier on real Token-2022 mints (ScaledUiAmount):
+plan from the chain, maker-checker approval, one update sent exactly once, checked on the mint."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from decimal import Decimal, localcontext
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from solders.pubkey import Pubkey
+from sqlmodel import select
+
+from corpactions import db
+from corpactions.chain import layout
+from corpactions.chain.rpc import Rpc
+from corpactions.corporate.multiplier import (
+    approve_multiplier_plan,
+    compute_multiplier_plan,
+    execute_multiplier_plan,
+)
+from corpactions.errors import PlanError
+from corpactions.feeds.ingest import ingest
+from corpactions.feeds.ownformat import parse_json
+from corpactions.instruments import add_instrument
+from corpactions.localnet.seed import SeedResult, seed
+from corpactions.models import AdjustmentStatus, CorporateAction, MultiplierPlan, TokenProgram
+from corpactions.payouts.plan import compute_plan
+from tests.chainkit import ROOT
+from tests.payflow import configure
+
+EFFECTIVE = "2027-01-04"  # in the future: the new multiplier is pending until then
+
+
+def _setup(
+    localnet_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    program: str = "token2022",
+    mode: str = "usdc",
+    **record: Any,
+) -> tuple[SeedResult, int]:
+    seeded = asyncio.run(
+        seed(
+            rpc_url=localnet_url,
+            keys_dir=tmp_path / "keys",
+            holders=4,
+            program=program,
+            realistic=False,
+        )
+    )
+    configure(monkeypatch, localnet_url, seeded)
+    with db.session_scope() as session:
+        add_instrument(
+            session=session,
+            symbol="AAPL",
+            mint=seeded.stock_mint,
+            token_program=TokenProgram(program),
+            decimals=8,
+            issuer_wallet=seeded.issuer_wallet,
+            dividend_mode=mode,
+        )
+        return seeded, _ingest(session, **record)
+
+
+def _ingest(session: Any, **record: Any) -> int:
+    item = {"reference": "SPLIT-1", "symbol": "AAPL", "status": "COMP", **record}
+    ingest(parse_json(orjson.dumps([item])), session=session)
+    action = session.exec(
+        select(CorporateAction).where(CorporateAction.source_ref == item["reference"])
+    ).one()
+    return int(action.id)
+
+
+def _split(new: int, old: int, reference: str = "SPLIT-1") -> dict[str, Any]:
+    return {
+        "reference": reference,
+        "kind": "forward_split" if new > old else "reverse_split",
+        "ratio_new": str(new),
+        "ratio_old": str(old),
+        "effective_date": EFFECTIVE,
+        "record_date": "2026-12-31",
+    }
+
+
+def _plan(action_id: int) -> MultiplierPlan:
+    with db.session_scope() as session:
+        return asyncio.run(compute_multiplier_plan(session, action_id, maker="alice"))
+
+
+def _approve(plan: MultiplierPlan) -> None:
+    with db.session_scope() as session:
+        approve_multiplier_plan(session, plan.id or 0, plan_hash=plan.plan_hash, approver="bob")
+
+
+def _execute(plan_id: int, **options: Any) -> MultiplierPlan:
+    return asyncio.run(
+        execute_multiplier_plan(plan_id, session_factory=db.session_scope, **options)
+    )
+
+
+def _mint(url: str, mint: str) -> layout.Mint:
+    async def read() -> layout.Mint:
+        async with Rpc(url) as rpc:
+            account = await rpc.account(Pubkey.from_string(mint))
+        assert account is not None
+        return layout.decode_mint(bytes(account.data))
+
+    return asyncio.run(read())
+
+
+def _lamports(url: str, seeded: SeedResult) -> int:
+    async def read() -> int:
+        async with Rpc(url) as rpc:
+            return await rpc.balance(Pubkey.from_string(seeded.authority))
+
+    return asyncio.run(read())
+
+
+def test_a_forward_two_for_one_split_doubles_the_multiplier_from_the_effective_time(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded, action_id = _setup(localnet_url, tmp_path, monkeypatch, **_split(2, 1))
+    supply_before = _mint(localnet_url, seeded.stock_mint).supply
+    plan = _plan(action_id)
+    assert (plan.factor, plan.old_multiplier, plan.new_multiplier) == ("2/1", "1.0", "2.0")
+    _approve(plan)
+    done = _execute(plan.id or 0)
+    assert done.status == AdjustmentStatus.done and done.check["matches"] is True
+    scaled = _mint(localnet_url, seeded.stock_mint).scaled_ui_amount
+    assert scaled is not None
+    assert (scaled.multiplier, scaled.new_multiplier) == (1.0, 2.0)  # pending until then
+    assert scaled.new_multiplier_effective_timestamp == plan.effective_timestamp
+    assert _mint(localnet_url, seeded.stock_mint).supply == supply_before  # raw never moves
+
+
+def test_a_reverse_one_for_ten_split_on_token_2022_divides_the_multiplier(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded, action_id = _setup(localnet_url, tmp_path, monkeypatch, **_split(1, 10))
+    plan = _plan(action_id)
+    assert plan.kind == "reverse_split" and plan.new_multiplier == repr(0.1)
+    _approve(plan)
+    assert _execute(plan.id or 0).status == AdjustmentStatus.done
+    scaled = _mint(localnet_url, seeded.stock_mint).scaled_ui_amount
+    assert scaled is not None and scaled.new_multiplier == 0.1
+
+
+def test_a_reverse_split_on_a_classic_spl_mint_is_refused_with_the_reason(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, action_id = _setup(localnet_url, tmp_path, monkeypatch, program="token", **_split(1, 10))
+    with pytest.raises(PlanError, match="cannot be burned") as refused:
+        _plan(action_id)
+    assert "Token-2022" in refused.value.hint
+
+
+def test_a_reinvested_dividend_raises_the_multiplier_exactly_and_pays_no_usdc(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded, action_id = _setup(
+        localnet_url,
+        tmp_path,
+        monkeypatch,
+        mode="reinvest",
+        reference="DIV-1",
+        kind="cash_dividend",
+        currency="USD",
+        gross_rate="0.26",
+        reinvestment_price="187.37",
+        ex_date=EFFECTIVE,
+        record_date=EFFECTIVE,
+        pay_date="2027-01-07",
+    )
+    with db.session_scope() as session, pytest.raises(PlanError, match="reinvests dividends"):
+        compute_plan(session=session, action_id=action_id, maker="alice")
+    plan = _plan(action_id)
+    with localcontext() as context:  # independent: 60-digit decimals, default tax 30 %
+        context.prec = 60
+        exact = Decimal(1) + Decimal("0.26") * (1 - Decimal("0.30")) / Decimal("187.37")
+    assert float(plan.new_multiplier) == float(exact)
+    assert Fraction(plan.factor) == Fraction(exact).limit_denominator(10**30)
+    _approve(plan)
+    assert _execute(plan.id or 0).status == AdjustmentStatus.done
+    scaled = _mint(localnet_url, seeded.stock_mint).scaled_ui_amount
+    assert scaled is not None and scaled.new_multiplier == float(exact)
+
+
+def test_a_pending_multiplier_is_not_overwritten_unless_confirmed(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded, first = _setup(localnet_url, tmp_path, monkeypatch, **_split(2, 1))
+    plan = _plan(first)
+    _approve(plan)
+    _execute(plan.id or 0)
+    with db.session_scope() as session:
+        second = _ingest(session, **_split(3, 2, reference="SPLIT-2"))
+    later = _plan(second)
+    assert later.old_multiplier == "2.0" and later.new_multiplier == "3.0"  # builds on pending
+    assert later.inputs["pending_at_planning"] == {
+        "multiplier": "2.0",
+        "effective_timestamp": plan.effective_timestamp,
+    }
+    _approve(later)
+    with pytest.raises(PlanError, match=r"pending multiplier 2\.0"):
+        _execute(later.id or 0)
+    assert _execute(later.id or 0, allow_overwrite=True).status == AdjustmentStatus.done
+    scaled = _mint(localnet_url, seeded.stock_mint).scaled_ui_amount
+    assert scaled is not None and scaled.new_multiplier == 3.0
+
+
+def test_approval_needs_a_second_person_and_the_exact_hash(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, action_id = _setup(localnet_url, tmp_path, monkeypatch, **_split(2, 1))
+    plan = _plan(action_id)
+    with db.session_scope() as session, pytest.raises(PlanError, match="maker"):
+        approve_multiplier_plan(session, plan.id or 0, plan_hash=plan.plan_hash, approver="alice")
+    with db.session_scope() as session, pytest.raises(PlanError, match="hash"):
+        approve_multiplier_plan(session, plan.id or 0, plan_hash="0" * 64, approver="bob")
+    with pytest.raises(PlanError, match="only approved plans"):
+        _execute(plan.id or 0)
+
+
+def test_a_crash_between_persisting_and_sending_still_lands_the_update_once(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded, action_id = _setup(localnet_url, tmp_path, monkeypatch, **_split(2, 1))
+    plan = _plan(action_id)
+    _approve(plan)
+    before = _lamports(localnet_url, seeded)
+    command = [sys.executable, "-m", "corpactions.cli", "adjust", "execute", str(plan.id)]
+    crashed = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "CORPACTIONS_CRASH_AT": "after_persist"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert crashed.returncode == -9, crashed.stderr
+    with db.session_scope() as session:
+        stored = session.get(MultiplierPlan, plan.id)
+        assert stored is not None and stored.status == AdjustmentStatus.sent
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stderr
+    assert _execute(plan.id or 0).status == AdjustmentStatus.done  # a third run changes nothing
+    assert before - _lamports(localnet_url, seeded) == 5000  # exactly one transaction's fee
+
+
+def test_the_api_shows_an_actions_multiplier_plan_and_its_on_chain_check(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from corpactions.api.app import create_app
+
+    _, action_id = _setup(localnet_url, tmp_path, monkeypatch, **_split(2, 1))
+    plan = _plan(action_id)
+    _approve(plan)
+    _execute(plan.id or 0)
+    with TestClient(create_app()) as client:
+        [shown] = client.get(f"/v1/actions/{action_id}").json()["adjustments"]
+    assert (shown["factor"], shown["new_multiplier"], shown["status"]) == ("2/1", "2.0", "done")
+    assert shown["check"]["matches"] is True
