@@ -126,3 +126,71 @@ def execute(
         )
     )
     _show(plan_dict(plan), as_json)
+
+
+@app.command("split")
+def split(
+    action_id: int = typer.Argument(..., help="A forward split of a classic SPL instrument."),
+    maker: str = typer.Option(..., "--maker", help="Who computes the plans."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Compute a mint-based split from the snapshot: a plan minting the new tokens and, with cash
+    in lieu, a USDC plan for the fractions. Approve and execute them with 'payouts'."""
+    from corpactions.corporate.splits import compute_split_plans
+
+    db.require_current_schema()
+    with db.session_scope() as session:
+        plans = compute_split_plans(session=session, action_id=action_id, maker=maker)
+        data: dict[str, Any] = {
+            "stock_plan": {
+                "id": plans.stock.id,
+                "lines": plans.stock.line_count,
+                "minted": str(plans.stock.sent_total),
+                "plan_hash": plans.stock.plan_hash,
+            },
+            "cash_in_lieu_plan": None
+            if plans.cash is None
+            else {
+                "id": plans.cash.id,
+                "lines": plans.cash.line_count,
+                "usdc": str(plans.cash.sent_total),
+                "plan_hash": plans.cash.plan_hash,
+            },
+        }
+    if as_json:
+        print_json(data)
+        return
+    stock = data["stock_plan"]
+    typer.echo(
+        f"split plan {stock['id']}: mints {stock['minted']} raw units to {stock['lines']} "
+        f"holders; hash {stock['plan_hash']}"
+    )
+    cash = data["cash_in_lieu_plan"]
+    if cash:
+        typer.echo(
+            f"cash-in-lieu plan {cash['id']}: {cash['usdc']} USDC base units to {cash['lines']} "
+            f"holders; hash {cash['plan_hash']}"
+        )
+    typer.echo("approve and execute each with 'corpactions payouts approve/execute'")
+
+
+@app.command("split-check")
+def split_check(
+    plan_id: int = typer.Argument(..., help="A split's stock plan, after it was executed."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Read the chain again: each paid holder's balance is snapshot + minted; supply moved by
+    the sum minted (also done automatically when the plan is reconciled)."""
+    from corpactions.corporate.splits import verify_split
+
+    db.require_current_schema()
+    check = asyncio.run(verify_split(plan_id, session_factory=db.session_scope))
+    if as_json:
+        print_json(check)
+        return
+    typer.echo(
+        f"split plan {plan_id}: {check['holders_checked']} holders checked, "
+        f"{check['holders_differing']} differ; supply {check['supply_before']} -> "
+        f"{check['supply_after']} (minted {check['minted_total']}): "
+        f"{'matches' if check['matches'] else 'DOES NOT MATCH'}"
+    )

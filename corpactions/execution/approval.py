@@ -108,9 +108,8 @@ def _check_decidable(session: Session, plan: PayoutPlan, plan_hash: str, who: st
 
 def required_funds(plan: PayoutPlan) -> Funds:
     transactions = -(-plan.line_count // TRANSFERS_PER_TX) + 1  # and the attestation memo
-    return Funds(
-        plan.sent_total, transactions * LAMPORTS_PER_TRANSFER_TX + plan.line_count * ATA_RENT
-    )
+    usdc = plan.sent_total if plan.asset == "usdc" else 0  # a stock plan mints, pays nothing
+    return Funds(usdc, transactions * LAMPORTS_PER_TRANSFER_TX + plan.line_count * ATA_RENT)
 
 
 def approve(
@@ -248,8 +247,8 @@ def plan_warnings(
             f"{counts[LineStatus.carried]} line(s) below the minimum are carried: "
             f"{plan.carried_total} base units owed later"
         )
-    if plan.status not in (PlanStatus.draft, PlanStatus.approved):
-        return warnings
+    if plan.status not in (PlanStatus.draft, PlanStatus.approved) or plan.asset != "usdc":
+        return warnings  # (a stock plan's recipients already hold the stock)
     owners = [
         o
         for o in session.exec(

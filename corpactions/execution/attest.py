@@ -19,6 +19,7 @@ from solders.keypair import Keypair
 from solders.message import Message
 from solders.signature import Signature
 from solders.transaction import Transaction
+from sqlmodel import col, func, select
 
 from corpactions.chain import tokens
 from corpactions.chain.rpc import Rpc
@@ -85,6 +86,11 @@ async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) ->
             plan.status = PlanStatus.reconciled
             plan.paid_at = datetime.now(UTC)
             session.add(plan)
+        stock_unchecked = plan.asset == "stock" and "split_check" not in plan.reconciliation
+    if stock_unchecked:  # a split's new tokens: read every holder's balance and supply again
+        from corpactions.corporate.splits import verify_split
+
+        await verify_split(plan_id, session_factory=session_factory, settings=ctx.settings)
     with session_factory() as session:
         plan = session.get(PayoutPlan, plan_id)
         assert plan is not None
@@ -183,8 +189,17 @@ async def _mark_attested(session_factory: Any, plan_id: int, digest: str, signat
         plan.attestation_signature = signature
         plan.status = PlanStatus.attested
         session.add(plan)
+        session.flush()
+        open_plans = session.exec(
+            select(func.count()).where(
+                PayoutPlan.action_id == plan.action_id,
+                col(PayoutPlan.status).not_in(
+                    [PlanStatus.attested, PlanStatus.stale, PlanStatus.rejected]
+                ),
+            )
+        ).one()
         action = session.get(CorporateAction, plan.action_id)
-        if action is not None:
+        if action is not None and open_plans == 0:  # e.g. a split's cash-in-lieu plan still open
             action.status = ActionStatus.attested
             session.add(action)
     log.info("plan attested", plan=plan_id, ledger_sha256=digest, signature=signature)

@@ -1,6 +1,9 @@
 """Turn a plan's pending lines into transactions: check recipients, pack to the packet limit.
 
-Recipients are checked first (getMultipleAccounts): a missing USDC account is created in the
+Lines deliver USDC from the treasury (``transferChecked``) or, for a split, new stock tokens minted
+by the payout authority (``mintToChecked``; then there is no treasury).
+
+Recipients are checked first (getMultipleAccounts): a missing token account is created in the
 same transaction (rent paid by the payer) or the line is held for claim, by policy; a frozen or
 foreign account holds the line with the reason. Lines are then packed in owner order, greedily,
 measuring the real serialized transaction against the 1232-byte limit. The assignment is written
@@ -43,7 +46,9 @@ class LineSpec:
     """The owner's USDC associated account, when already derived."""
 
 
-async def inspect_recipients(rpc: Rpc, owners: list[str], mint: Pubkey) -> dict[str, Recipient]:
+async def inspect_recipients(
+    rpc: Rpc, owners: list[str], mint: Pubkey, what: str = "USDC"
+) -> dict[str, Recipient]:
     accounts = [
         tokens.associated_token_address(Pubkey.from_string(o), mint, layout.TOKEN_PROGRAM_ID)
         for o in owners
@@ -57,13 +62,13 @@ async def inspect_recipients(rpc: Rpc, owners: list[str], mint: Pubkey) -> dict[
         data = bytes(info.data)
         problem = None
         if not layout.is_token_account(info.owner, data):
-            problem = "the recipient's USDC address holds something other than a token account"
+            problem = f"the recipient's {what} address holds something other than a token account"
         else:
             decoded = layout.decode_token_account(data)
             if decoded.mint != mint or str(decoded.owner) != owner:
-                problem = "the recipient's USDC account has another mint or owner"
+                problem = f"the recipient's {what} account has another mint or owner"
             elif decoded.state == 2:
-                problem = "the recipient's USDC account is frozen"
+                problem = f"the recipient's {what} account is frozen"
         result[owner] = Recipient(owner, account, exists=True, problem=problem)
     return result
 
@@ -72,7 +77,7 @@ def instructions(
     specs: list[LineSpec],
     *,
     payer: Pubkey,
-    treasury: Pubkey,
+    treasury: Pubkey | None,
     mint: Pubkey,
     decimals: int,
     memo: str,
@@ -89,9 +94,12 @@ def instructions(
                 )
             )
         destination = tokens.associated_token_address(owner, mint, layout.TOKEN_PROGRAM_ID)
-        out.append(
-            tokens.transfer_checked(treasury, mint, destination, payer, spec.amount, decimals)
-        )
+        if treasury is None:  # new stock tokens: the payer is the mint authority
+            out.append(tokens.mint_to_checked(mint, destination, payer, spec.amount, decimals))
+        else:
+            out.append(
+                tokens.transfer_checked(treasury, mint, destination, payer, spec.amount, decimals)
+            )
     out.append(tokens.memo(memo))
     return out
 
@@ -105,7 +113,7 @@ def pack(
     specs: list[LineSpec],
     *,
     payer: Pubkey,
-    treasury: Pubkey,
+    treasury: Pubkey | None,
     mint: Pubkey,
     decimals: int,
     limit: int = PACKET_LIMIT,

@@ -55,6 +55,7 @@ from corpactions.models import (
     ActionStatus,
     BatchStatus,
     CorporateAction,
+    Instrument,
     LineStatus,
     PayoutBatch,
     PayoutLine,
@@ -94,7 +95,8 @@ class Report:
 class Context:
     settings: Settings
     authority: Keypair
-    treasury: Pubkey
+    treasury: Pubkey | None
+    """The USDC account paying out; None when the lines are minted (a split's new tokens)."""
     mint: Pubkey
     decimals: int
 
@@ -106,6 +108,25 @@ class Context:
             treasury=treasury_address(settings),
             mint=Pubkey.from_string(settings.usdc_mint),
             decimals=settings.payout_decimals,
+        )
+
+    @classmethod
+    def for_plan(cls, settings: Settings, session_factory: SessionFactory, plan_id: int) -> Context:
+        """USDC from the treasury, or for a stock plan the instrument's own mint."""
+        with session_factory() as session:
+            plan = session.get(PayoutPlan, plan_id)
+            if plan is None or plan.asset != "stock":
+                return cls.load(settings)
+            action = session.get(CorporateAction, plan.action_id)
+            instrument = session.get(Instrument, action.instrument_id) if action else None
+            assert instrument is not None
+            mint, decimals = instrument.mint, instrument.decimals
+        return cls(
+            settings=settings,
+            authority=load_keypair(settings.authority_keypair_path),
+            treasury=None,
+            mint=Pubkey.from_string(mint),
+            decimals=decimals,
         )
 
 
@@ -152,7 +173,8 @@ async def plan_batches(
         ).all()
     if not rows:
         return 0
-    recipients = await inspect_recipients(rpc, [owner for _, owner, _ in rows], ctx.mint)
+    what = "USDC" if ctx.treasury is not None else "stock token"
+    recipients = await inspect_recipients(rpc, [owner for _, owner, _ in rows], ctx.mint, what)
     held: list[tuple[int, str]] = []
     specs: list[LineSpec] = []
     for line_id, owner, amount in rows:
@@ -160,7 +182,7 @@ async def plan_batches(
         if recipient.problem:
             held.append((line_id or 0, recipient.problem))
         elif not recipient.exists and ctx.settings.missing_account_policy == "hold":
-            held.append((line_id or 0, "no USDC account; held for claim"))
+            held.append((line_id or 0, f"no {what} account; held for claim"))
         else:
             specs.append(
                 LineSpec(line_id or 0, owner, amount, not recipient.exists, recipient.account)
@@ -485,7 +507,7 @@ async def _finalize(
             return
         lines = session.exec(select(PayoutLine).where(PayoutLine.batch_id == batch_id)).all()
         mismatched = [line.owner for line in lines if deltas.get(line.owner) != line.amount_due]
-        if treasury_delta != -sum(line.amount_due for line in lines):
+        if ctx.treasury is not None and treasury_delta != -sum(line.amount_due for line in lines):
             mismatched = [line.owner for line in lines]
         for line in lines:
             if line.owner in mismatched:
@@ -677,7 +699,7 @@ async def execute_plan_async(
     poll_seconds: float = 0.25,
 ) -> Report:
     settings = settings or get_settings()
-    ctx = Context.load(settings)
+    ctx = Context.for_plan(settings, session_factory, plan_id)
     begin_execution(session_factory, plan_id)
     deadline = asyncio.get_running_loop().time() + settings.confirm_timeout_seconds
     async with Rpc(settings=settings) as rpc:

@@ -146,7 +146,7 @@ async def prepare_plan(
     batches that now need a send."""
     settings = settings or get_settings()
     begin_execution(session_factory, plan_id)
-    ctx = Context.load(settings)
+    ctx = Context.for_plan(settings, session_factory, plan_id)
     async with Rpc(settings=settings) as rpc:
         created = await plan_batches(rpc, session_factory, plan_id, ctx)
     with session_factory() as session:
@@ -174,7 +174,7 @@ async def send_batch(
     except PlanError as exc:  # the action changed under the plan: nothing more is sent
         log.warning("batch not sent", batch=batch_id, reason=exc.one_line())
         return f"halted: {exc.message}"
-    ctx = Context.load(settings)
+    ctx = Context.for_plan(settings, session_factory, batch.plan_id)
     async with Rpc(settings=settings) as rpc:
         return str(await advance_batch(rpc, session_factory, batch_id, ctx))
 
@@ -203,17 +203,22 @@ async def confirm_in_flight(
     """Ask the chain about every sent batch (of one plan, or of all): finalize, fail-and-split,
     re-broadcast or expire each, exactly as the foreground executor does."""
     settings = settings or get_settings()
-    query = select(PayoutBatch.id).where(PayoutBatch.status == BatchStatus.sent)
+    query = select(PayoutBatch.id, PayoutBatch.plan_id).where(
+        PayoutBatch.status == BatchStatus.sent
+    )
     if plan_id is not None:
         query = query.where(PayoutBatch.plan_id == plan_id)
+    by_plan: dict[int, list[int]] = {}
     with session_factory() as session:
-        sent = [int(b) for b in session.exec(query.order_by(col(PayoutBatch.id)))]
-    report = Confirmation(checked=len(sent))
-    if sent:
-        ctx = Context.load(settings)
+        for batch_id, owner_plan in session.exec(query.order_by(col(PayoutBatch.id))):
+            by_plan.setdefault(int(owner_plan), []).append(int(batch_id or 0))
+    report = Confirmation(checked=sum(len(ids) for ids in by_plan.values()))
+    if by_plan:
         async with Rpc(settings=settings) as rpc:
-            for start in range(0, len(sent), CHECK_CHUNK):
-                await _check_many(rpc, session_factory, sent[start : start + CHECK_CHUNK], ctx)
+            for owner_plan, sent in by_plan.items():  # each plan pays in its own asset
+                ctx = Context.for_plan(settings, session_factory, owner_plan)
+                for start in range(0, len(sent), CHECK_CHUNK):
+                    await _check_many(rpc, session_factory, sent[start : start + CHECK_CHUNK], ctx)
     with session_factory() as session:
         plans = (
             [plan_id]
@@ -245,7 +250,7 @@ async def finish(
         if plan_id not in finishable_plans(session):
             plan = session.get(PayoutPlan, plan_id)
             return str(plan.status) if plan else "missing"
-    ctx = Context.load(settings)
+    ctx = Context.for_plan(settings, session_factory, plan_id)
     async with Rpc(settings=settings) as rpc:
         await finish_plan(rpc, session_factory, plan_id, ctx)
     with session_factory() as session:

@@ -18,6 +18,7 @@ One record per row (CSV) or object (JSON array, or ``{"actions": [...]}``). Colu
 | ``fraction_disposition`` | CINL (cash in lieu), RDDN (round down), ... |
 | ``special`` | true for a special dividend |
 | ``reinvestment_price`` | price per share for dividend reinvestment |
+| ``cash_in_lieu_price`` | price per share paid for a split's fractions (disposition CINL) |
 | ``meeting_date``, ``vote_deadline`` | for meetings; ``agenda`` a JSON list of items |
 """
 
@@ -96,6 +97,7 @@ def record(item: dict[str, Any]) -> NormalizedAction:
             for k, v in {
                 "special": special,
                 "reinvestment_price": item.get("reinvestment_price"),
+                "cash_in_lieu_price": item.get("cash_in_lieu_price"),
                 "meeting_date": item.get("meeting_date"),
                 "vote_deadline": item.get("vote_deadline"),
                 "agenda": agenda,

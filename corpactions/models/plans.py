@@ -39,6 +39,11 @@ class PayoutPlan(SQLModel, table=True):
     action_id: int = Field(foreign_key="corporateaction.id", index=True)
     action_version: int
     snapshot_id: int = Field(foreign_key="snapshot.id")
+    kind: str = Field(default="cash_dividend", max_length=32)
+    """cash_dividend, split (new stock tokens minted) or cash_in_lieu (a split's fractions)."""
+    asset: str = Field(default="usdc", max_length=8)
+    """What the lines deliver: ``usdc`` transferred from the treasury, or ``stock`` minted by
+    the payout authority (the mint authority of a classic SPL stock mint)."""
     status: PlanStatus = Field(default=PlanStatus.draft, sa_type=String(16), index=True)
     rate_per_share: Decimal = Field(sa_type=DecimalText)
     gross_pool: int = Field(sa_type=BigInteger)

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from corpactions.config import Settings, get_settings
 from corpactions.corporate.multiplier import compute_multiplier_plan
+from corpactions.corporate.splits import compute_split_plans
 from corpactions.errors import CorpactionsError
 from corpactions.logs import get_logger
 from corpactions.models import (
@@ -27,6 +28,7 @@ from corpactions.models import (
     PayoutPlan,
     PlanStatus,
     Snapshot,
+    TokenProgram,
 )
 from corpactions.payouts.plan import compute_plan
 from snapshots.take import current_snapshot
@@ -77,6 +79,16 @@ def actions_needing_plans(session: Session) -> list[int]:
     return due
 
 
+def _classic_split(session: Session, action_id: int) -> bool:
+    """A split of a classic SPL mint: new tokens are minted (Token-2022 ones move the
+    multiplier instead)."""
+    action = session.get(CorporateAction, action_id)
+    if action is None or action.kind == ActionKind.cash_dividend:
+        return False
+    instrument = session.get(Instrument, action.instrument_id)
+    return instrument is not None and instrument.token_program != TokenProgram.token2022
+
+
 def _reinvests(session: Session, action_id: int) -> bool:
     """Whether the action moves the UI multiplier (a split, or a reinvested dividend)."""
     action = session.get(CorporateAction, action_id)
@@ -101,6 +113,12 @@ def compute_due_plans(
     for action_id in due:
         try:
             with session_factory() as session:
+                if _classic_split(session, action_id):
+                    split = compute_split_plans(
+                        session=session, action_id=action_id, maker=SCHEDULER, settings=settings
+                    )
+                    computed.append(split.stock.id or 0)
+                    continue
                 if _reinvests(session, action_id):
                     adjustment = asyncio.run(
                         compute_multiplier_plan(

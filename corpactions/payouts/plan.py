@@ -43,6 +43,7 @@ from corpactions.models import (
     PayoutLine,
     PayoutPlan,
     PlanStatus,
+    Snapshot,
     Wallet,
 )
 from corpactions.payouts.allocate import allocate, pool_of, rate_fraction
@@ -326,7 +327,6 @@ def compute_plan(
         wallets=_wallet_flags(session),
         carried=_carried_in(session),
     )
-    totals = _totals(lines)
     eligible_total = int(holders.filter(~pl.col("excluded"))["amount"].cast(pl.Int128).sum() or 0)
     funded = pool_of(
         eligible_total,
@@ -351,18 +351,52 @@ def compute_plan(
         "frozen_policy": settings.frozen_policy,
         "funded_amount": funded,
     }
+    plan = store_plan(
+        session,
+        action=action,
+        version=version,
+        snapshot=snapshot,
+        lines=lines,
+        inputs=inputs,
+        maker=maker,
+        rate=rate,
+    )
+    return PlanResult(plan, lines, by_tax_class(lines))
+
+
+def store_plan(
+    session: Session,
+    *,
+    action: CorporateAction,
+    version: CorporateActionVersion,
+    snapshot: Snapshot,
+    lines: pl.DataFrame,
+    inputs: dict[str, Any],
+    maker: str,
+    rate: Decimal,
+    kind: str = "cash_dividend",
+    asset: str = "usdc",
+) -> PayoutPlan:
+    """Store a plan and its lines (hash, totals, reconciliation); earlier drafts of the same
+    action and kind become stale."""
     for older in session.exec(
         select(PayoutPlan).where(
-            PayoutPlan.action_id == action_id, PayoutPlan.status == PlanStatus.draft
+            PayoutPlan.action_id == action.id,
+            PayoutPlan.status == PlanStatus.draft,
+            PayoutPlan.kind == kind,
         )
     ):
         older.status = PlanStatus.stale
         older.stale_reason = "a newer plan was computed"
         session.add(older)
+    totals = _totals(lines)
+    funded = int(inputs.get("funded_amount", totals["gross_pool"]))
     plan = PayoutPlan(
-        action_id=action_id,
+        action_id=action.id or 0,
         action_version=version.version,
         snapshot_id=snapshot.id or 0,
+        kind=kind,
+        asset=asset,
         rate_per_share=rate,
         undistributed=funded - totals["gross_pool"],
         line_count=lines.height,
@@ -389,12 +423,13 @@ def compute_plan(
     log.info(
         "payout plan computed",
         plan=plan.id,
-        action=action_id,
+        action=action.id,
+        kind=kind,
         lines=lines.height,
         pool=plan.gross_pool,
         hash=plan.plan_hash,
     )
-    return PlanResult(plan, lines, by_tax_class(lines))
+    return plan
 
 
 def load_lines(session: Session, plan_id: int) -> pl.DataFrame:

@@ -1,0 +1,225 @@
+"""Forward splits of classic SPL stock mints: new tokens minted pro rata (exactly once), fractions
+issued, forfeited or paid in USDC, and the chain read again afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+import pytest
+from solders.pubkey import Pubkey
+from sqlmodel import select
+
+from corpactions import db
+from corpactions.chain import layout, tokens
+from corpactions.chain.rpc import Rpc
+from corpactions.corporate.splits import compute_split_plans
+from corpactions.errors import PlanError
+from corpactions.execution.approval import approve
+from corpactions.execution.protocol import execute_plan
+from corpactions.feeds.ingest import ingest
+from corpactions.feeds.ownformat import parse_json
+from corpactions.localnet.seed import SeedResult, seed
+from corpactions.models import CorporateAction, PayoutLine, PayoutPlan
+from snapshots.parse import owners_as_base58
+from snapshots.take import load_holders, take_snapshot
+from tests.chainkit import ROOT
+from tests.payflow import configure, register_aapl, usdc_balances
+
+UNIT = 10**8
+
+
+def _split(
+    localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **record: Any
+) -> tuple[SeedResult, int, dict[str, int]]:
+    seeded = asyncio.run(
+        seed(rpc_url=localnet_url, keys_dir=tmp_path / "keys", holders=6, realistic=False)
+    )
+    configure(monkeypatch, localnet_url, seeded)
+    item = {
+        "reference": "SPLIT-1",
+        "symbol": "AAPL",
+        "kind": "forward_split",
+        "status": "COMP",
+        "record_date": "2026-11-10",
+        "effective_date": "2026-11-12",
+        **record,
+    }
+    with db.session_scope() as session:
+        instrument = register_aapl(session, seeded)
+        ingest(parse_json(orjson.dumps([item])), session=session)
+        action = session.exec(select(CorporateAction)).one()
+        snapshot = take_snapshot(session=session, instrument=instrument, action=action).snapshot
+        holders = owners_as_base58(load_holders(snapshot)).filter(~pl.col("excluded"))
+        held = dict(zip(holders["owner"].to_list(), holders["amount"].to_list(), strict=True))
+        return seeded, action.id or 0, held
+
+
+def _approve_and_pay(plan: PayoutPlan) -> PayoutPlan:
+    with db.session_scope() as session:
+        approve(session=session, plan_id=plan.id or 0, plan_hash=plan.plan_hash, approver="bob")
+    execute_plan(plan.id or 0, session_factory=db.session_scope)
+    with db.session_scope() as session:
+        done = session.get(PayoutPlan, plan.id)
+        assert done is not None
+        return done
+
+
+def _stock_balances(url: str, seeded: SeedResult, owners: list[str]) -> dict[str, int]:
+    async def read() -> dict[str, int]:
+        mint = Pubkey.from_string(seeded.stock_mint)
+        async with Rpc(url) as rpc:
+            found = await rpc.accounts(
+                [tokens.associated_token_address(Pubkey.from_string(o), mint) for o in owners]
+            )
+        return {
+            o: layout.decode_token_account(bytes(a.data)).amount if a else 0
+            for o, a in zip(owners, found, strict=True)
+        }
+
+    return asyncio.run(read())
+
+
+def _supply(url: str, seeded: SeedResult) -> int:
+    async def read() -> int:
+        async with Rpc(url) as rpc:
+            return (await rpc.token_supply(Pubkey.from_string(seeded.stock_mint)))[0]
+
+    return asyncio.run(read())
+
+
+def _plans(action_id: int) -> Any:
+    with db.session_scope() as session:
+        return compute_split_plans(session=session, action_id=action_id, maker="alice")
+
+
+def test_a_two_for_one_split_mints_each_holder_its_balance_again(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded, action_id, held = _split(
+        localnet_url, tmp_path, monkeypatch, ratio_new="2", ratio_old="1"
+    )
+    supply = _supply(localnet_url, seeded)
+    plans = _plans(action_id)
+    assert plans.cash is None
+    done = _approve_and_pay(plans.stock)
+    assert done.status == "attested"
+    assert done.reconciliation["split_check"]["matches"] is True
+    assert _stock_balances(localnet_url, seeded, list(held)) == {o: 2 * a for o, a in held.items()}
+    assert _supply(localnet_url, seeded) == supply + sum(held.values())
+
+
+def test_a_three_for_two_split_pays_the_fractions_in_usdc_at_the_given_price(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded, action_id, held = _split(
+        localnet_url,
+        tmp_path,
+        monkeypatch,
+        ratio_new="3",
+        ratio_old="2",
+        fraction_disposition="CINL",
+        cash_in_lieu_price="187.37",
+    )
+    expected_minted, expected_cash = {}, {}
+    for owner, amount in held.items():  # independent: exact fractions, whole shares minted
+        extra = Fraction(amount) * Fraction(3, 2) - amount
+        whole = int(extra // UNIT) * UNIT
+        expected_minted[owner] = whole
+        expected_cash[owner] = int((extra - whole) / UNIT * Fraction("187.37") * 10**6)
+    plans = _plans(action_id)
+    assert plans.cash is not None
+    stock = _approve_and_pay(plans.stock)
+    cash = _approve_and_pay(plans.cash)
+    assert stock.reconciliation["split_check"]["matches"] is True
+    assert cash.status == "attested"
+    owners = list(held)
+    assert _stock_balances(localnet_url, seeded, owners) == {
+        o: held[o] + expected_minted[o] for o in owners
+    }
+    paid_usdc = usdc_balances(localnet_url, seeded.usdc_mint, owners)
+    assert {o: v for o, v in paid_usdc.items() if v} == {
+        o: v for o, v in expected_cash.items() if v
+    }
+
+
+def test_round_down_forfeits_the_fractions(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, action_id, held = _split(
+        localnet_url,
+        tmp_path,
+        monkeypatch,
+        ratio_new="3",
+        ratio_old="2",
+        fraction_disposition="RDDN",
+    )
+    plans = _plans(action_id)
+    assert plans.cash is None
+    with db.session_scope() as session:
+        lines = session.exec(select(PayoutLine).where(PayoutLine.plan_id == plans.stock.id)).all()
+    assert all(line.amount_due % UNIT == 0 for line in lines)
+    assert {line.owner: line.amount_due for line in lines} == {
+        o: int((Fraction(a) / 2) // UNIT) * UNIT for o, a in held.items() if a // 2 >= UNIT
+    }
+
+
+def test_a_reverse_split_of_a_classic_mint_is_refused_with_the_reason(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, action_id, _ = _split(
+        localnet_url, tmp_path, monkeypatch, kind="reverse_split", ratio_new="1", ratio_old="10"
+    )
+    with pytest.raises(PlanError, match="cannot be burned"):
+        _plans(action_id)
+
+
+def test_a_crash_during_a_mint_batch_still_mints_every_holder_exactly_once(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded, action_id, held = _split(
+        localnet_url, tmp_path, monkeypatch, ratio_new="2", ratio_old="1"
+    )
+    supply = _supply(localnet_url, seeded)
+    plans = _plans(action_id)
+    with db.session_scope() as session:
+        approve(
+            session=session, plan_id=plans.stock.id, plan_hash=plans.stock.plan_hash, approver="bob"
+        )
+    command = [sys.executable, "-m", "corpactions.cli", "payouts", "execute", str(plans.stock.id)]
+    for point in ("after_persist", "after_send"):  # killed before, then after, the send
+        crashed = subprocess.run(
+            command,
+            cwd=ROOT,
+            env={**os.environ, "CORPACTIONS_CRASH_AT": point},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert crashed.returncode == -9, crashed.stderr
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert finished.returncode == 0, finished.stderr
+    assert _stock_balances(localnet_url, seeded, list(held)) == {o: 2 * a for o, a in held.items()}
+    assert _supply(localnet_url, seeded) == supply + sum(held.values())
+
+
+def test_the_scheduler_computes_a_classic_split_as_mint_plans(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from corpactions.payouts.due import compute_due_plans
+
+    _, action_id, held = _split(localnet_url, tmp_path, monkeypatch, ratio_new="2", ratio_old="1")
+    [plan_id] = compute_due_plans(session_factory=db.session_scope)["computed"]
+    assert compute_due_plans(session_factory=db.session_scope)["computed"] == []
+    with db.session_scope() as session:
+        plan = session.get(PayoutPlan, plan_id)
+        assert plan is not None
+        assert (plan.kind, plan.asset, plan.created_by) == ("split", "stock", "scheduler")
+        assert plan.sent_total == sum(held.values())
