@@ -215,7 +215,7 @@ def test_the_scheduler_computes_a_classic_split_as_mint_plans(
 ) -> None:
     from corpactions.payouts.due import compute_due_plans
 
-    _, action_id, held = _split(localnet_url, tmp_path, monkeypatch, ratio_new="2", ratio_old="1")
+    _, _, held = _split(localnet_url, tmp_path, monkeypatch, ratio_new="2", ratio_old="1")
     [plan_id] = compute_due_plans(session_factory=db.session_scope)["computed"]
     assert compute_due_plans(session_factory=db.session_scope)["computed"] == []
     with db.session_scope() as session:
@@ -223,3 +223,18 @@ def test_the_scheduler_computes_a_classic_split_as_mint_plans(
         assert plan is not None
         assert (plan.kind, plan.asset, plan.created_by) == ("split", "stock", "scheduler")
         assert plan.sent_total == sum(held.values())
+
+
+def test_the_api_shows_a_splits_plans_and_the_chain_re_read(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from corpactions.api.app import create_app
+
+    _, action_id, _ = _split(localnet_url, tmp_path, monkeypatch, ratio_new="2", ratio_old="1")
+    _approve_and_pay(_plans(action_id).stock)
+    with TestClient(create_app()) as client:
+        [plan] = client.get(f"/v1/actions/{action_id}").json()["plans"]
+    assert (plan["kind"], plan["asset"], plan["status"]) == ("split", "stock", "attested")
+    assert plan["chain_check"]["split_check"]["matches"] is True

@@ -412,6 +412,8 @@ def _plan_out(plan: PayoutPlan, settings: Settings) -> PlanOut:
     decimals = _payout_decimals(plan.inputs, settings)
     return PlanOut(
         id=plan.id or 0,
+        kind=plan.kind,
+        asset=plan.asset,
         status=str(plan.status),
         plan_hash=plan.plan_hash,
         line_count=plan.line_count,
@@ -426,4 +428,5 @@ def _plan_out(plan: PayoutPlan, settings: Settings) -> PlanOut:
         paid_at=plan.paid_at,
         ledger_sha256=plan.ledger_sha256,
         attestation_signature=plan.attestation_signature,
+        chain_check=plan.reconciliation,
     )

@@ -119,6 +119,8 @@ class SnapshotOut(BaseModel):
 
 class PlanOut(BaseModel):
     id: int
+    kind: str = Field(description="cash_dividend, split (stock minted) or cash_in_lieu.")
+    asset: str = Field(description="usdc, or stock for a split's minted tokens.")
     status: str
     plan_hash: str
     line_count: int
@@ -133,6 +135,10 @@ class PlanOut(BaseModel):
     paid_at: datetime | None
     ledger_sha256: str | None
     attestation_signature: str | None
+    chain_check: dict[str, Any] = Field(
+        default_factory=dict,
+        description="After the run: reconciliation against the chain (and a split's re-read).",
+    )
 
 
 class AdjustmentOut(BaseModel):

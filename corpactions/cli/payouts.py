@@ -24,6 +24,8 @@ def plan_summary(
         "action_version": plan.action_version,
         "snapshot_id": plan.snapshot_id,
         "status": str(plan.status),
+        "kind": plan.kind,
+        "asset": plan.asset,
         "stale_reason": plan.stale_reason,
         "rate_per_share": plan.rate_per_share,
         "gross_pool": str(plan.gross_pool),
