@@ -30,12 +30,13 @@ from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import Transaction
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from corpactions.chain import layout, tokens
 from corpactions.chain.keys import load_keypair
 from corpactions.chain.rpc import Rpc, TransactionRejected
 from corpactions.config import Settings, get_settings
+from corpactions.corporate.common import action_in_force, reverse_split_refused
 from corpactions.errors import NotFound, PlanError
 from corpactions.execution.crashpoints import crash_point
 from corpactions.execution.protocol import SessionFactory
@@ -123,11 +124,7 @@ async def compute_multiplier_plan(
     session: Session, action_id: int, *, maker: str, settings: Settings | None = None
 ) -> MultiplierPlan:
     settings = settings or get_settings()
-    action = session.get(CorporateAction, action_id)
-    if action is None:
-        raise NotFound(f"no corporate action {action_id}")
-    instrument = session.get(Instrument, action.instrument_id)
-    assert instrument is not None
+    action, instrument, version = action_in_force(session, action_id)
     if action.kind == ActionKind.cash_dividend and instrument.dividend_mode != "reinvest":
         raise PlanError(
             f"{instrument.symbol} pays cash dividends in USDC",
@@ -135,22 +132,11 @@ async def compute_multiplier_plan(
         )
     if instrument.token_program != TokenProgram.token2022:
         if action.kind == ActionKind.reverse_split:
-            raise PlanError(
-                f"a reverse split cannot be done on {instrument.symbol}'s classic SPL mint: "
-                "holders' tokens cannot be burned without their signature",
-                hint="only Token-2022 instruments with ScaledUiAmount take reverse splits (by "
-                "multiplier)",
-            )
+            raise reverse_split_refused(instrument.symbol)
         raise PlanError(
             f"{instrument.symbol} is a classic SPL mint: it has no UI multiplier",
             hint="multiplier changes need a Token-2022 mint with ScaledUiAmount",
         )
-    version = session.exec(
-        select(CorporateActionVersion).where(
-            CorporateActionVersion.action_id == action_id,
-            CorporateActionVersion.version == action.current_version,
-        )
-    ).one()
     kind, factor = factor_of(action, version, settings)
     async with Rpc(settings=settings) as rpc:
         scaled = await read_scaled(rpc, instrument.mint)

@@ -26,17 +26,17 @@ from typing import Any
 
 import polars as pl
 from solders.pubkey import Pubkey
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from corpactions.chain.rpc import Rpc
 from corpactions.config import Settings, get_settings
-from corpactions.errors import NotFound, PlanError
+from corpactions.corporate.common import action_in_force, reverse_split_refused
+from corpactions.errors import PlanError
 from corpactions.execution.protocol import SessionFactory
 from corpactions.logs import get_logger
 from corpactions.models import (
     ActionKind,
     CorporateAction,
-    CorporateActionVersion,
     Instrument,
     LineStatus,
     PayoutPlan,
@@ -112,11 +112,7 @@ def compute_split_plans(
     *, session: Session, action_id: int, maker: str, settings: Settings | None = None
 ) -> SplitPlans:
     settings = settings or get_settings()
-    action = session.get(CorporateAction, action_id)
-    if action is None:
-        raise NotFound(f"no corporate action {action_id}")
-    instrument = session.get(Instrument, action.instrument_id)
-    assert instrument is not None
+    action, instrument, version = action_in_force(session, action_id)
     if action.kind not in (ActionKind.forward_split, ActionKind.reverse_split):
         raise PlanError(f"action {action_id} is a {action.kind}, not a split")
     if instrument.token_program == TokenProgram.token2022:
@@ -125,18 +121,7 @@ def compute_split_plans(
             hint=f"corpactions adjust compute {action_id}",
         )
     if action.kind == ActionKind.reverse_split:
-        raise PlanError(
-            f"a reverse split cannot be done on {instrument.symbol}'s classic SPL mint: "
-            "holders' tokens cannot be burned without their signature",
-            hint="only Token-2022 instruments with ScaledUiAmount take reverse splits (by "
-            "multiplier)",
-        )
-    version = session.exec(
-        select(CorporateActionVersion).where(
-            CorporateActionVersion.action_id == action_id,
-            CorporateActionVersion.version == action.current_version,
-        )
-    ).one()
+        raise reverse_split_refused(instrument.symbol)
     if not version.ratio_new or not version.ratio_old:
         raise PlanError(f"action {action_id} has no new-to-old ratio")
     ratio = Fraction(version.ratio_new) / Fraction(version.ratio_old)

@@ -1,0 +1,34 @@
+"""What the share-count adjustments share: loading an action with its instrument and current
+version, and the one refusal both mechanisms give."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from corpactions.errors import NotFound, PlanError
+from corpactions.models import CorporateAction, CorporateActionVersion, Instrument
+
+
+def action_in_force(
+    session: Session, action_id: int
+) -> tuple[CorporateAction, Instrument, CorporateActionVersion]:
+    action = session.get(CorporateAction, action_id)
+    if action is None:
+        raise NotFound(f"no corporate action {action_id}")
+    instrument = session.get(Instrument, action.instrument_id)
+    assert instrument is not None
+    version = session.exec(
+        select(CorporateActionVersion).where(
+            CorporateActionVersion.action_id == action_id,
+            CorporateActionVersion.version == action.current_version,
+        )
+    ).one()
+    return action, instrument, version
+
+
+def reverse_split_refused(symbol: str) -> PlanError:
+    return PlanError(
+        f"a reverse split cannot be done on {symbol}'s classic SPL mint: "
+        "holders' tokens cannot be burned without their signature",
+        hint="only Token-2022 instruments with ScaledUiAmount take reverse splits (by multiplier)",
+    )
