@@ -66,12 +66,14 @@ def split_lines(
     price_units: Fraction | None,
     frozen_policy: str,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Pure: (stock lines, cash-in-lieu lines) from holders (owner base58, amount, frozen,
-    excluded). Integer arithmetic throughout (Int128)."""
+    """Pure: (stock lines, cash-in-lieu lines) from holders (owner base58, amount, frozen).
+    Integer arithmetic throughout (Int128)."""
     p, q = ratio.numerator, ratio.denominator
     extra = pl.col("amount").cast(pl.Int128) * (p - q)  # over q: the exact new raw units
     minted = extra // q if disposition == "DIST" else extra // (q * unit) * unit
-    base = holders.filter(~pl.col("excluded")).with_columns(minted=minted)
+    # Every holder, excluded wallets too: a split changes every outstanding share (the issuer's
+    # inventory included), so supply keeps tracking the shares behind the tokens.
+    base = holders.with_columns(minted=minted)
     if disposition == "CINL":
         assert price_units is not None
         fraction = extra - pl.col("minted") * q  # raw units x q not issued
