@@ -237,3 +237,28 @@ def test_the_api_shows_a_splits_plans_and_the_chain_re_read(
         [plan] = client.get(f"/v1/actions/{action_id}").json()["plans"]
     assert (plan["kind"], plan["asset"], plan["status"]) == ("split", "stock", "attested")
     assert plan["chain_check"]["split_check"]["matches"] is True
+
+
+def test_an_escrowed_mint_line_never_becomes_usdc_owed(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frozen holders' new tokens are escrowed in stock units; releasing escrow (which turns
+    USDC lines into carried USDC) must not touch them."""
+    from corpactions.execution.release import release_escrow
+    from corpactions.payouts.plan import _carried_in
+
+    _, action_id, _ = _split(localnet_url, tmp_path, monkeypatch, ratio_new="2", ratio_old="1")
+    plans = _plans(action_id)
+    with db.session_scope() as session:
+        approve(
+            session=session, plan_id=plans.stock.id, plan_hash=plans.stock.plan_hash, approver="bob"
+        )
+    with db.session_scope() as session:  # a holder whose stock account is frozen no more
+        line = session.exec(select(PayoutLine).where(PayoutLine.plan_id == plans.stock.id)).first()
+        assert line is not None
+        line.status = "escrowed"
+        line.status_reason = "stock tokens frozen at the record date"
+        session.add(line)
+    assert asyncio.run(release_escrow(session_factory=db.session_scope))["released"] == []
+    with db.session_scope() as session:
+        assert _carried_in(session).height == 0

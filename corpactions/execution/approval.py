@@ -212,6 +212,7 @@ def _settle_carried(session: Session, plan: PayoutPlan) -> None:
             PayoutLine.status == LineStatus.carried,
             col(PayoutLine.carried_into).is_(None),
             col(PayoutPlan.status).in_(CARRY_IS_OWED),
+            col(PayoutPlan.asset) == "usdc",
             col(PayoutLine.plan_id) != plan.id,
         )
     ).all()

@@ -60,6 +60,7 @@ async def release_escrow(
             .where(
                 PayoutLine.status == LineStatus.escrowed,
                 col(PayoutPlan.status).in_(CARRY_IS_OWED),
+                PayoutPlan.asset == "usdc",  # carried amounts are USDC owed
             )
         ).all()
         blocked = {

@@ -135,6 +135,7 @@ def _carried_in(session: Session) -> pl.DataFrame:
             col(PayoutLine.status) == LineStatus.carried,
             col(PayoutLine.carried_into).is_(None),
             col(PayoutPlan.status).in_(CARRY_IS_OWED),
+            col(PayoutPlan.asset) == "usdc",
         )
         .group_by(col(PayoutLine.owner))
     ).all()
