@@ -10,12 +10,14 @@ from corpactions.config import Settings, get_settings
 from corpactions.execution.steps import halted_plans
 from corpactions.models import (
     TERMINAL_ACTION_STATUSES,
+    AdjustmentStatus,
     Approval,
     BatchStatus,
     CorporateAction,
     CorporateActionVersion,
     Instrument,
     LineStatus,
+    MultiplierPlan,
     PayoutBatch,
     PayoutLine,
     PayoutPlan,
@@ -74,6 +76,22 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
                 "approvals": f"{approvals}/{settings.approvals_required}",
                 "maker": plan.created_by,
                 "plan_hash": plan.plan_hash,
+            }
+        )
+    for adjustment in session.exec(
+        select(MultiplierPlan)
+        .where(MultiplierPlan.status == AdjustmentStatus.draft)
+        .order_by(col(MultiplierPlan.id))
+    ):
+        awaiting.append(
+            {
+                "plan_id": f"multiplier {adjustment.id}",
+                "action_id": adjustment.action_id,
+                "lines": 0,
+                "to_send": f"x{adjustment.factor} -> {adjustment.new_multiplier}",
+                "approvals": f"0/{settings.approvals_required}",
+                "maker": adjustment.created_by,
+                "plan_hash": adjustment.plan_hash,
             }
         )
     flight = dict(

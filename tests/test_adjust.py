@@ -270,3 +270,16 @@ def test_the_api_shows_an_actions_multiplier_plan_and_its_on_chain_check(
         [shown] = client.get(f"/v1/actions/{action_id}").json()["adjustments"]
     assert (shown["factor"], shown["new_multiplier"], shown["status"]) == ("2/1", "2.0", "done")
     assert shown["check"]["matches"] is True
+
+
+def test_status_lists_a_multiplier_plan_awaiting_approval(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from corpactions.status import overview
+
+    _, action_id = _setup(localnet_url, tmp_path, monkeypatch, **_split(2, 1))
+    plan = _plan(action_id)
+    with db.session_scope() as session:
+        [waiting] = overview(session)["plans_awaiting_approval"]
+    assert waiting["plan_id"] == f"multiplier {plan.id}"
+    assert waiting["plan_hash"] == plan.plan_hash
