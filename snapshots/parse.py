@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 import polars as pl
+import pyarrow as pa  # type: ignore[import-untyped]
 from numpy.lib.stride_tricks import sliding_window_view
 from solders.pubkey import Pubkey
 
@@ -138,14 +139,25 @@ def _fixed_width(raw: bytes) -> tuple[pl.Series, int, int] | None:
     suffixes = sliding_window_view(body, len(_SUFFIX))[starts + width]
     if not bool((suffixes == _SUFFIX).all()):
         return None  # mixed lengths or another layout: let the next decoder handle it
-    slices = np.ascontiguousarray(sliding_window_view(body, width)[starts])
-    tails = slices[:, -2:]
-    if not bool((tails == tails[0]).all()):
+    padded = np.stack([body[starts + width - 2], body[starts + width - 1]], axis=1) == _EQUALS
+    if not bool((padded == padded[0]).all()):
         return None  # equal text width, different padding: 133- and 134-byte slices both take 180
-    decoded = _decoded(pl.Series("bin", slices.view(f"S{width}").ravel()))
-    if decoded is None:
+    if len(raw) >= 2**31 or width <= 12:
+        return None  # views address the body with 32-bit offsets; short values are inlined
+    # Zero copy: an Arrow binary-view array whose views point into the response body itself
+    # (length, 4-byte prefix, buffer 0, offset), decoded from base64 by polars in one call.
+    views = np.zeros((expected, 4), dtype=np.int32)
+    views[:, 0] = width
+    views[:, 1] = np.ascontiguousarray(sliding_window_view(body, 4)[starts]).view("<i4").ravel()
+    views[:, 3] = starts
+    text = pa.Array.from_buffers(
+        pa.binary_view(), expected, [None, pa.py_buffer(views), pa.py_buffer(raw)]
+    )
+    try:
+        decoded = pl.Series("bin", pl.from_arrow(text)).bin.decode("base64")
+    except pl.exceptions.ComputeError:
         return None
-    padding = int(slices[0, -2:].tolist().count(_EQUALS))
+    padding = int(padded[0].sum())
     return decoded, width // 4 * 3 - padding, expected
 
 
@@ -319,7 +331,13 @@ def aggregate_holders(accounts: pl.LazyFrame, *, excluded: Collection[str] = ())
             ),
         )
         .select("owner", "amount", "accounts", "frozen_amount", "frozen", "excluded")
-        .sort("owner")
+        # Byte order of the owners, fast: the first 8 bytes as a big-endian integer order the
+        # keys exactly as their bytes do; the whole key breaks the (rare) ties. Sorting the
+        # binary column directly costs several times more.
+        .sort(
+            pl.col("owner").bin.slice(0, 8).bin.reinterpret(dtype=pl.UInt64, endianness="big"),
+            pl.col("owner"),
+        )
         .collect()
     )
 

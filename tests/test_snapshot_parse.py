@@ -111,6 +111,19 @@ def test_the_fixed_width_decoder_is_used_for_uniform_slices_and_falls_back_other
     assert parse_program_accounts(_response(uniform, pretty=True)).decoder == "regex"
 
 
+def test_frozen_and_initialized_accounts_together_still_take_the_fixed_width_path() -> None:
+    """The last base64 character before the padding encodes the state byte: slices of equal
+    width differ there, and only the padding pattern must agree."""
+    rows = [
+        {"data": OWNERS[0] + (5).to_bytes(8, "little") + bytes(36) + bytes([1])},
+        {"data": OWNERS[1] + (7).to_bytes(8, "little") + bytes(36) + bytes([2])},
+    ]
+    page = parse_program_accounts(_response(rows))
+    assert page.decoder == "fixed"
+    assert page.accounts["state"].to_list() == [1, 2]
+    assert page.accounts["amount"].to_list() == [5, 7]
+
+
 def test_any_other_encoding_is_refused_by_the_exact_decoder() -> None:
     raw = _response([{"data": bytes(77)}]).replace(b'"base64"]', b'"base58"]')
     with pytest.raises(SnapshotError, match="other than base64"):
