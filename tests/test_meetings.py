@@ -475,3 +475,16 @@ def test_meetings_can_be_created_from_a_csv_file_too(meeting: Meeting, tmp_path:
     assert "1 created" in result.output
     listed = orjson.loads(runner.invoke(cli, ["meetings", "list", "--json"]).output)
     assert "EGM-CSV" in [m["reference"] for m in listed]
+
+
+def test_a_cancelled_meeting_takes_no_ballots(meeting: Meeting) -> None:
+    from corpactions.errors import MeetingError
+
+    with db.session_scope() as session:
+        ingest(
+            parse_json(_meeting_json(meeting.deadline, function="CANC", sequence=2)),
+            session=session,
+        )
+    with pytest.raises(MeetingError, match="was cancelled"):
+        _cast(meeting, _ballot(meeting, meeting.holders[0]))
+    assert _stored() == []

@@ -34,6 +34,7 @@ from corpactions.meetings.agenda import Agenda, parse_agenda
 from corpactions.meetings.weights import all_weights, weight_of
 from corpactions.models import (
     ActionKind,
+    ActionStatus,
     Ballot,
     CorporateAction,
     CorporateActionVersion,
@@ -98,6 +99,8 @@ def meeting_of(session: Session, meeting_id: int) -> tuple[CorporateAction, Agen
     action = session.get(CorporateAction, meeting_id)
     if action is None or action.kind != ActionKind.meeting:
         raise NotFound(f"no meeting {meeting_id}", hint="see GET /v1/meetings")
+    if action.status in (ActionStatus.cancelled, ActionStatus.withdrawn):
+        raise MeetingError(f"meeting {meeting_id} was {action.status}; it takes no ballots")
     version = session.exec(
         select(CorporateActionVersion).where(
             CorporateActionVersion.action_id == meeting_id,
