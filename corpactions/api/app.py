@@ -7,7 +7,6 @@ is a 500. The work is in ``corpactions.api.queries``; routes only call and shape
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
 from enum import StrEnum
 from functools import cache
@@ -21,11 +20,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlmodel import Session
 
 from corpactions import __version__, db
 from corpactions.addresses import parse_address
 from corpactions.api import meetings, queries
+from corpactions.api.deps import MAX_ID, ReadSession
 from corpactions.api.schemas import ActionDetail, ActionPage, PayoutPage, Problem, Summary
 from corpactions.config import Settings, get_settings
 from corpactions.errors import (
@@ -42,8 +41,6 @@ from corpactions.logs import get_logger
 from corpactions.models import ActionStatus
 
 log = get_logger(__name__)
-MAX_ID = 2**31 - 1
-"""Ids are 32-bit integer keys: anything larger cannot exist (and must not reach the DB)."""
 SYMBOL = r"^[A-Za-z0-9.\-]{1,16}$"
 ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": Problem, "description": "No such wallet history, action or plan."},
@@ -65,15 +62,6 @@ async def _wallet(
 Wallet = Annotated[str, Depends(_wallet)]
 
 
-async def _read_session() -> AsyncIterator[Session]:
-    """A read session per request. Declared async on purpose: creating and closing a session
-    does no I/O worth a thread (the connection is checked out by the handler's own query), and
-    every sync dependency would cost a thread-pool hop under load."""
-    with Session(db.get_engine(autocommit=True), expire_on_commit=False) as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(_read_session)]
 SymbolQuery = Annotated[
     str | None, Query(description="Ticker, e.g. AAPL.", pattern=SYMBOL, max_length=16)
 ]
@@ -148,7 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     def holder_payouts(
         wallet: Wallet,
-        session: SessionDep,
+        session: ReadSession,
         symbol: SymbolQuery = None,
         since: Annotated[
             date | None, Query(alias="from", description="Earliest pay date, YYYY-MM-DD.")
@@ -184,7 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     def holder_summary(
         wallet: Wallet,
-        session: SessionDep,
+        session: ReadSession,
         request: Request,
         fmt: Annotated[
             Format | None,
@@ -205,7 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/v1/actions", response_model=ActionPage, responses=ERRORS, summary="Actions")
     def list_actions(
-        session: SessionDep,
+        session: ReadSession,
         symbol: SymbolQuery = None,
         status: Annotated[ActionStatus | None, Query(description="Action status.")] = None,
         cursor: CursorQuery = None,
@@ -226,7 +214,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="One action: versions, snapshot, plans, attestation",
     )
     def get_action(
-        action_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep
+        action_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: ReadSession
     ) -> ActionDetail:
         return queries.action_detail(session, action_id, settings=settings)
 
@@ -241,7 +229,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="The exact ledger file whose sha256 was attested on chain",
     )
     def plan_ledger(
-        plan_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep
+        plan_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: ReadSession
     ) -> PlainTextResponse:
         data = read_ledger(session, plan_id)
         return PlainTextResponse(
@@ -256,13 +244,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses=ERRORS,
         summary="A wallet's ballots (current and replaced), newest first",
     )
-    def holder_ballots(wallet: Wallet, session: SessionDep) -> list[meetings.BallotOut]:
+    def holder_ballots(wallet: Wallet, session: ReadSession) -> list[meetings.BallotOut]:
         return meetings.wallet_ballots(session, wallet)
 
     app.include_router(meetings.router)
 
     @app.get("/healthz", summary="The ledger database answers")
-    def healthz(session: SessionDep) -> dict[str, str]:
+    def healthz(session: ReadSession) -> dict[str, str]:
         session.execute(sa.text("SELECT 1"))
         return {"status": "ok"}
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from corpactions import db
+from corpactions.api.deps import MAX_ID, ReadSession
 from corpactions.api.schemas import Problem
 from corpactions.errors import CorpactionsError, NotFound
 from corpactions.meetings.agenda import Agenda
@@ -26,7 +26,6 @@ from corpactions.models import (
 )
 from snapshots.take import current_snapshot
 
-MAX_ID = 2**31 - 1
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No such meeting."},
@@ -86,12 +85,6 @@ class BallotOut(BaseModel):
     replaced_ballot_id: int | None = None
 
 
-async def _read() -> AsyncIterator[Session]:
-    with Session(db.get_engine(autocommit=True), expire_on_commit=False) as session:
-        yield session
-
-
-ReadSession = Annotated[Session, Depends(_read)]
 MeetingId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
