@@ -14,6 +14,7 @@ import polars as pl
 from solders.pubkey import Pubkey
 from sqlmodel import Session, col, select
 
+from corpactions.actions import current_version
 from corpactions.chain import layout
 from corpactions.chain.rpc import Rpc
 from corpactions.config import Settings, get_settings
@@ -23,7 +24,6 @@ from corpactions.models import (
     TERMINAL_ACTION_STATUSES,
     ActionStatus,
     CorporateAction,
-    CorporateActionVersion,
     Instrument,
     PayoutPlan,
     PlanStatus,
@@ -201,12 +201,7 @@ def due_actions(
     for action in candidates:
         if action.status in TERMINAL_ACTION_STATUSES or action.id is None:
             continue
-        version = session.exec(
-            select(CorporateActionVersion).where(
-                CorporateActionVersion.action_id == action.id,
-                CorporateActionVersion.version == action.current_version,
-            )
-        ).first()
+        version = current_version(session, action)
         cutoff_date = (version.record_date or version.effective_date) if version else None
         if cutoff_date is None:
             continue

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from corpactions import db
+from corpactions.actions import current_version
 from corpactions.api.deps import MAX_ID, ReadSession
 from corpactions.api.schemas import Problem
 from corpactions.errors import CorpactionsError, NotFound
@@ -20,7 +21,6 @@ from corpactions.models import (
     ActionKind,
     Ballot,
     CorporateAction,
-    CorporateActionVersion,
     Instrument,
     MeetingResult,
 )
@@ -89,12 +89,8 @@ MeetingId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def _describe(session: Session, action: CorporateAction, symbol: str) -> dict[str, Any]:
-    version = session.exec(
-        select(CorporateActionVersion).where(
-            CorporateActionVersion.action_id == action.id,
-            CorporateActionVersion.version == action.current_version,
-        )
-    ).one()
+    version = current_version(session, action)
+    assert version is not None
     agenda: Agenda | None = None
     problem = None
     try:

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from corpactions.actions import current_version
 from corpactions.api.money import display, money, money_json
 from corpactions.api.schemas import (
     ActionDetail,
@@ -273,15 +274,6 @@ def summary_csv(summary: Summary) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _current_version(session: Session, action: CorporateAction) -> CorporateActionVersion | None:
-    return session.exec(
-        select(CorporateActionVersion).where(
-            CorporateActionVersion.action_id == action.id,
-            CorporateActionVersion.version == action.current_version,
-        )
-    ).first()
-
-
 def _action_item(
     action: CorporateAction, symbol: str, version: CorporateActionVersion | None
 ) -> dict[str, Any]:
@@ -351,7 +343,7 @@ def action_detail(session: Session, action_id: int, *, settings: Settings) -> Ac
         return format(value, "f") if value is not None else None
 
     return ActionDetail(
-        **_action_item(action, symbol, _current_version(session, action)),
+        **_action_item(action, symbol, current_version(session, action)),
         status_reason=action.status_reason,
         versions=[
             VersionOut(

@@ -3,8 +3,9 @@ version, and the one refusal both mechanisms give."""
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from corpactions.actions import current_version
 from corpactions.errors import NotFound, PlanError
 from corpactions.models import CorporateAction, CorporateActionVersion, Instrument
 
@@ -17,12 +18,8 @@ def action_in_force(
         raise NotFound(f"no corporate action {action_id}")
     instrument = session.get(Instrument, action.instrument_id)
     assert instrument is not None
-    version = session.exec(
-        select(CorporateActionVersion).where(
-            CorporateActionVersion.action_id == action_id,
-            CorporateActionVersion.version == action.current_version,
-        )
-    ).one()
+    version = current_version(session, action)
+    assert version is not None
     return action, instrument, version
 
 

@@ -26,6 +26,7 @@ from solders.signature import Signature
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from corpactions.actions import current_version
 from corpactions.addresses import parse_address
 from corpactions.config import get_settings
 from corpactions.errors import BallotRejected, CorpactionsError, MeetingError, NotFound
@@ -37,7 +38,6 @@ from corpactions.models import (
     ActionStatus,
     Ballot,
     CorporateAction,
-    CorporateActionVersion,
     Snapshot,
 )
 from snapshots.take import current_snapshot
@@ -101,12 +101,8 @@ def meeting_of(session: Session, meeting_id: int) -> tuple[CorporateAction, Agen
         raise NotFound(f"no meeting {meeting_id}", hint="see GET /v1/meetings")
     if action.status in (ActionStatus.cancelled, ActionStatus.withdrawn):
         raise MeetingError(f"meeting {meeting_id} was {action.status}; it takes no ballots")
-    version = session.exec(
-        select(CorporateActionVersion).where(
-            CorporateActionVersion.action_id == meeting_id,
-            CorporateActionVersion.version == action.current_version,
-        )
-    ).one()
+    version = current_version(session, action)
+    assert version is not None
     return action, parse_agenda(version.details, zone=get_settings().record_date_timezone)
 
 

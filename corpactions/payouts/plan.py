@@ -29,6 +29,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from corpactions.actions import current_version
 from corpactions.config import Settings, get_settings
 from corpactions.errors import NotFound, PlanError
 from corpactions.logs import get_logger
@@ -295,12 +296,8 @@ def compute_plan(
             f"action {action_id} is a {action.kind}, not a cash dividend",
             hint="splits and reinvestments have their own plans",
         )
-    version = session.exec(
-        select(CorporateActionVersion).where(
-            CorporateActionVersion.action_id == action_id,
-            CorporateActionVersion.version == action.current_version,
-        )
-    ).one()
+    version = current_version(session, action)
+    assert version is not None
     instrument = session.get(Instrument, action.instrument_id)
     if instrument is not None and instrument.dividend_mode == "reinvest":
         raise PlanError(
