@@ -25,6 +25,9 @@ PG_ADMIN_URL = os.environ.get(
     "CORPACTIONS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("CORPACTIONS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Before anything loads celeryconfig: every task a test sends, directly or as a follow-up of
+# another task, goes to the tests' Redis database, never to the machine's default one.
+os.environ["CORPACTIONS_BROKER_URL"] = REDIS_URL
 
 
 def _with_database(url: str, name: str) -> str:

@@ -43,7 +43,6 @@ from corpactions.models import (
     QuarantinedRecord,
     Snapshot,
 )
-from tests.conftest import REDIS_URL
 from tests.feed_corpus import (
     CASES,
     MINTS,
@@ -532,10 +531,7 @@ def test_kinds_are_the_issue_minimum() -> None:
 def test_the_pull_task_pulls_each_configured_source_then_asks_for_due_snapshots(
     polygon_settings: None, redis_client: redis.Redis
 ) -> None:
-    from tasks.app import app
     from tasks.feeds import pull_all
-
-    app.conf.broker_url = REDIS_URL
 
     with respx.mock() as mock:
         mock.get("https://polygon.test/v3/reference/dividends").mock(

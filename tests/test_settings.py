@@ -14,6 +14,7 @@ def test_defaults_use_an_embedded_sqlite_ledger_under_the_data_dir(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("CORPACTIONS_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CORPACTIONS_BROKER_URL", raising=False)  # the suite points it at db 15
     monkeypatch.setenv("CORPACTIONS_DATA_DIR", str(tmp_path))
     settings = Settings(_env_file=None)
     assert settings.ledger_url == f"sqlite:///{tmp_path.resolve() / 'ledger.db'}"

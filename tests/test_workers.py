@@ -218,7 +218,6 @@ def test_two_workers_racing_on_the_same_plan_pay_every_holder_once(
     flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", holders=40, **FAST)
     processes.append(worker(tmp_path / "a.log", "a"))
     processes.append(worker(tmp_path / "b.log", "b"))
-    app.conf.broker_url = REDIS_URL
     for _ in range(3):  # the same plan ordered to run several times at once
         app.send_task("tasks.payouts.execute", args=[flow.plan_id])
 
@@ -261,7 +260,6 @@ def test_a_poison_task_fails_once_and_the_operator_sees_why_in_status(
         monkeypatch.setenv(f"CORPACTIONS_{key.upper()}", value)
     get_settings.cache_clear()
     processes.append(worker(tmp_path / "worker.log", "w1"))
-    app.conf.broker_url = REDIS_URL
     app.send_task("tasks.payouts.execute", args=[424242])
 
     def failures() -> list[TaskFailure] | None:
