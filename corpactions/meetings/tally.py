@@ -82,9 +82,7 @@ def compute_tally(
 
 def tally(session: Session, meeting_id: int) -> dict[str, Any]:
     """The tally now (final once the meeting is closed: then the stored one)."""
-    result = session.exec(
-        select(MeetingResult).where(MeetingResult.action_id == meeting_id)
-    ).first()
+    result = _stored_result(session, meeting_id)
     if result is not None:
         return {
             **result.tally,
@@ -93,17 +91,27 @@ def tally(session: Session, meeting_id: int) -> dict[str, Any]:
             "attestation_signature": result.attestation_signature,
         }
     _, agenda = meeting_of(session, meeting_id)
+    _, counted = _count(session, meeting_id, agenda)
+    return {**counted, "final": False}
+
+
+def _stored_result(session: Session, meeting_id: int) -> MeetingResult | None:
+    return session.exec(select(MeetingResult).where(MeetingResult.action_id == meeting_id)).first()
+
+
+def _count(
+    session: Session, meeting_id: int, agenda: Agenda
+) -> tuple[list[Ballot], dict[str, Any]]:
+    """The current ballots and their tally, with the snapshot it weighs them by."""
     snapshot = snapshot_of(session, meeting_id)
+    ballots = current_ballots(session, meeting_id)
     eligible = int(all_weights(snapshot)["weight"].sum() or 0)
-    counted = compute_tally(
-        agenda, current_ballots(session, meeting_id), eligible, meeting_id=meeting_id
-    )
-    return {
-        **counted,
+    return ballots, {
+        **compute_tally(agenda, ballots, eligible, meeting_id=meeting_id),
         "snapshot_id": snapshot.id,
         "snapshot_slot": snapshot.slot,
+        "snapshot_sha256": snapshot.sha256,
         "vote_deadline": agenda.vote_deadline.isoformat(),
-        "final": False,
     }
 
 
@@ -114,9 +122,7 @@ def record_path(meeting_id: int, digest: str) -> Path:
 def close_meeting(session: Session, meeting_id: int, now: datetime | None = None) -> MeetingResult:
     """After the deadline: fix the tally, publish the record file (tally and every counted
     ballot with its message and signature) and store its hash. Idempotent."""
-    existing = session.exec(
-        select(MeetingResult).where(MeetingResult.action_id == meeting_id)
-    ).first()
+    existing = _stored_result(session, meeting_id)
     if existing is not None:
         return existing
     _, agenda = meeting_of(session, meeting_id)
@@ -126,16 +132,7 @@ def close_meeting(session: Session, meeting_id: int, now: datetime | None = None
             f"meeting {meeting_id} is open until {agenda.vote_deadline.isoformat()}",
             hint="the final tally is made after the vote deadline; 'tally' shows it live",
         )
-    snapshot = snapshot_of(session, meeting_id)
-    ballots = current_ballots(session, meeting_id)
-    eligible = int(all_weights(snapshot)["weight"].sum() or 0)
-    counted = {
-        **compute_tally(agenda, ballots, eligible, meeting_id=meeting_id),
-        "snapshot_id": snapshot.id,
-        "snapshot_slot": snapshot.slot,
-        "snapshot_sha256": snapshot.sha256,
-        "vote_deadline": agenda.vote_deadline.isoformat(),
-    }
+    ballots, counted = _count(session, meeting_id, agenda)
     record = orjson.dumps(
         {
             "tally": counted,
@@ -160,7 +157,7 @@ def close_meeting(session: Session, meeting_id: int, now: datetime | None = None
     path.write_bytes(record)
     result = MeetingResult(
         action_id=meeting_id,
-        snapshot_id=snapshot.id or 0,
+        snapshot_id=int(counted["snapshot_id"] or 0),
         tally=counted,
         ballots_counted=len(ballots),
         record_sha256=digest,
