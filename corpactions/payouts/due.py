@@ -79,25 +79,16 @@ def actions_needing_plans(session: Session) -> list[int]:
     return due
 
 
-def _classic_split(session: Session, action_id: int) -> bool:
-    """A split of a classic SPL mint: new tokens are minted (Token-2022 ones move the
-    multiplier instead)."""
+def _mechanism(session: Session, action_id: int) -> str:
+    """How the action is carried out: ``mint`` (a split of a classic SPL mint: new tokens),
+    ``multiplier`` (a Token-2022 split, or a reinvested dividend) or ``cash`` (USDC)."""
     action = session.get(CorporateAction, action_id)
-    if action is None or action.kind == ActionKind.cash_dividend:
-        return False
-    instrument = session.get(Instrument, action.instrument_id)
-    return instrument is not None and instrument.token_program != TokenProgram.token2022
-
-
-def _reinvests(session: Session, action_id: int) -> bool:
-    """Whether the action moves the UI multiplier (a split, or a reinvested dividend)."""
-    action = session.get(CorporateAction, action_id)
-    if action is None:
-        return False
-    if action.kind != ActionKind.cash_dividend:
-        return True
-    instrument = session.get(Instrument, action.instrument_id)
-    return instrument is not None and instrument.dividend_mode == "reinvest"
+    instrument = session.get(Instrument, action.instrument_id) if action else None
+    if action is None or instrument is None:
+        return "cash"  # compute_plan names what is missing
+    if action.kind == ActionKind.cash_dividend:
+        return "multiplier" if instrument.dividend_mode == "reinvest" else "cash"
+    return "multiplier" if instrument.token_program == TokenProgram.token2022 else "mint"
 
 
 def compute_due_plans(
@@ -113,13 +104,14 @@ def compute_due_plans(
     for action_id in due:
         try:
             with session_factory() as session:
-                if _classic_split(session, action_id):
+                mechanism = _mechanism(session, action_id)
+                if mechanism == "mint":
                     split = compute_split_plans(
                         session=session, action_id=action_id, maker=SCHEDULER, settings=settings
                     )
                     computed.append(split.stock.id or 0)
                     continue
-                if _reinvests(session, action_id):
+                if mechanism == "multiplier":
                     adjustment = asyncio.run(
                         compute_multiplier_plan(
                             session, action_id, maker=SCHEDULER, settings=settings
