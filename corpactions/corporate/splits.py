@@ -83,8 +83,7 @@ def split_lines(
     base = base.with_columns(cash=cash)
     escrow = pl.col("frozen") & pl.lit(frozen_policy == "escrow")
 
-    def lines(amount: str, frozen_matters: bool) -> pl.DataFrame:
-        held = escrow if frozen_matters else pl.lit(value=False)
+    def lines(amount: str) -> pl.DataFrame:
         return (
             base.filter(pl.col(amount) > 0)
             .select(
@@ -95,10 +94,10 @@ def split_lines(
                 net=pl.col(amount).cast(pl.Int64),
                 carried_in=pl.lit(0, dtype=pl.Int64),
                 amount_due=pl.col(amount).cast(pl.Int64),
-                status=pl.when(held)
+                status=pl.when(escrow)
                 .then(pl.lit(LineStatus.escrowed.value))
                 .otherwise(pl.lit(LineStatus.pending.value)),
-                status_reason=pl.when(held)
+                status_reason=pl.when(escrow)
                 .then(pl.lit(FROZEN_REASON))
                 .otherwise(pl.lit(None, dtype=pl.String)),
                 tax_class=pl.lit(None, dtype=pl.String),
@@ -107,7 +106,7 @@ def split_lines(
         )
 
     # Frozen accounts cannot receive minted tokens; cash in lieu follows the frozen policy too.
-    return lines("minted", frozen_matters=True), lines("cash", frozen_matters=True)
+    return lines("minted"), lines("cash")
 
 
 def compute_split_plans(
