@@ -1,6 +1,7 @@
 """The ledger database: one engine per URL, session helpers, and Alembic migrations.
 
-Workers and the CLI use ``session_scope()``; the API uses ``get_session`` as a dependency.
+Workers and the CLI use ``session_scope()``; the API reads through ``get_engine(autocommit=True)``
+(``corpactions.api.deps.read_session``).
 Schema changes go through the migrations in ``corpactions/migrations`` (``corpactions db upgrade``),
 which run unchanged on PostgreSQL and SQLite.
 """
@@ -90,12 +91,6 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
-
-
-def get_session() -> Iterator[Session]:
-    """FastAPI dependency: one session per request."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        yield session
 
 
 def alembic_config(url: str | None = None) -> Config:
