@@ -11,9 +11,10 @@ type byte visible), anything shorter is not a token account.
 
 Three decoders, tried in order, give identical frames (a test holds them to it):
 
-1. fixed width: when every base64 slice has one length (always so for SPL Token with its
-   ``dataSize 165`` filter), numpy gathers the slices straight out of the body at the positions
-   of their ``"data":["`` markers and polars decodes them in one vectorised call;
+1. fixed width (``snapshots.fixed_width``): when every base64 slice has one length (always so
+   for SPL Token with its ``dataSize 165`` filter), one cache-friendly pass over the body finds
+   the account items and their strings, and only the bytes read (owner, amount, state, type)
+   are decoded, in bulk;
 2. regex: one count-checked pass over the body for the base64 strings (mixed lengths);
 3. exact: ``orjson`` with the cyclic garbage collector paused (it, not the parser, dominates
    when a million small containers are built), for any other shape of JSON.
@@ -29,14 +30,12 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-import numpy as np
 import orjson
 import polars as pl
-import pyarrow as pa  # type: ignore[import-untyped]
-from numpy.lib.stride_tricks import sliding_window_view
 from solders.pubkey import Pubkey
 
 from corpactions.errors import RpcRefused, SnapshotError
+from snapshots.fixed_width import decode_fixed_width
 
 SLICE_OFFSET = 32
 SLICE_LEN_TOKEN = 77
@@ -48,12 +47,6 @@ STATE_FROZEN = 2
 U64_MAX = 2**64 - 1
 ACCOUNT_TYPE_ACCOUNT = 2
 
-_MARKER_PREFIX = np.frombuffer(b'"data":', dtype=np.uint8)
-_SUFFIX = np.frombuffer(b'","base64"]', dtype=np.uint8)
-_OPEN_BRACKET = ord("[")
-_QUOTE = ord('"')
-_EQUALS = ord("=")
-_SCAN_CHUNK = 1 << 22
 _EDGE = 4096
 _DATA = re.compile(rb'"data"\s*:\s*\[\s*"([A-Za-z0-9+/=]*)"\s*,\s*"base64"\s*\]')
 _SLOT = re.compile(rb'"context"\s*:\s*\{[^{}]*?"slot"\s*:\s*(\d+)')
@@ -108,59 +101,6 @@ def _decoded(encoded: pl.Series) -> pl.Series | None:
         return None
 
 
-def _marker_ends(body: np.ndarray) -> np.ndarray:
-    """Offsets just past each ``"data":["`` in the body (chunked so no 300 MB temporaries)."""
-    brackets = np.concatenate(
-        [
-            np.flatnonzero(body[offset : offset + _SCAN_CHUNK] == _OPEN_BRACKET) + offset
-            for offset in range(0, len(body), _SCAN_CHUNK)
-        ]
-        or [np.empty(0, dtype=np.int64)]
-    )
-    width = len(_MARKER_PREFIX)
-    brackets = brackets[(brackets >= width) & (brackets + 1 < len(body))]
-    keep = body[brackets + 1] == _QUOTE
-    for index, byte in enumerate(_MARKER_PREFIX):
-        keep &= body[brackets - width + index] == byte
-    ends: np.ndarray = brackets[keep] + 2
-    return ends
-
-
-def _fixed_width(raw: bytes) -> tuple[pl.Series, int, int] | None:
-    """(decoded slices, decoded width, accounts in the body), or None for mixed widths."""
-    body = np.frombuffer(raw, dtype=np.uint8)
-    expected = raw.count(b'"pubkey"')
-    starts = _marker_ends(body)
-    if len(starts) != expected or expected == 0:
-        return None
-    width = raw.find(b'"', int(starts[0])) - int(starts[0])
-    if width <= 0 or int(starts[-1]) + width + len(_SUFFIX) > len(body):
-        return None
-    suffixes = sliding_window_view(body, len(_SUFFIX))[starts + width]
-    if not bool((suffixes == _SUFFIX).all()):
-        return None  # mixed lengths or another layout: let the next decoder handle it
-    padded = np.stack([body[starts + width - 2], body[starts + width - 1]], axis=1) == _EQUALS
-    if not bool((padded == padded[0]).all()):
-        return None  # equal text width, different padding: 133- and 134-byte slices both take 180
-    if len(raw) >= 2**31 or width <= 12:
-        return None  # views address the body with 32-bit offsets; short values are inlined
-    # Zero copy: an Arrow binary-view array whose views point into the response body itself
-    # (length, 4-byte prefix, buffer 0, offset), decoded from base64 by polars in one call.
-    views = np.zeros((expected, 4), dtype=np.int32)
-    views[:, 0] = width
-    views[:, 1] = np.ascontiguousarray(sliding_window_view(body, 4)[starts]).view("<i4").ravel()
-    views[:, 3] = starts
-    text = pa.Array.from_buffers(
-        pa.binary_view(), expected, [None, pa.py_buffer(views), pa.py_buffer(raw)]
-    )
-    try:
-        decoded = pl.Series("bin", pl.from_arrow(text)).bin.decode("base64")
-    except pl.exceptions.ComputeError:
-        return None
-    padding = int(padded[0].sum())
-    return decoded, width // 4 * 3 - padding, expected
-
-
 def _regex(raw: bytes, expected: int) -> pl.Series | None:
     found = _DATA.findall(raw)
     if len(found) != expected:
@@ -204,29 +144,15 @@ def _exact(raw: bytes) -> tuple[pl.Series, int | None, str | None, bool]:
     return decoded, slot, pagination_key, paginated
 
 
-def _columns(decoded: pl.Series, width: int | None = None) -> pl.DataFrame:
-    """Owner, amount, state, slice length and account type from the decoded slices
-    (``width``: the one slice length when known, which spares per-row branching)."""
+def _columns(decoded: pl.Series) -> pl.DataFrame:
+    """Owner, amount, state, slice length and account type from whole decoded slices."""
     frame = pl.DataFrame({"bin": decoded})
-    shortest = width if width is not None else int(frame["bin"].bin.size().min() or 0)  # type: ignore[arg-type]
-    if frame.height and shortest < 40:
+    if frame.height and int(frame["bin"].bin.size().min() or 0) < 40:  # type: ignore[arg-type]
         raise SnapshotError(
             "getProgramAccounts returned slices shorter than owner+amount",
             hint="request dataSlice offset 32, length 77 (134 for Token-2022)",
         )
     binary = pl.col("bin")
-    if width is not None:
-        return frame.select(
-            owner=binary.bin.slice(0, 32),
-            amount=binary.bin.slice(32, 8).bin.reinterpret(dtype=pl.UInt64, endianness="little"),
-            state=binary.bin.slice(STATE_AT, 1).bin.reinterpret(dtype=pl.UInt8)
-            if width > STATE_AT
-            else pl.lit(0, dtype=pl.UInt8),
-            slice_len=pl.lit(width, dtype=pl.UInt32),
-            account_type=binary.bin.slice(TYPE_AT, 1).bin.reinterpret(dtype=pl.UInt8)
-            if width > TYPE_AT
-            else pl.lit(None, dtype=pl.UInt8),
-        )
     size = binary.bin.size()
     return frame.select(
         owner=binary.bin.slice(0, 32),
@@ -246,17 +172,14 @@ def parse_program_accounts(
 ) -> ParsedPage:
     """Decode one raw JSON-RPC response body (``decoder``: auto, fixed, regex or exact)."""
     _raise_if_error(raw, method)
-    decoded: pl.Series | None = None
-    width: int | None = None
+    accounts: pl.DataFrame | None = None
     used = "exact"
     if decoder in ("auto", "fixed"):
-        fixed = _fixed_width(raw)
-        if fixed is not None:
-            decoded, width, _ = fixed
-            used = "fixed"
-    if decoded is None and decoder in ("auto", "regex"):
-        decoded, used = _regex(raw, raw.count(b'"pubkey"')), "regex"
-    if decoded is not None:
+        accounts, used = decode_fixed_width(raw, state_at=STATE_AT, type_at=TYPE_AT), "fixed"
+    if accounts is None and decoder in ("auto", "regex"):
+        decoded = _regex(raw, raw.count(b'"pubkey"'))
+        accounts, used = (_columns(decoded) if decoded is not None else None), "regex"
+    if accounts is not None:
         slot_match = _SLOT.search(raw, 0, _EDGE) or _SLOT.search(raw)
         page_match = None
         if b'"accounts"' in raw[:_EDGE] or b'"paginationKey"' in raw[:_EDGE]:  # a V2 page
@@ -266,7 +189,7 @@ def parse_program_accounts(
                 or _PAGINATION.search(raw)
             )
         return ParsedPage(
-            accounts=_columns(decoded, width),
+            accounts=accounts,
             slot=int(slot_match.group(1)) if slot_match else None,
             pagination_key=(
                 page_match.group(1).decode() if page_match and page_match.group(1) else None
@@ -318,7 +241,7 @@ def aggregate_holders(accounts: pl.LazyFrame, *, excluded: Collection[str] = ())
             "an owner's balances add up to more than a u64 can hold",
             hint="no real mint can be in this state; the RPC node returned inconsistent data",
         )
-    return (
+    holders = (
         grouped.lazy()
         .with_columns(
             pl.col("amount").cast(pl.UInt64),
@@ -329,17 +252,18 @@ def aggregate_holders(accounts: pl.LazyFrame, *, excluded: Collection[str] = ())
             excluded=pl.col("owner").is_in(
                 pl.Series(address_bytes(excluded), dtype=pl.Binary).implode()
             ),
+            # Byte order of the owners, fast: their first 8 bytes as a big-endian integer order
+            # them as their bytes do; sorting the binary column directly costs several times more.
+            _order=pl.col("owner")
+            .bin.slice(0, 8)
+            .bin.reinterpret(dtype=pl.UInt64, endianness="big"),
         )
-        .select("owner", "amount", "accounts", "frozen_amount", "frozen", "excluded")
-        # Byte order of the owners, fast: the first 8 bytes as a big-endian integer order the
-        # keys exactly as their bytes do; the whole key breaks the (rare) ties. Sorting the
-        # binary column directly costs several times more.
-        .sort(
-            pl.col("owner").bin.slice(0, 8).bin.reinterpret(dtype=pl.UInt64, endianness="big"),
-            pl.col("owner"),
-        )
+        .sort("_order")
         .collect()
     )
+    if bool(holders.select((pl.col("_order").diff() == 0).any()).item()):
+        holders = holders.sort("_order", "owner")  # owners sharing 8 bytes: the whole key decides
+    return holders.select("owner", "amount", "accounts", "frozen_amount", "frozen", "excluded")
 
 
 def total_amount(accounts: pl.DataFrame) -> int:

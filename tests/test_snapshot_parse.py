@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from corpactions.errors import SnapshotError
+from snapshots.fixed_width import decode_fixed_width
 from snapshots.parse import (
+    STATE_AT,
+    TYPE_AT,
     RpcErrorResponse,
     aggregate_holders,
     owners_as_base58,
@@ -22,7 +25,11 @@ from snapshots.parse import (
     total_amount,
 )
 
-OWNERS = [bytes([i]) * 32 for i in range(1, 6)]
+OWNERS = [bytes([i]) * 32 for i in range(1, 6)] + [
+    bytes([3]) * 8 + bytes([1]) * 24,  # shares its first 8 bytes with OWNERS[2], sorts before it
+    bytes([3]) * 8 + bytes([9]) * 24,
+]
+ORDERS = ("struct", "sorted")  # item keys as a node writes them: struct order, or sorted
 
 
 @st.composite
@@ -47,21 +54,40 @@ def accounts(draw: st.DrawFn, token_2022: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def _response(rows: list[dict[str, Any]], *, pretty: bool = False, context: bool = True) -> bytes:
-    items = [
-        {
-            "pubkey": "11111111111111111111111111111111",
+def _item(data: bytes, order: str) -> dict[str, Any]:
+    encoded = [base64.b64encode(data).decode(), "base64"]
+    pubkey = "11111111111111111111111111111111"
+    token = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
+    space = 32 + len(data)
+    if order == "sorted":  # older nodes: every object's keys sorted
+        return {
             "account": {
-                "data": [base64.b64encode(r["data"]).decode(), "base64"],
+                "data": encoded,
                 "executable": False,
                 "lamports": 2039280,
-                "owner": "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA",
+                "owner": token,
                 "rentEpoch": 18446744073709551615,
-                "space": 32 + len(r["data"]),
+                "space": space,
             },
+            "pubkey": pubkey,
         }
-        for r in rows
-    ]
+    return {
+        "pubkey": pubkey,
+        "account": {
+            "lamports": 2039280,
+            "data": encoded,
+            "owner": token,
+            "executable": False,
+            "rentEpoch": 18446744073709551615,
+            "space": space,
+        },
+    }
+
+
+def _response(
+    rows: list[dict[str, Any]], *, pretty: bool = False, context: bool = True, order: str = "struct"
+) -> bytes:
+    items = [_item(r["data"], order) for r in rows]
     result: Any = (
         {"context": {"apiVersion": "2.2.7", "slot": 42}, "value": items} if context else items
     )
@@ -82,12 +108,14 @@ def _expected(rows: list[dict[str, Any]], token_2022: bool) -> dict[bytes, int]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(data=st.data(), token_2022=st.booleans(), pretty=st.booleans())
+@given(
+    data=st.data(), token_2022=st.booleans(), pretty=st.booleans(), order=st.sampled_from(ORDERS)
+)
 def test_every_decoder_gives_the_same_holdings_as_reading_the_bytes(
-    data: st.DataObject, token_2022: bool, pretty: bool
+    data: st.DataObject, token_2022: bool, pretty: bool, order: str
 ) -> None:
     rows = data.draw(accounts(token_2022))
-    raw = _response(rows, pretty=pretty)
+    raw = _response(rows, pretty=pretty, order=order)
     frames = []
     for decoder in ("auto", "fixed", "regex", "exact"):
         page = parse_program_accounts(raw, decoder=decoder)
@@ -98,6 +126,7 @@ def test_every_decoder_gives_the_same_holdings_as_reading_the_bytes(
     for frame in frames[1:]:
         assert_frame_equal(frames[0], frame)
     holders = frames[0]
+    assert holders["owner"].to_list() == sorted(holders["owner"].to_list())  # byte order
     assert dict(
         zip(holders["owner"].to_list(), holders["amount"].to_list(), strict=True)
     ) == _expected(rows, token_2022)
@@ -109,6 +138,42 @@ def test_the_fixed_width_decoder_is_used_for_uniform_slices_and_falls_back_other
     mixed = [{"data": bytes([1]) * 77}, {"data": bytes([1]) * 50}]
     assert parse_program_accounts(_response(mixed)).decoder == "regex"
     assert parse_program_accounts(_response(uniform, pretty=True)).decoder == "regex"
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_the_fixed_width_decoder_reads_items_in_either_key_order(order: str) -> None:
+    rows = [
+        {"data": OWNERS[i] + (i + 1).to_bytes(8, "little") + bytes(36) + b"\x01"} for i in range(3)
+    ]
+    page = parse_program_accounts(_response(rows, order=order))
+    assert page.decoder == "fixed"
+    assert page.accounts["amount"].to_list() == [1, 2, 3]
+
+
+def test_splitting_the_body_over_threads_gives_the_same_columns() -> None:
+    rows = [
+        {"data": OWNERS[i % len(OWNERS)] + i.to_bytes(8, "little") + bytes(36) + bytes([1 + i % 2])}
+        for i in range(200)
+    ]
+    raw = _response(rows)
+    whole = decode_fixed_width(raw, state_at=STATE_AT, type_at=TYPE_AT, parts=1)
+    assert whole is not None and whole.height == 200
+    for parts in (2, 3, 7):
+        split = decode_fixed_width(raw, state_at=STATE_AT, type_at=TYPE_AT, parts=parts)
+        assert split is not None
+        assert_frame_equal(whole, split)
+
+
+def test_an_item_without_a_base64_string_is_never_skipped() -> None:
+    """Every account item must be followed by its data string before the next item: an item
+    whose data has another form sends the body to the decoders that read every item."""
+    rows = [{"data": OWNERS[i] + (5).to_bytes(8, "little") + bytes(36) + b"\x01"} for i in range(3)]
+    raw = _response(rows)
+    second = base64.b64encode(rows[1]["data"]).decode()
+    raw = raw.replace(f'["{second}","base64"]'.encode(), b'"3Mc6vR"')
+    assert decode_fixed_width(raw, state_at=STATE_AT, type_at=TYPE_AT) is None
+    with pytest.raises(SnapshotError, match="other than base64"):
+        parse_program_accounts(raw)
 
 
 def test_frozen_and_initialized_accounts_together_still_take_the_fixed_width_path() -> None:
