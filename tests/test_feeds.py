@@ -290,6 +290,56 @@ def test_any_order_of_the_same_records_ends_in_the_same_state(
     assert len(quarantined) == 2
 
 
+def _stored(session: Session) -> tuple[Any, Any, Any]:
+    """Every stored column of actions, versions and quarantined records, minus row ids and
+    times of writing, keyed by what identifies them."""
+    skip = {"id", "action_id", "created_at", "updated_at", "received_at"}
+
+    def rows(model: Any) -> list[dict[str, Any]]:
+        return [
+            dict(r) for r in session.connection().execute(sa.select(model.__table__)).mappings()
+        ]
+
+    keys = {}
+    actions = {}
+    for action in rows(CorporateAction):
+        keys[action["id"]] = (action["source"], action["source_ref"])
+        actions[keys[action["id"]]] = {k: v for k, v in action.items() if k not in skip}
+    versions = {}
+    for version in rows(CorporateActionVersion):
+        version["superseded_at"] = version["superseded_at"] is not None
+        versions[(*keys[version["action_id"]], version["version"])] = {
+            k: v for k, v in version.items() if k not in skip
+        }
+    quarantined = {
+        (q["source"], q["payload_sha256"]): {k: v for k, v in q.items() if k not in skip}
+        for q in rows(QuarantinedRecord)
+    }
+    return actions, versions, quarantined
+
+
+def test_postgresql_copy_stores_exactly_what_an_insert_stores(
+    pg_ledger: str, memory_engine: sa.Engine
+) -> None:
+    """On PostgreSQL new rows go in by COPY (after each column's bind processing); read back,
+    every column equals what the portable INSERT path stored in SQLite."""
+    records = _mixed_records()
+    with memory_engine.begin() as conn:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            conn.execute(table.delete())
+    stored = []
+    for engine in (db.get_engine(pg_ledger), memory_engine):
+        with Session(engine) as session:
+            _register(session)
+            session.commit()
+            ingest(records, session=session, chunk_size=3)  # later chunks amend earlier ones
+            session.commit()
+            stored.append(_stored(session))
+    assert stored[0] == stored[1]
+    actions, versions, quarantined = stored[0]
+    assert (len(actions), len(versions), len(quarantined)) == (4, 9, 2)
+
+
 # ----- amendments after a snapshot or plan ------------------------------------------------------
 
 

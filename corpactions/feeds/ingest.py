@@ -15,7 +15,8 @@ Rules (each keeps the end state independent of the order records arrive in):
 - A record that fails parsing or validation is stored in ``QuarantinedRecord`` with its reason
   and raw payload (once per payload); it never blocks the other records.
 
-Records are processed in chunks: lookups are preloaded per chunk and new rows inserted in bulk.
+Records are processed in chunks: lookups are preloaded per chunk and new rows inserted in bulk
+(COPY on PostgreSQL, see ``corpactions.bulkwrite``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from corpactions.bulkwrite import insert_rows, reserve_ids, uses_copy
 from corpactions.errors import InvalidRecord
 from corpactions.feeds.normalized import NormalizedAction, Rejected
 from corpactions.feeds.validate import Rules, validate
@@ -124,7 +126,7 @@ def quarantine(session: Session, rejected: list[Rejected], report: IngestReport)
         if len(report.reasons) < 200:
             report.reasons.append(record.reason)
     if rows:
-        session.execute(sa.insert(QuarantinedRecord), rows)
+        insert_rows(session, QuarantinedRecord, rows)
         log.info("feed records quarantined", count=len(rows), first_reason=rows[0]["reason"])
 
 
@@ -222,8 +224,7 @@ def _apply(
                     "record": record,
                 }
             )
-    if version_rows:
-        session.execute(sa.insert(CorporateActionVersion), version_rows)
+    insert_rows(session, CorporateActionVersion, version_rows)
     for entry in known.values():
         if entry.row is not None and entry.new:
             _settle(session, entry, now, report)
@@ -298,12 +299,21 @@ def _insert_new_actions(
                 "updated_at": now,
             }
         )
-    inserted = session.execute(
-        sa.insert(CorporateAction).returning(col(CorporateAction.id), sort_by_parameter_order=True),
-        rows,
-    ).all()
+    if uses_copy(session):  # ids from the sequence, rows by COPY: nothing to read back
+        new_ids = reserve_ids(session, CorporateAction, len(rows))
+        for row, new_id in zip(rows, new_ids, strict=True):
+            row["id"] = new_id
+        insert_rows(session, CorporateAction, rows)
+    else:
+        inserted = session.execute(
+            sa.insert(CorporateAction).returning(
+                col(CorporateAction.id), sort_by_parameter_order=True
+            ),
+            rows,
+        )
+        new_ids = [int(new_id) for (new_id,) in inserted]
     version_rows = []
-    for entry, (new_id,) in zip(fresh, inserted, strict=True):
+    for entry, new_id in zip(fresh, new_ids, strict=True):
         entry.action_id = int(new_id)
         report.actions.add(entry.action_id)
         current_number = entry.versions[-1]["current"]
@@ -317,7 +327,7 @@ def _insert_new_actions(
                     superseded=item["version"] != current_number,
                 )
             )
-    session.execute(sa.insert(CorporateActionVersion), version_rows)
+    insert_rows(session, CorporateActionVersion, version_rows)
 
 
 def _settle(session: Session, entry: _Known, now: datetime, report: IngestReport) -> None:
