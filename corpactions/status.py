@@ -17,6 +17,7 @@ from corpactions.models import (
     CorporateActionVersion,
     Instrument,
     LineStatus,
+    MultiplierDecision,
     MultiplierPlan,
     PayoutBatch,
     PayoutLine,
@@ -83,13 +84,19 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
         .where(MultiplierPlan.status == AdjustmentStatus.draft)
         .order_by(col(MultiplierPlan.id))
     ):
+        approved = session.exec(
+            select(func.count()).where(
+                MultiplierDecision.plan_id == adjustment.id,
+                MultiplierDecision.decision == "approve",
+            )
+        ).one()
         awaiting.append(
             {
                 "plan_id": f"multiplier {adjustment.id}",
                 "action_id": adjustment.action_id,
                 "lines": 0,
                 "to_send": f"x{adjustment.factor} -> {adjustment.new_multiplier}",
-                "approvals": f"0/{settings.approvals_required}",
+                "approvals": f"{approved}/{settings.approvals_required}",
                 "maker": adjustment.created_by,
                 "plan_hash": adjustment.plan_hash,
             }

@@ -16,21 +16,27 @@ import orjson
 import pytest
 from solders.pubkey import Pubkey
 from sqlmodel import select
+from typer.testing import CliRunner
 
 from corpactions import db
 from corpactions.chain import layout
 from corpactions.chain.rpc import Rpc
-from corpactions.corporate.multiplier import (
-    approve_multiplier_plan,
-    compute_multiplier_plan,
-    execute_multiplier_plan,
-)
+from corpactions.cli import app
+from corpactions.config import get_settings
+from corpactions.corporate.decisions import approve_multiplier_plan
+from corpactions.corporate.multiplier import compute_multiplier_plan, execute_multiplier_plan
 from corpactions.errors import PlanError
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_json
 from corpactions.instruments import add_instrument
 from corpactions.localnet.seed import SeedResult, seed
-from corpactions.models import AdjustmentStatus, CorporateAction, MultiplierPlan, TokenProgram
+from corpactions.models import (
+    AdjustmentStatus,
+    CorporateAction,
+    MultiplierDecision,
+    MultiplierPlan,
+    TokenProgram,
+)
 from corpactions.payouts.plan import compute_plan
 from tests.chainkit import ROOT
 from tests.payflow import configure
@@ -227,6 +233,68 @@ def test_approval_needs_a_second_person_and_the_exact_hash(
         approve_multiplier_plan(session, plan.id or 0, plan_hash="0" * 64, approver="bob")
     with pytest.raises(PlanError, match="only approved plans"):
         _execute(plan.id or 0)
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["adjust", *args])
+    return result.exit_code, result.output
+
+
+def test_two_checkers_approve_a_multiplier_plan_when_the_setting_asks_for_two(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, action_id = _setup(localnet_url, tmp_path, monkeypatch, **_split(2, 1))
+    monkeypatch.setenv("CORPACTIONS_APPROVALS_REQUIRED", "2")
+    get_settings.cache_clear()
+    plan = _plan(action_id)
+    approve = ["approve", str(plan.id), "--plan-hash", plan.plan_hash, "--approver"]
+    code, output = _cli(*approve, "bob")
+    assert code == 0 and "approvals 1/2 (bob)" in output and "draft" in output
+    code, output = _cli(*approve, "bob")
+    assert code == 2 and "already approved" in output
+    with pytest.raises(PlanError, match="only approved plans"):
+        _execute(plan.id or 0)
+    code, output = _cli(*approve, "carol", "--note", "checked against the notice")
+    assert code == 0 and "approvals 2/2 (bob, carol)" in output and "approved" in output
+    with db.session_scope() as session:
+        decisions = session.exec(
+            select(MultiplierDecision).where(MultiplierDecision.plan_id == plan.id)
+        ).all()
+    assert [(d.approver, d.decision, d.plan_hash) for d in decisions] == [
+        ("bob", "approve", plan.plan_hash),
+        ("carol", "approve", plan.plan_hash),
+    ]
+    assert _execute(plan.id or 0).status == AdjustmentStatus.done
+
+
+def test_a_rejected_multiplier_plan_is_never_sent(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, action_id = _setup(localnet_url, tmp_path, monkeypatch, **_split(2, 1))
+    plan = _plan(action_id)
+    code, output = _cli(
+        "reject", str(plan.id), "--plan-hash", plan.plan_hash, "--approver", "bob", "--note", "x"
+    )
+    assert code == 0 and "rejected" in output
+    code, output = _cli("approve", str(plan.id), "--plan-hash", plan.plan_hash, "--approver", "eve")
+    assert code == 2 and "not a draft" in output
+    with pytest.raises(PlanError, match="only approved plans"):
+        _execute(plan.id or 0)
+
+
+def test_a_multiplier_plan_whose_action_was_amended_turns_stale_when_approved(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, action_id = _setup(localnet_url, tmp_path, monkeypatch, **_split(2, 1))
+    plan = _plan(action_id)
+    with db.session_scope() as session:
+        amended = {**_split(3, 1), "symbol": "AAPL", "status": "COMP", "sequence": 2}
+        ingest(parse_json(orjson.dumps([amended])), session=session)
+    with db.session_scope() as session, pytest.raises(PlanError, match="changed since"):
+        approve_multiplier_plan(session, plan.id or 0, plan_hash=plan.plan_hash, approver="bob")
+    with db.session_scope() as session:
+        stored = session.get(MultiplierPlan, plan.id)
+        assert stored is not None and stored.status == AdjustmentStatus.stale
 
 
 def test_a_crash_between_persisting_and_sending_still_lands_the_update_once(

@@ -21,6 +21,7 @@ LEDGER_TABLES = {
     "payoutplan",
     "payoutline",
     "approval",
+    "multiplierdecision",
     "payoutbatch",
     "wallet",
     "taskfailure",
@@ -64,3 +65,48 @@ def test_a_ledger_behind_the_code_is_refused_with_the_command_to_run(tmp_path: P
     url = f"sqlite:///{tmp_path / 'new.db'}"
     with pytest.raises(LedgerError, match="corpactions db upgrade"):
         db.require_current_schema(url)
+
+
+def test_a_multiplier_plan_approved_before_decisions_were_recorded_keeps_its_approval(
+    empty_url: str,
+) -> None:
+    db.upgrade(empty_url, "0009")
+    with db.get_engine(empty_url).begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO instrument (id, symbol, mint, token_program, decimals, "
+                "excluded_wallets, active, dividend_mode, created_at) VALUES (1, 'AAPL', 'M', "
+                "'token2022', 8, '[]', true, 'usdc', '2026-11-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO corporateaction (id, instrument_id, source, source_ref, kind, status,"
+                " current_version, created_at, updated_at) VALUES (1, 1, 'own', 'S1',"
+                " 'forward_split', 'approved', 1, '2026-11-01 00:00:00', '2026-11-01 00:00:00')"
+            )
+        )
+        for plan_id, approver in ((1, "bob"), (2, None)):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO multiplierplan (id, action_id, action_version, instrument_id,"
+                    " kind, factor, old_multiplier, new_multiplier, effective_timestamp, inputs,"
+                    ' plan_hash, status, created_by, approved_by, approved_at, "check",'
+                    " created_at) VALUES (:id, 1, 1, 1, 'forward_split', '2/1', '1.0', '2.0', 0,"
+                    " '{}', :hash, :status, 'alice', :approver, :at, '{}',"
+                    " '2026-11-01 00:00:00')"
+                ),
+                {
+                    "id": plan_id,
+                    "hash": f"{plan_id}" * 64,
+                    "status": "approved" if approver else "draft",
+                    "approver": approver,
+                    "at": "2026-11-02 00:00:00" if approver else None,
+                },
+            )
+    db.upgrade(empty_url)
+    with db.get_engine(empty_url).connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT plan_id, approver, decision, plan_hash FROM multiplierdecision")
+        ).all()
+    assert [tuple(r) for r in rows] == [(1, "bob", "approve", "1" * 64)]

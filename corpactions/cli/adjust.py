@@ -17,7 +17,9 @@ app = typer.Typer(
 )
 
 
-def plan_dict(plan: MultiplierPlan) -> dict[str, Any]:
+def plan_dict(plan: MultiplierPlan, approved_by: list[str] | None = None) -> dict[str, Any]:
+    from corpactions.config import get_settings
+
     return {
         "id": plan.id,
         "action_id": plan.action_id,
@@ -31,6 +33,8 @@ def plan_dict(plan: MultiplierPlan) -> dict[str, Any]:
         "plan_hash": plan.plan_hash,
         "maker": plan.created_by,
         "approver": plan.approved_by,
+        "approvals": approved_by if approved_by is not None else [],
+        "approvals_required": get_settings().approvals_required,
         "signature": plan.signature,
         "check": plan.check,
         "error": plan.error,
@@ -47,6 +51,9 @@ def _show(data: dict[str, Any], as_json: bool) -> None:
         f"{data['new_multiplier']} from {data['effective_timestamp']} (unix time)"
     )
     typer.echo(f"  plan hash {data['plan_hash']}; maker {data['maker']}")
+    if data["status"] == "draft" or data["approvals"]:
+        names = ", ".join(data["approvals"]) or "none yet"
+        typer.echo(f"  approvals {len(data['approvals'])}/{data['approvals_required']} ({names})")
     if data["pending_at_planning"]:
         typer.echo(
             f"  warning: a multiplier was pending when planned: {data['pending_at_planning']}"
@@ -80,11 +87,12 @@ def show(
     plan_id: int = typer.Argument(..., help="Multiplier plan id."), as_json: bool = JSON_OPTION
 ) -> None:
     """A multiplier plan: factor, old and new multiplier, effective time, hash, check."""
+    from corpactions.corporate.decisions import approvers
     from corpactions.corporate.multiplier import get_multiplier_plan
 
     db.require_current_schema()
     with db.session_scope() as session:
-        data = plan_dict(get_multiplier_plan(session, plan_id))
+        data = plan_dict(get_multiplier_plan(session, plan_id), approvers(session, plan_id))
     _show(data, as_json)
 
 
@@ -93,16 +101,39 @@ def approve(
     plan_id: int = typer.Argument(..., help="Multiplier plan id."),
     plan_hash: str = typer.Option(..., "--plan-hash", help="The hash 'adjust show' printed."),
     approver: str = typer.Option(..., "--approver", help="Who approves (not the maker)."),
+    note: str | None = typer.Option(None, "--note", help="Kept with the decision."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Approve exactly this plan (bound to its hash); the maker cannot approve."""
-    from corpactions.corporate.multiplier import approve_multiplier_plan
+    """Approve exactly this plan (bound to its hash). The maker cannot approve; the plan is
+    approved once CORPACTIONS_APPROVALS_REQUIRED operators have."""
+    from corpactions.corporate.decisions import approve_multiplier_plan, approvers
 
     db.require_current_schema()
     with db.session_scope() as session:
-        data = plan_dict(
-            approve_multiplier_plan(session, plan_id, plan_hash=plan_hash, approver=approver)
+        plan = approve_multiplier_plan(
+            session, plan_id, plan_hash=plan_hash, approver=approver, note=note
         )
+        data = plan_dict(plan, approvers(session, plan_id))
+    _show(data, as_json)
+
+
+@app.command("reject")
+def reject(
+    plan_id: int = typer.Argument(..., help="Multiplier plan id."),
+    plan_hash: str = typer.Option(..., "--plan-hash", help="The hash 'adjust show' printed."),
+    approver: str = typer.Option(..., "--approver", help="Who rejects."),
+    note: str | None = typer.Option(None, "--note", help="Why; kept with the decision."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Reject exactly this plan: it is never sent; compute a new one for the action."""
+    from corpactions.corporate.decisions import approvers, reject_multiplier_plan
+
+    db.require_current_schema()
+    with db.session_scope() as session:
+        plan = reject_multiplier_plan(
+            session, plan_id, plan_hash=plan_hash, approver=approver, note=note
+        )
+        data = plan_dict(plan, approvers(session, plan_id))
     _show(data, as_json)
 
 

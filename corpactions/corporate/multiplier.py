@@ -2,9 +2,10 @@
 
 Raw balances never change: the issuer's update instruction (``[43, 1]``, multiplier f64 and
 effective timestamp) moves the UI multiplier at the action's effective time. The plan is computed
-from the chain's current multiplier and the action, bound to a hash, approved by a second person,
-then sent as one transaction exactly once (signed bytes persisted before the send; a rerun asks
-the chain first) and checked on the mint afterwards.
+from the chain's current multiplier and the action, bound to a hash, approved by as many checkers
+as payout plans need (``corpactions.corporate.decisions``), then sent as one transaction exactly
+once (signed bytes persisted before the send; a rerun asks the chain first) and checked on the
+mint afterwards.
 
 Exactness: the factor is a fraction (2/1 for a 1:2 split, 1/10 for a 10:1 reverse split,
 1 + net dividend / reinvestment price for a reinvestment); the new multiplier is
@@ -181,31 +182,6 @@ def get_multiplier_plan(session: Session, plan_id: int) -> MultiplierPlan:
     plan = session.get(MultiplierPlan, plan_id)
     if plan is None:
         raise NotFound(f"no multiplier plan {plan_id}")
-    return plan
-
-
-def approve_multiplier_plan(
-    session: Session, plan_id: int, *, plan_hash: str, approver: str
-) -> MultiplierPlan:
-    plan = get_multiplier_plan(session, plan_id)
-    if plan.status != AdjustmentStatus.draft:
-        raise PlanError(f"multiplier plan {plan_id} is {plan.status}, not a draft")
-    if plan_hash != plan.plan_hash:
-        raise PlanError(
-            f"hash {plan_hash[:16]}... is not multiplier plan {plan_id}'s",
-            hint="approve exactly the plan you reviewed ('adjust show')",
-        )
-    if approver.strip() == plan.created_by:
-        raise PlanError("the maker of a plan cannot approve it", hint="a second person approves")
-    action = session.get(CorporateAction, plan.action_id)
-    if action is None or action.current_version != plan.action_version:
-        plan.status = AdjustmentStatus.stale
-        session.add(plan)
-        raise PlanError(f"action {plan.action_id} changed since the plan was made; recompute")
-    plan.status = AdjustmentStatus.approved
-    plan.approved_by = approver.strip()
-    plan.approved_at = utcnow()
-    session.add(plan)
     return plan
 
 

@@ -8,7 +8,7 @@ from corpactions.models.actions import (
     CorporateActionVersion,
     QuarantinedRecord,
 )
-from corpactions.models.adjustments import AdjustmentStatus, MultiplierPlan
+from corpactions.models.adjustments import AdjustmentStatus, MultiplierDecision, MultiplierPlan
 from corpactions.models.batches import BatchStatus, PayoutBatch
 from corpactions.models.instruments import Instrument, InstrumentBase, TokenProgram
 from corpactions.models.meetings import Ballot, MeetingResult
@@ -31,6 +31,7 @@ __all__ = [
     "InstrumentBase",
     "LineStatus",
     "MeetingResult",
+    "MultiplierDecision",
     "MultiplierPlan",
     "PayoutBatch",
     "PayoutLine",

@@ -52,3 +52,15 @@ class MultiplierPlan(SQLModel, table=True):
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class MultiplierDecision(SQLModel, table=True):
+    """An operator's approval or rejection of one exact multiplier plan. Only ever inserted."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="multiplierplan.id", index=True)
+    approver: str = Field(max_length=64)
+    decision: str = Field(max_length=8)
+    plan_hash: str = Field(max_length=64)
+    note: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
