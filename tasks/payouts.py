@@ -27,10 +27,6 @@ COMPLETE_ROUNDS = 360
 """Rounds ``complete`` waits for finality before leaving the plan to the scans."""
 
 
-def _chain(plan_id: int) -> str:
-    return f"chain:plan:{plan_id}"
-
-
 @app.task(name="tasks.payouts.compute_due", base=LedgerTask)
 def compute_due() -> dict[str, Any]:
     """Compute a draft plan for every cash dividend with a fresh snapshot and no plan."""
@@ -50,12 +46,12 @@ def dispatch() -> dict[str, Any]:
 @app.task(name="tasks.payouts.execute", base=LedgerTask)
 def execute(plan_id: int) -> dict[str, Any]:
     """Batch the plan's lines and fan out the sends; the chord's callback completes it."""
-    if not locks.claim(_chain(plan_id)):
+    if not locks.claim(locks.plan_chain(plan_id)):
         return {"plan": plan_id, "skipped": "another chain is executing this plan"}
     try:
         todo = asyncio.run(steps.prepare_plan(plan_id, session_factory=session_scope))
     except BaseException:
-        locks.release(_chain(plan_id))
+        locks.release(locks.plan_chain(plan_id))
         raise
     if todo:
         chord(send_batch.si(batch_id) for batch_id in todo)(complete.si(plan_id))
@@ -79,16 +75,16 @@ def complete(plan_id: int, round_: int = 0) -> dict[str, Any]:
     """Confirm the plan's batches; re-send what expired; attest when nothing is in flight;
     otherwise look again after the confirm interval (a bounded number of times)."""
     settings = get_settings()
-    locks.renew(_chain(plan_id))
+    locks.renew(locks.plan_chain(plan_id))
     report = asyncio.run(steps.confirm_in_flight(session_factory=session_scope, plan_id=plan_id))
     if plan_id in report.finishable:
         status = asyncio.run(steps.finish(plan_id, session_factory=session_scope))
-        locks.release(_chain(plan_id))
+        locks.release(locks.plan_chain(plan_id))
         return {"plan": plan_id, "status": status}
     for batch_id in report.to_send.get(plan_id, []):
         send_batch.delay(batch_id)
     if round_ >= COMPLETE_ROUNDS:
-        locks.release(_chain(plan_id))
+        locks.release(locks.plan_chain(plan_id))
         return {"plan": plan_id, "status": "waiting", "note": "the scans take over"}
     complete.apply_async((plan_id, round_ + 1), countdown=settings.schedule_confirm_seconds)
     return {"plan": plan_id, "status": "in flight", "round": round_}

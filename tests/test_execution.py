@@ -392,6 +392,7 @@ def test_two_executors_racing_on_one_plan_pay_everyone_once(
         "execute",
         str(flow.plan_id),
         "--json",
+        "--force",  # past the Redis claim: the ledger's compare-and-set alone must keep them apart
     ]
     racers = [
         subprocess.Popen(
@@ -406,6 +407,44 @@ def test_two_executors_racing_on_one_plan_pay_everyone_once(
         batches = session.exec(select(PayoutBatch).where(PayoutBatch.plan_id == flow.plan_id)).all()
         assert len(batches) == math.ceil(60 / _capacity(create=True))  # no duplicate batches
         assert all(b.attempt == 1 for b in batches)
+
+
+def test_execute_refuses_while_the_workers_hold_the_plan_and_says_how_to_go_on(
+    draft: int,
+) -> None:
+    from corpactions import locks
+
+    assert _approve_cli(draft, _hash(draft), "checker")[0] == 0
+    assert locks.claim(locks.plan_chain(draft))  # as a worker chain executing it
+    result = runner.invoke(app, ["payouts", "execute", str(draft)])
+    assert result.exit_code == 2
+    assert "being executed by the workers" in result.output and "--force" in result.output
+    with db.session_scope() as session:
+        assert session.exec(select(PayoutBatch)).all() == []  # nothing was done
+    locks.release(locks.plan_chain(draft))
+    result = runner.invoke(app, ["payouts", "execute", str(draft), "--json"])
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout)["paid_lines"] == 5
+    assert locks.holder(locks.plan_chain(draft)) is None  # released at the end
+
+
+def test_a_claim_left_by_a_killed_command_on_this_host_is_taken_over(draft: int) -> None:
+    import socket
+
+    from corpactions import locks
+
+    assert _approve_cli(draft, _hash(draft), "checker")[0] == 0
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead = f"cli:{socket.gethostname()}:{int(gone.stdout)}"
+    assert locks.claim(locks.plan_chain(draft), owner=dead)
+    result = runner.invoke(app, ["payouts", "execute", str(draft), "--json"])
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout)["paid_lines"] == 5
 
 
 def test_show_warns_an_approver_about_missing_accounts_and_unreachable_chains(

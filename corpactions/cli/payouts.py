@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from corpactions import db
 from corpactions.cli.render import JSON_OPTION, print_json, print_table
+from corpactions.errors import ConfigurationError, PlanError
+from corpactions.logs import get_logger
 from corpactions.models import PayoutPlan
+
+if TYPE_CHECKING:
+    from corpactions.execution.protocol import Report
+
+log = get_logger(__name__)
 
 app = typer.Typer(help="Payout plans: compute, review, approve, execute.", no_args_is_help=True)
 
@@ -238,12 +246,18 @@ def reject(
 def execute(
     plan_id: int = typer.Argument(..., help="An approved plan's id."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be sent; send nothing."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Run even while workers execute the plan (safe, every step is compare-and-set, "
+        "but the work is done twice).",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Pay an approved plan: batched transferChecked, exactly once; safe to rerun after any stop."""
-    from rich.progress import BarColumn, Progress, TextColumn
+    """Pay an approved plan: batched transferChecked, exactly once; safe to rerun after any stop.
 
-    from corpactions.execution.protocol import Report, execute_plan
+    Takes the same Redis claim as the workers' chain for the plan (when the broker is reachable),
+    so a command and the workers do not execute one plan at the same time."""
     from corpactions.execution.protocol import dry_run as plan_dry_run
 
     db.require_current_schema()
@@ -258,21 +272,10 @@ def execute(
                 f"to {data['lines_to_send']} holders"
             )
         return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} lines"),
-        disable=as_json,
-        transient=True,
-    ) as bar:
-        with db.session_scope() as session:
-            total = int(plan_dry_run(session, plan_id)["lines_to_send"]) or 1
-        task = bar.add_task(f"paying plan {plan_id}", total=total)
-
-        def progress(report: Report) -> None:
-            bar.update(task, completed=report.paid_lines)
-
-        report = execute_plan(plan_id, session_factory=db.session_scope, progress=progress)
+    with ExitStack() as stack:
+        if not force:
+            _claim_plan(stack, plan_id)
+        report = _execute_with_progress(plan_id, quiet=as_json)
     data = report.as_dict()
     if as_json:
         print_json(data)
@@ -283,6 +286,49 @@ def execute(
         f"in {data['batches']} transactions, fees {data['fees']} lamports; "
         f"{data['held_lines']} held for claim, {data['failed_lines']} failed"
     )
+
+
+def _claim_plan(stack: ExitStack, plan_id: int) -> None:
+    """Hold the plan's executor claim for the run, or refuse naming who holds it."""
+    from corpactions import locks
+
+    name = locks.plan_chain(plan_id)
+    try:
+        held = stack.enter_context(locks.held_by_command(name))
+    except ConfigurationError as exc:  # no broker: no worker chain can be running either
+        log.info("executing without the workers' claim", plan=plan_id, reason=exc.message)
+        return
+    if not held:
+        owner = locks.holder(name) or "another executor"
+        who = "the workers" if owner == locks.WORKER_CHAIN else f"command {owner}"
+        raise PlanError(
+            f"plan {plan_id} is being executed by {who} right now",
+            hint="watch it with 'corpactions status'; or pass --force to run here as well "
+            "(safe, but the same work is done twice)",
+        )
+
+
+def _execute_with_progress(plan_id: int, *, quiet: bool) -> Report:
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from corpactions.execution.protocol import dry_run as plan_dry_run
+    from corpactions.execution.protocol import execute_plan
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} lines"),
+        disable=quiet,
+        transient=True,
+    ) as bar:
+        with db.session_scope() as session:
+            total = int(plan_dry_run(session, plan_id)["lines_to_send"]) or 1
+        task = bar.add_task(f"paying plan {plan_id}", total=total)
+
+        def progress(report: Report) -> None:
+            bar.update(task, completed=report.paid_lines)
+
+        return execute_plan(plan_id, session_factory=db.session_scope, progress=progress)
 
 
 @app.command()
