@@ -38,6 +38,7 @@ task_routes = {
     "tasks.feeds.*": {"queue": "feeds"},
     "tasks.snapshots.*": {"queue": "snapshots"},
     "tasks.payouts.*": {"queue": "payouts"},
+    "tasks.adjustments.*": {"queue": "payouts"},  # signs with the payout authority
     "tasks.confirm.*": {"queue": "confirm"},
     "tasks.meetings.*": {"queue": "payouts"},  # attesting signs with the payout authority
 }
@@ -63,6 +64,10 @@ beat_schedule = {
     },
     "dispatch-approved-plans": {
         "task": "tasks.payouts.dispatch",
+        "schedule": _every(_settings.schedule_payouts_seconds),
+    },
+    "dispatch-approved-multiplier-plans": {
+        "task": "tasks.adjustments.dispatch",
         "schedule": _every(_settings.schedule_payouts_seconds),
     },
     "confirm-in-flight": {

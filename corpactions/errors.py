@@ -115,6 +115,14 @@ class PlanError(CorpactionsError):
     exit_code = 2
 
 
+class PendingMultiplier(PlanError):
+    """Sending a multiplier plan now would overwrite a multiplier the mint has pending."""
+
+
+class MultiplierChanged(PlanError):
+    """The mint's multiplier is no longer the one a multiplier plan was computed from."""
+
+
 __all__ = [
     "AlreadyExists",
     "ChainError",
@@ -124,7 +132,9 @@ __all__ = [
     "InvalidAddress",
     "InvalidRecord",
     "LedgerError",
+    "MultiplierChanged",
     "NotFound",
+    "PendingMultiplier",
     "PlanError",
     "RpcRefused",
     "SnapshotError",

@@ -108,9 +108,17 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
             .group_by(col(PayoutBatch.status))
         ).all()
     )
-    executing = [
+    executing: list[int | str | None] = [
         p.id
         for p in session.exec(select(PayoutPlan).where(PayoutPlan.status == PlanStatus.executing))
+    ]
+    executing += [
+        f"multiplier {p.id}" + (f" ({p.error})" if p.error else "")
+        for p in session.exec(
+            select(MultiplierPlan).where(
+                col(MultiplierPlan.status).in_([AdjustmentStatus.approved, AdjustmentStatus.sent])
+            )
+        )
     ]
     failures: list[dict[str, Any]] = []
     for line in session.exec(
@@ -140,6 +148,23 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
                 "plan_id": plan_id,
                 "reason": "its action was amended or cancelled after approval; nothing more "
                 "is sent (review the action, compute and approve a new plan)",
+            }
+        )
+    for adjustment in session.exec(
+        select(MultiplierPlan)
+        .where(
+            col(MultiplierPlan.status).in_([AdjustmentStatus.stale, AdjustmentStatus.failed]),
+            col(MultiplierPlan.error).is_not(None),
+        )
+        .order_by(col(MultiplierPlan.id).desc())
+        .limit(limit)
+    ):
+        failures.append(
+            {
+                "what": f"multiplier plan {adjustment.status}",
+                "plan_id": f"multiplier {adjustment.id}",
+                "action_id": adjustment.action_id,
+                "reason": adjustment.error,
             }
         )
     for failure in session.exec(

@@ -14,7 +14,14 @@ configure_logging()
 
 app = Celery(
     "corpactions",
-    include=["tasks.feeds", "tasks.snapshots", "tasks.payouts", "tasks.confirm", "tasks.meetings"],
+    include=[
+        "tasks.feeds",
+        "tasks.snapshots",
+        "tasks.payouts",
+        "tasks.adjustments",
+        "tasks.confirm",
+        "tasks.meetings",
+    ],
 )
 app.config_from_object("celeryconfig")
 

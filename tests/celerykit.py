@@ -11,8 +11,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from tests.conftest import REDIS_URL
+
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
+FAST = {
+    "broker_url": REDIS_URL,
+    "schedule_feeds_seconds": "1",
+    "schedule_snapshots_seconds": "1",
+    "schedule_payouts_seconds": "1",
+    "schedule_confirm_seconds": "1",
+    "schedule_reconcile_seconds": "2",
+    "lock_ttl_seconds": "5",
+    "log_json": "1",
+}
+"""Settings (``CORPACTIONS_`` + upper case) that make the beat schedule run every second."""
 
 
 class CeleryProcess:

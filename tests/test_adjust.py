@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from pathlib import Path
@@ -25,6 +26,7 @@ from corpactions.cli import app
 from corpactions.config import get_settings
 from corpactions.corporate.decisions import approve_multiplier_plan
 from corpactions.corporate.multiplier import compute_multiplier_plan, execute_multiplier_plan
+from corpactions.corporate.scheduled import send_when_due, sendable_multiplier_plans
 from corpactions.errors import PlanError
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_json
@@ -35,9 +37,11 @@ from corpactions.models import (
     CorporateAction,
     MultiplierDecision,
     MultiplierPlan,
+    TaskFailure,
     TokenProgram,
 )
 from corpactions.payouts.plan import compute_plan
+from tests.celerykit import FAST, beat, wait_for, worker
 from tests.chainkit import ROOT
 from tests.payflow import configure
 
@@ -222,6 +226,85 @@ def test_a_pending_multiplier_is_not_overwritten_unless_confirmed(
     assert scaled is not None and scaled.new_multiplier == 3.0
 
 
+def test_a_scheduled_send_waits_for_a_pending_multiplier_instead_of_overwriting_it(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded, first = _setup(localnet_url, tmp_path, monkeypatch, **_split(2, 1))
+    plan = _plan(first)
+    _approve(plan)
+    _execute(plan.id or 0)  # 2.0 pending until EFFECTIVE
+    with db.session_scope() as session:
+        second = _ingest(session, **_split(3, 2, reference="SPLIT-2"))
+    later = _plan(second)  # computed on top of the pending 2.0
+    _approve(later)
+    before = _lamports(localnet_url, seeded)
+    outcome = asyncio.run(send_when_due(later.id or 0, session_factory=db.session_scope))
+    assert outcome["status"] == "waiting" and "pending multiplier 2.0" in outcome["reason"]
+    with db.session_scope() as session:
+        stored = session.get(MultiplierPlan, later.id)
+        assert stored is not None and stored.status == AdjustmentStatus.approved
+        assert (stored.error or "").startswith("waiting: mint")
+        assert sendable_multiplier_plans(session) == [later.id]  # the next scan looks again
+    assert _lamports(localnet_url, seeded) == before  # nothing was sent
+    scaled = _mint(localnet_url, seeded.stock_mint).scaled_ui_amount
+    assert scaled is not None and scaled.new_multiplier == 2.0
+
+
+def test_a_scheduled_send_turns_a_plan_stale_when_the_multiplier_moved_under_it(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, first = _setup(localnet_url, tmp_path, monkeypatch, **_split(2, 1))
+    with db.session_scope() as session:
+        second = _ingest(session, **_split(3, 1, reference="SPLIT-2"))
+    plan, other = _plan(first), _plan(second)  # both from multiplier 1.0
+    _approve(plan)
+    _approve(other)
+    _execute(plan.id or 0)  # the mint now has 2.0 pending: other's 1.0 basis is gone
+    outcome = asyncio.run(send_when_due(other.id or 0, session_factory=db.session_scope))
+    assert outcome["status"] == "stale"
+    with db.session_scope() as session:
+        stored = session.get(MultiplierPlan, other.id)
+        assert stored is not None and stored.status == AdjustmentStatus.stale
+        assert "changed since plan" in (stored.error or "")
+        assert sendable_multiplier_plans(session) == []
+    code, output = _cli_status()
+    assert code == 0 and f"multiplier {other.id}" in output and "changed since plan" in output
+
+
+def test_the_workers_send_an_approved_multiplier_plan_once_by_themselves(
+    pg_ledger: str,
+    redis_client: Any,
+    localnet_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seeded, action_id = _setup(localnet_url, tmp_path, monkeypatch, **_split(2, 1))
+    for key, value in FAST.items():
+        monkeypatch.setenv(f"CORPACTIONS_{key.upper()}", value)
+    get_settings.cache_clear()
+    plan = _plan(action_id)
+    _approve(plan)
+    before = _lamports(localnet_url, seeded)
+    started = [beat(tmp_path / "beat.log", tmp_path / "beat-schedule")]
+    started.append(worker(tmp_path / "worker.log", "w1"))
+
+    def sent() -> MultiplierPlan | None:
+        with db.session_scope() as session:
+            stored = session.get(MultiplierPlan, plan.id)
+            return stored if stored is not None and stored.status == AdjustmentStatus.done else None
+
+    try:
+        done = wait_for(sent, "the workers sent the multiplier plan", processes=tuple(started))
+        time.sleep(3)  # further scans run: they must send nothing more
+    finally:
+        for process in started:
+            process.stop()
+    assert done.check["matches"] is True and done.error is None
+    assert before - _lamports(localnet_url, seeded) == 5000  # one transaction, one signature
+    with db.session_scope() as session:
+        assert session.exec(select(TaskFailure)).all() == []
+
+
 def test_approval_needs_a_second_person_and_the_exact_hash(
     pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -237,6 +320,11 @@ def test_approval_needs_a_second_person_and_the_exact_hash(
 
 def _cli(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, ["adjust", *args])
+    return result.exit_code, result.output
+
+
+def _cli_status() -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["status", "--json"])
     return result.exit_code, result.output
 
 

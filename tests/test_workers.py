@@ -33,23 +33,12 @@ from corpactions.models import (
     TaskFailure,
 )
 from tasks.app import app
-from tests.celerykit import CeleryProcess, beat, wait_for, worker
-from tests.conftest import REDIS_URL
+from tests.celerykit import FAST, CeleryProcess, beat, wait_for, worker
 from tests.feed_corpus import csv_rows, own
 from tests.payflow import Flow, assert_paid_exactly_once, configure, prepare, register_aapl
 
 ROOT = Path(__file__).resolve().parents[1]
 EASTERN = ZoneInfo("America/New_York")
-FAST = {
-    "broker_url": REDIS_URL,
-    "schedule_feeds_seconds": "1",
-    "schedule_snapshots_seconds": "1",
-    "schedule_payouts_seconds": "1",
-    "schedule_confirm_seconds": "1",
-    "schedule_reconcile_seconds": "2",
-    "lock_ttl_seconds": "5",
-    "log_json": "1",
-}
 
 
 @pytest.fixture

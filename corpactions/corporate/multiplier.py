@@ -38,7 +38,7 @@ from corpactions.chain.keys import load_keypair
 from corpactions.chain.rpc import Rpc, TransactionRejected
 from corpactions.config import Settings, get_settings
 from corpactions.corporate.common import action_in_force, reverse_split_refused
-from corpactions.errors import NotFound, PlanError
+from corpactions.errors import MultiplierChanged, NotFound, PendingMultiplier, PlanError
 from corpactions.execution.crashpoints import crash_point
 from corpactions.execution.protocol import SessionFactory
 from corpactions.logs import get_logger
@@ -247,13 +247,13 @@ async def execute_multiplier_plan(
             if repr(scaled.new_multiplier if pending_of(scaled, now) else scaled.multiplier) != (
                 plan.old_multiplier
             ):
-                raise PlanError(
+                raise MultiplierChanged(
                     f"the mint's multiplier changed since plan {plan_id} was made",
                     hint="recompute the plan from the chain as it is now",
                 )
             pending = pending_of(scaled, now)
             if pending and not allow_overwrite:
-                raise PlanError(
+                raise PendingMultiplier(
                     f"mint {mint} has a pending multiplier {pending['multiplier']} effective at "
                     f"{pending['effective_timestamp']}; setting another overwrites it",
                     hint="wait until it takes effect, or pass --allow-overwrite if the new one "
