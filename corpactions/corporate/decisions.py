@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from corpactions.config import Settings, get_settings
 from corpactions.corporate.multiplier import get_multiplier_plan
 from corpactions.errors import PlanError
+from corpactions.execution.approval import checker_name
 from corpactions.logs import get_logger
 from corpactions.models import AdjustmentStatus, CorporateAction, MultiplierDecision, MultiplierPlan
 from corpactions.models.types import utcnow
@@ -43,7 +44,7 @@ def _decidable(session: Session, plan_id: int, plan_hash: str, operator: str) ->
             hint="decide on exactly the plan you reviewed ('adjust show')",
         )
     if not operator.strip():
-        raise PlanError("an operator name is needed", hint="pass --approver NAME")
+        raise PlanError("--approver must name a person")
     action = session.get(CorporateAction, plan.action_id)
     if action is None or action.current_version != plan.action_version:
         plan.status = AdjustmentStatus.stale
@@ -67,18 +68,13 @@ def approve_multiplier_plan(
 ) -> MultiplierPlan:
     settings = settings or get_settings()
     plan = _decidable(session, plan_id, plan_hash, approver)
-    name = approver.strip()
-    if name == plan.created_by:
-        raise PlanError(
-            f"{name} computed multiplier plan {plan_id} and cannot also approve it",
-            hint="another operator must approve (maker-checker)",
-        )
     earlier = approvers(session, plan_id)
-    if name in earlier:
-        raise PlanError(
-            f"{name} has already approved multiplier plan {plan_id}",
-            hint="another operator must approve",
-        )
+    name = checker_name(
+        plan_label=f"multiplier plan {plan_id}",
+        maker=plan.created_by,
+        approver=approver,
+        earlier=earlier,
+    )
     session.add(
         MultiplierDecision(
             plan_id=plan_id, approver=name, decision="approve", plan_hash=plan_hash, note=note

@@ -11,6 +11,7 @@ approved it. Approving also settles the carried balances the plan pays.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -70,6 +71,24 @@ def treasury_funds(settings: Settings) -> Funds:
     return asyncio.run(read())
 
 
+def checker_name(*, plan_label: str, maker: str, approver: str, earlier: Sequence[str]) -> str:
+    """The maker-checker rule every kind of plan follows: a named operator, not the plan's
+    maker, who has not approved it yet. Returns the name as recorded."""
+    name = approver.strip()
+    if not name:
+        raise PlanError("--approver must name a person")
+    if name == maker:
+        raise PlanError(
+            f"{name} computed {plan_label} and cannot also approve it (maker-checker)",
+            hint="another operator must approve",
+        )
+    if name in earlier:
+        raise PlanError(
+            f"{name} has already approved {plan_label}", hint="another operator must approve"
+        )
+    return name
+
+
 def _check_decidable(session: Session, plan: PayoutPlan, plan_hash: str, who: str) -> None:
     if plan.status == PlanStatus.stale:
         raise PlanError(f"plan {plan.id} is stale: {plan.stale_reason}", hint="compute a new plan")
@@ -125,18 +144,15 @@ def approve(
     settings = settings or get_settings()
     plan = get_plan(session, plan_id)
     _check_decidable(session, plan, plan_hash, approver)
-    if approver.strip() == plan.created_by:
-        raise PlanError(
-            f"{approver} computed plan {plan_id} and cannot also approve it (maker-checker)",
-            hint="another operator must approve",
-        )
     earlier = session.exec(
         select(Approval).where(Approval.plan_id == plan_id, Approval.decision == "approve")
     ).all()
-    if any(a.approver == approver.strip() for a in earlier):
-        raise PlanError(
-            f"{approver} has already approved plan {plan_id}", hint="another operator must approve"
-        )
+    approver = checker_name(
+        plan_label=f"plan {plan_id}",
+        maker=plan.created_by,
+        approver=approver,
+        earlier=[a.approver for a in earlier],
+    )
     available = funds or treasury_funds(settings)
     needed = required_funds(plan)
     if available.usdc < needed.usdc:
