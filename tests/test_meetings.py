@@ -15,12 +15,14 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 from solders.keypair import Keypair
+from solders.pubkey import Pubkey
 from solders.signature import Signature
 from sqlmodel import select
 from typer.testing import CliRunner
 
 from corpactions import db
 from corpactions.api.app import create_app
+from corpactions.chain import tokens
 from corpactions.chain.rpc import Rpc
 from corpactions.cli import app as cli
 from corpactions.errors import BallotRejected
@@ -30,9 +32,10 @@ from corpactions.localnet.seed import seed
 from corpactions.meetings.attest import close_and_attest, meetings_to_close
 from corpactions.meetings.ballots import canonical_message, cast_ballot
 from corpactions.meetings.tally import record_path, tally
-from corpactions.models import Ballot, CorporateAction, QuarantinedRecord
+from corpactions.models import Ballot, CorporateAction, Instrument, QuarantinedRecord
 from snapshots.parse import owners_as_base58
 from snapshots.take import load_holders, take_snapshot
+from tests.chainkit import funded_keypair, send
 from tests.payflow import configure, register_aapl
 
 runner = CliRunner()
@@ -235,6 +238,61 @@ def test_the_tally_equals_an_independent_computation_from_the_snapshot(meeting: 
     )
     leader = max(expected[2], key=lambda k: expected[2][k])
     assert counted["items"][2]["outcome"] == leader
+
+
+def test_ballots_weigh_what_their_wallets_hold_in_a_retaken_record_date_snapshot(
+    meeting: Meeting, localnet_url: str
+) -> None:
+    """The record-date snapshot is taken again (the record date was corrected, say) after
+    ballots arrived: each ballot then weighs its wallet's holding in the new snapshot, and a
+    wallet holding nothing there is not counted."""
+    seller, buyer = meeting.holders[0], meeting.holders[1]
+    _cast(meeting, _ballot(meeting, seller, i1="for"))
+    _cast(meeting, _ballot(meeting, buyer, i1="against"))
+    before = _weights(meeting.id)
+    sold = before[str(seller.pubkey())]
+    with db.session_scope() as session:
+        action = session.get(CorporateAction, meeting.id)
+        assert action is not None
+        instrument = session.get(Instrument, action.instrument_id)
+        assert instrument is not None
+        mint, decimals = Pubkey.from_string(instrument.mint), instrument.decimals
+
+    async def sell_everything() -> None:
+        async with Rpc(localnet_url) as rpc:
+            payer = await funded_keypair(rpc)
+            move = tokens.transfer_checked(
+                tokens.associated_token_address(seller.pubkey(), mint),
+                mint,
+                tokens.associated_token_address(buyer.pubkey(), mint),
+                seller.pubkey(),
+                sold,
+                decimals,
+            )
+            await send(rpc, payer, [move], seller)
+
+    asyncio.run(sell_everything())
+    with db.session_scope() as session:
+        action = session.get(CorporateAction, meeting.id)
+        instrument = session.get(Instrument, action.instrument_id)  # type: ignore[union-attr]
+        take_snapshot(session=session, instrument=instrument, action=action, supersede=True)  # type: ignore[arg-type]
+    after = _weights(meeting.id)
+    assert str(seller.pubkey()) not in after
+    assert after[str(buyer.pubkey())] == before[str(buyer.pubkey())] + sold
+    with db.session_scope() as session:
+        counted = tally(session, meeting.id)
+    assert counted["items"][0]["totals"]["for"] == "0"
+    assert counted["items"][0]["totals"]["against"] == str(after[str(buyer.pubkey())])
+    assert (
+        counted["ballots"],
+        counted["ballots_reweighed"],
+        counted["ballots_without_weight"],
+    ) == (
+        1,
+        1,
+        1,
+    )
+    assert counted["eligible_weight"] == str(sum(after.values()))
 
 
 def test_closing_publishes_the_record_and_attests_its_hash_on_chain_once(

@@ -8,6 +8,7 @@ record date. Weights are exact integers (raw token units); turnout is an exact d
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -48,17 +49,27 @@ def _outcome(item: Item, totals: dict[str, int]) -> str:
 
 
 def compute_tally(
-    agenda: Agenda, ballots: list[Ballot], eligible_weight: int, *, meeting_id: int
+    agenda: Agenda,
+    ballots: list[Ballot],
+    eligible_weight: int,
+    *,
+    meeting_id: int,
+    weights: Mapping[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Pure: the tally of ``ballots`` (current ones, one per wallet) under ``agenda``."""
-    voted = sum(b.weight for b in ballots)
+    """Pure: the tally of ``ballots`` (current ones, one per wallet) under ``agenda``;
+    ``weights`` (by ballot id) replaces the weights stored with the ballots."""
+
+    def weight(ballot: Ballot) -> int:
+        return weights[ballot.id or 0] if weights is not None else ballot.weight
+
+    voted = sum(weight(b) for b in ballots)
     items = []
     for item in agenda.items:
         totals = dict.fromkeys(item.choices, 0)
         for ballot in ballots:
             choice = ballot.choices.get(item.id)
             if choice is not None:
-                totals[choice] += ballot.weight
+                totals[choice] += weight(ballot)
         items.append(
             {
                 "id": item.id,
@@ -101,13 +112,33 @@ def _stored_result(session: Session, meeting_id: int) -> MeetingResult | None:
 
 def _count(
     session: Session, meeting_id: int, agenda: Agenda
-) -> tuple[list[Ballot], dict[str, Any]]:
-    """The current ballots and their tally, with the snapshot it weighs them by."""
+) -> tuple[list[tuple[Ballot, int]], dict[str, Any]]:
+    """The counted ballots with their weights, and the tally, by the meeting's current
+    snapshot. A ballot cast while an earlier snapshot was current (the record-date snapshot
+    was taken again, say after the record date was amended) weighs what its wallet holds in
+    the current one; a wallet that holds nothing there is not counted."""
     snapshot = snapshot_of(session, meeting_id)
     ballots = current_ballots(session, meeting_id)
-    eligible = int(all_weights(snapshot)["weight"].sum() or 0)
-    return ballots, {
-        **compute_tally(agenda, ballots, eligible, meeting_id=meeting_id),
+    eligible_weights = {
+        str(owner): int(weight) for owner, weight in all_weights(snapshot).iter_rows()
+    }
+    counted: list[tuple[Ballot, int]] = []
+    for ballot in ballots:
+        if ballot.snapshot_id == snapshot.id:
+            counted.append((ballot, ballot.weight))
+        elif (weight := eligible_weights.get(ballot.wallet, 0)) > 0:
+            counted.append((ballot, weight))
+    reweighed = sum(1 for b, _ in counted if b.snapshot_id != snapshot.id)
+    return counted, {
+        **compute_tally(
+            agenda,
+            [b for b, _ in counted],
+            sum(eligible_weights.values()),
+            meeting_id=meeting_id,
+            weights={b.id or 0: w for b, w in counted},
+        ),
+        "ballots_reweighed": reweighed,
+        "ballots_without_weight": len(ballots) - len(counted),
         "snapshot_id": snapshot.id,
         "snapshot_slot": snapshot.slot,
         "snapshot_sha256": snapshot.sha256,
@@ -139,14 +170,14 @@ def close_meeting(session: Session, meeting_id: int, now: datetime | None = None
             "ballots": [
                 {
                     "wallet": b.wallet,
-                    "weight": str(b.weight),
+                    "weight": str(weight),
                     "choices": b.choices,
                     "nonce": b.nonce,
                     "message": b.message,
                     "signature": b.signature,
                     "received_at": b.received_at.isoformat(),
                 }
-                for b in ballots
+                for b, weight in ballots
             ],
         },
         option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2,
