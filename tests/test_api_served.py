@@ -119,7 +119,11 @@ def test_the_holder_page_shows_a_wallets_payouts_in_a_real_browser(
 
             page.fill("#wallet", "not-a-wallet")
             page.click("#show")
-            page.wait_for_function("document.getElementById('message').textContent.length > 0")
+            page.wait_for_function(  # past the "Loading…" the page shows while it asks
+                "(m => m.length > 0 && !m.startsWith('Loading'))"
+                "(document.getElementById('message').textContent)",
+                timeout=15_000,
+            )
             assert "not base58" in page.inner_text("#message")
         finally:
             browser.close()
