@@ -118,6 +118,7 @@ def seev031(
     record: str = "2026-11-10",
     pay: str = "2026-11-13",
     ratio: tuple[str, str] | None = None,
+    additional: tuple[str, str] | None = None,
     status: tuple[str, str] = ("COMP", "CONF"),
     fraction: str | None = None,
 ) -> str:
@@ -131,6 +132,8 @@ def seev031(
     securities = ""
     if ratio is not None:
         securities = f"<SctiesMvmntDtls><NewToOd><QtyToQty><Qty1>{ratio[0]}</Qty1><Qty2>{ratio[1]}</Qty2></QtyToQty></NewToOd></SctiesMvmntDtls>"
+    if additional is not None:  # a stock dividend's usual form: additional for existing
+        securities = f"<SctiesMvmntDtls><RateDtls><AddtlQtyForExstgScties><QtyToQty><Qty1>{additional[0]}</Qty1><Qty2>{additional[1]}</Qty2></QtyToQty></AddtlQtyForExstgScties></RateDtls></SctiesMvmntDtls>"
     fraction_xml = f"<FrctnDspstn><Cd>{fraction}</Cd></FrctnDspstn>" if fraction else ""
     reference_xml = f"<CorpActnEvtId>{reference}</CorpActnEvtId>" if reference else ""
     return (
@@ -524,6 +527,23 @@ CASES = [
         ),
         accepted=1,
         expect={"kind": "forward_split", "ratio_new": "2", "ratio_old": "1"},
+    ),
+    Case(
+        "seev.031 stock dividend, one additional share for twenty held",
+        "seev031",
+        _seev(
+            seev031(
+                event="DVSE",
+                reference="EVT-DVSE",
+                gross=None,
+                net=None,
+                tax=None,
+                additional=("1", "20"),
+                fraction="CINL",
+            )
+        ),
+        accepted=1,
+        expect={"kind": "stock_dividend", "ratio_new": "21", "ratio_old": "20"},
     ),
     Case(
         "seev.031 reverse split with cash in lieu",

@@ -163,6 +163,23 @@ def test_a_reverse_one_for_ten_split_on_token_2022_divides_the_multiplier(
     assert scaled is not None and scaled.new_multiplier == 0.1
 
 
+def test_a_stock_dividend_on_token_2022_moves_the_multiplier_by_its_ratio(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded, action_id = _setup(
+        localnet_url,
+        tmp_path,
+        monkeypatch,
+        **{**_split(105, 100), "kind": "stock_dividend"},
+    )
+    plan = _plan(action_id)
+    assert (plan.kind, plan.factor, plan.new_multiplier) == ("stock_dividend", "21/20", "1.05")
+    _approve(plan)
+    assert _execute(plan.id or 0).status == AdjustmentStatus.done
+    scaled = _mint(localnet_url, seeded.stock_mint).scaled_ui_amount
+    assert scaled is not None and scaled.new_multiplier == 1.05
+
+
 def test_a_reverse_split_on_a_classic_spl_mint_is_refused_with_the_reason(
     pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -149,6 +149,65 @@ def test_a_three_for_two_split_pays_the_fractions_in_usdc_at_the_given_price(
     }
 
 
+def test_a_five_percent_stock_dividend_mints_each_holder_a_twentieth_more_exactly_once(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded, action_id, held = _split(
+        localnet_url,
+        tmp_path,
+        monkeypatch,
+        kind="stock_dividend",
+        ratio_new="105",
+        ratio_old="100",
+        fraction_disposition="CINL",
+        cash_in_lieu_price="20.00",
+    )
+    expected_minted, expected_cash = {}, {}
+    for owner, amount in held.items():  # independent: exact fractions, whole shares minted
+        extra = Fraction(amount) / 20
+        whole = int(extra // UNIT) * UNIT
+        expected_minted[owner] = whole
+        expected_cash[owner] = int((extra - whole) / UNIT * 20 * 10**6)
+    supply = _supply(localnet_url, seeded)
+    plans = _plans(action_id)
+    assert plans.stock.kind == "stock_dividend" and plans.stock.asset == "stock"
+    assert plans.cash is not None and plans.cash.kind == "cash_in_lieu"
+    stock = _approve_and_pay(plans.stock)
+    _approve_and_pay(plans.cash)
+    assert stock.reconciliation["split_check"]["matches"] is True
+    owners = list(held)
+    assert _stock_balances(localnet_url, seeded, owners) == {
+        o: held[o] + expected_minted[o] for o in owners
+    }
+    assert _supply(localnet_url, seeded) == supply + sum(expected_minted.values())
+    paid_usdc = usdc_balances(localnet_url, seeded.usdc_mint, owners)
+    assert {o: v for o, v in paid_usdc.items() if v} == {
+        o: v for o, v in expected_cash.items() if v
+    }
+
+
+def test_a_stock_dividend_that_adds_no_shares_is_quarantined_with_the_reason(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded = asyncio.run(
+        seed(rpc_url=localnet_url, keys_dir=tmp_path / "keys", holders=2, realistic=False)
+    )
+    configure(monkeypatch, localnet_url, seeded)
+    item = {
+        "reference": "SD-1",
+        "symbol": "AAPL",
+        "kind": "stock_dividend",
+        "record_date": "2026-11-10",
+        "ratio_new": "100",
+        "ratio_old": "105",
+    }
+    with db.session_scope() as session:
+        register_aapl(session, seeded)
+        report = ingest(parse_json(orjson.dumps([item])), session=session)
+    assert report.quarantined == 1
+    assert "stock dividend needs more shares held after than before" in report.reasons[0]
+
+
 def test_round_down_forfeits_the_fractions(
     pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -209,19 +268,35 @@ def test_a_crash_during_a_mint_batch_still_mints_every_holder_exactly_once(
     assert _supply(localnet_url, seeded) == supply + sum(held.values())
 
 
-def test_the_scheduler_computes_a_classic_split_as_mint_plans(
-    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("kind", "ratio", "share"),
+    [
+        ("forward_split", ("2", "1"), Fraction(1)),
+        ("stock_dividend", ("105", "100"), Fraction(1, 20)),
+    ],
+)
+def test_the_scheduler_computes_a_classic_split_or_stock_dividend_as_mint_plans(
+    pg_ledger: str,
+    localnet_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+    ratio: tuple[str, str],
+    share: Fraction,
 ) -> None:
     from corpactions.payouts.due import compute_due_plans
 
-    _, _, held = _split(localnet_url, tmp_path, monkeypatch, ratio_new="2", ratio_old="1")
+    _, _, held = _split(
+        localnet_url, tmp_path, monkeypatch, kind=kind, ratio_new=ratio[0], ratio_old=ratio[1]
+    )
     [plan_id] = compute_due_plans(session_factory=db.session_scope)["computed"]
     assert compute_due_plans(session_factory=db.session_scope)["computed"] == []
     with db.session_scope() as session:
         plan = session.get(PayoutPlan, plan_id)
         assert plan is not None
-        assert (plan.kind, plan.asset, plan.created_by) == ("split", "stock", "scheduler")
-        assert plan.sent_total == sum(held.values())
+        label = "split" if kind == "forward_split" else kind
+        assert (plan.kind, plan.asset, plan.created_by) == (label, "stock", "scheduler")
+        assert plan.sent_total == sum(int(Fraction(a) * share) for a in held.values())
 
 
 def test_the_api_shows_a_splits_plans_and_the_chain_re_read(

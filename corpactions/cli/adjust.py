@@ -161,12 +161,15 @@ def execute(
 
 @app.command("split")
 def split(
-    action_id: int = typer.Argument(..., help="A forward split of a classic SPL instrument."),
+    action_id: int = typer.Argument(
+        ..., help="A forward split or stock dividend of a classic SPL instrument."
+    ),
     maker: str = typer.Option(..., "--maker", help="Who computes the plans."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Compute a mint-based split from the snapshot: a plan minting the new tokens and, with cash
-    in lieu, a USDC plan for the fractions. Approve and execute them with 'payouts'."""
+    """Compute a mint-based split or stock dividend from the snapshot: a plan minting the new
+    tokens and, with cash in lieu, a USDC plan for the fractions. Approve and execute them with
+    'payouts'."""
     from corpactions.corporate.splits import compute_split_plans
 
     db.require_current_schema()

@@ -54,14 +54,23 @@ from corpactions.models import (
 from corpactions.models.types import utcnow
 
 log = get_logger(__name__)
-KINDS = (ActionKind.forward_split, ActionKind.reverse_split, ActionKind.cash_dividend)
+KINDS = (
+    ActionKind.forward_split,
+    ActionKind.reverse_split,
+    ActionKind.stock_dividend,
+    ActionKind.cash_dividend,
+)
 
 
 def factor_of(
     action: CorporateAction, version: CorporateActionVersion, settings: Settings
 ) -> tuple[str, Fraction]:
     """(kind, exact factor) of an action that moves the multiplier."""
-    if action.kind in (ActionKind.forward_split, ActionKind.reverse_split):
+    if action.kind in (
+        ActionKind.forward_split,
+        ActionKind.reverse_split,
+        ActionKind.stock_dividend,
+    ):
         if not version.ratio_new or not version.ratio_old:
             raise PlanError(f"action {action.id} has no new-to-old ratio")
         factor = Fraction(version.ratio_new) / Fraction(version.ratio_old)

@@ -1,4 +1,5 @@
-"""Forward splits of classic SPL stock mints: new tokens minted to every holder, pro rata.
+"""Forward splits and stock dividends of classic SPL stock mints: new tokens minted to every
+holder, pro rata (a 5 % stock dividend is a 105:100 ratio, issued like a split).
 
 From the record-date snapshot, a holder of ``a`` raw units is entitled to ``a x (new - old) / old``
 more. The fraction disposition decides what happens to what is not a whole share (one share is
@@ -49,6 +50,8 @@ from snapshots.take import current_snapshot, load_holders
 
 log = get_logger(__name__)
 DISPOSITIONS = ("DIST", "RDDN", "CINL")
+SHARE_ACTIONS = (ActionKind.forward_split, ActionKind.reverse_split, ActionKind.stock_dividend)
+"""Actions that change how many shares each holder has (a stock dividend of 5 % is 105:100)."""
 
 
 @dataclass(frozen=True)
@@ -114,8 +117,8 @@ def compute_split_plans(
 ) -> SplitPlans:
     settings = settings or get_settings()
     action, instrument, version = action_in_force(session, action_id)
-    if action.kind not in (ActionKind.forward_split, ActionKind.reverse_split):
-        raise PlanError(f"action {action_id} is a {action.kind}, not a split")
+    if action.kind not in SHARE_ACTIONS:
+        raise PlanError(f"action {action_id} is a {action.kind}, not a split or stock dividend")
     if instrument.token_program == TokenProgram.token2022:
         raise PlanError(
             f"{instrument.symbol} is a Token-2022 mint: its splits move the UI multiplier",
@@ -176,7 +179,7 @@ def compute_split_plans(
         inputs={**inputs, "asset": "stock", "funded_amount": int(stock["gross"].sum() or 0)},
         maker=maker,
         rate=Decimal(ratio.numerator) / Decimal(ratio.denominator),
-        kind="split",
+        kind="stock_dividend" if action.kind == ActionKind.stock_dividend else "split",
         asset="stock",
     )
     cash_plan = None

@@ -5,7 +5,8 @@ withdrawals), NtfctnGnlInf/PrcgSts (EvtCmpltnsSts + EvtConfSts, or a PREU/PREC/C
 CorpActnGnlInf/CorpActnEvtId (the stable reference), EvtTp/Cd (DVCA, DVSE, SPLF, SPLR, MEET,
 XMET), UndrlygScty/FinInstrmId (ticker from OthrId typed TS/TICKER, else Desc; ISIN kept),
 CorpActnDtls/DtDtls (XDt, RcrdDt, PmtDt, EfctvDt, MtgDt), the option's rates (GrssDvddRate,
-NetDvddRate with their currency; WhldgTaxRate in percent), NewToOd (QtyToQty Qty1/Qty2, new to
+NetDvddRate with their currency; WhldgTaxRate in percent), AddtlQtyForExstgScties (stock
+dividends: additional for existing, turned into new to old), NewToOd (QtyToQty Qty1/Qty2, new to
 old), FrctnDspstn, and the business application header's creation date for ordering versions.
 A file holds one Document, or several under any root.
 """
@@ -54,17 +55,30 @@ def _processing_status(general: ET.Element | None) -> str | None:
     return "PREU" if (complete or confirmed) else None
 
 
+def _quantities(node: ET.Element, label: str) -> tuple[Decimal | None, Decimal | None]:
+    first = _text(node, ".//{*}Qty1")
+    second = _text(node, ".//{*}Qty2")
+    if first is None and node.text and "/" in node.text:
+        first, second = (part.strip() for part in node.text.split("/", 1))
+    return parse_decimal(first, f"{label} quantity 1"), parse_decimal(second, f"{label} quantity 2")
+
+
 def _ratio(option: ET.Element | None) -> tuple[Decimal | None, Decimal | None]:
+    """(new, old) shares held after and before: NewToOd as given; AddtlQtyForExstgScties
+    (additional shares for existing ones, the usual form of a stock dividend: 1 for 20 means
+    21 held for 20) as (additional + existing, existing)."""
     if option is None:
         return None, None
     node = option.find(".//{*}NewToOd")
+    if node is not None:
+        return _quantities(node, "NewToOd")
+    node = option.find(".//{*}AddtlQtyForExstgScties")
     if node is None:
         return None, None
-    new = _text(node, ".//{*}Qty1")
-    old = _text(node, ".//{*}Qty2")
-    if new is None and node.text and "/" in node.text:
-        new, old = (part.strip() for part in node.text.split("/", 1))
-    return parse_decimal(new, "NewToOd quantity 1"), parse_decimal(old, "NewToOd quantity 2")
+    additional, existing = _quantities(node, "AddtlQtyForExstgScties")
+    if additional is None or existing is None:
+        return None, None
+    return additional + existing, existing
 
 
 def notification(document: ET.Element, raw: str, created: str | None) -> NormalizedAction:

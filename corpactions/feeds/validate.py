@@ -74,6 +74,11 @@ def validate(action: NormalizedAction, rules: Rules) -> None:
                 "a forward split needs more new shares than old, "
                 f"not {action.ratio_new}:{action.ratio_old}"
             )
+        if action.kind == ActionKind.stock_dividend and action.ratio_new <= action.ratio_old:
+            raise InvalidRecord(
+                "a stock dividend needs more shares held after than before "
+                f"(new to old, e.g. 105:100 for 5 %), not {action.ratio_new}:{action.ratio_old}"
+            )
         if action.kind == ActionKind.reverse_split and action.ratio_new >= action.ratio_old:
             raise InvalidRecord(
                 "a reverse split needs fewer new shares than old, "

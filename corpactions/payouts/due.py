@@ -47,7 +47,12 @@ def actions_needing_plans(session: Session) -> list[int]:
         .join(Snapshot, col(Snapshot.action_id) == col(CorporateAction.id))
         .where(
             col(CorporateAction.kind).in_(
-                [ActionKind.cash_dividend, ActionKind.forward_split, ActionKind.reverse_split]
+                [
+                    ActionKind.cash_dividend,
+                    ActionKind.forward_split,
+                    ActionKind.reverse_split,
+                    ActionKind.stock_dividend,
+                ]
             ),
             col(CorporateAction.status).not_in(TERMINAL_ACTION_STATUSES),
         )
