@@ -14,6 +14,9 @@ import orjson
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
+from python_iso20022.seev.seev_004_001_09.models import (  # type: ignore[import-untyped]
+    MeetingInstructionV09Seev00400109,
+)
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
@@ -36,6 +39,7 @@ from corpactions.models import Ballot, CorporateAction, Instrument, QuarantinedR
 from snapshots.parse import owners_as_base58
 from snapshots.take import load_holders, take_snapshot
 from tests.chainkit import funded_keypair, send
+from tests.isoschema import problems
 from tests.payflow import configure, register_aapl
 
 runner = CliRunner()
@@ -381,11 +385,27 @@ def test_the_custodian_instruction_aggregates_votes_as_csv_and_seev004_xml(
     )
     assert xml.exit_code == 0, xml.output
     ns = {"s": "urn:iso:std:iso:20022:tech:xsd:seev.004.001.09"}
-    first = (
-        ET.parse(out).getroot().find("s:MtgInstr/s:Instr/s:VoteDtls/s:VoteInstrForAgndRsltn", ns)
+    root = ET.parse(out).getroot()
+    assert root.tag == "{urn:iso:std:iso:20022:tech:xsd:seev.004.001.09}Document"
+    [instruction] = list(root)
+    assert problems(instruction, MeetingInstructionV09Seev00400109, "/Document/MtgInstr") == []
+    votes = instruction.findall(
+        "s:Instr/s:VoteDtls/s:VoteInstrForAgndRsltn/s:VotePerAgndRsltn/s:VoteInstr", ns
     )
-    assert first is not None
-    assert first.findtext("s:For", namespaces=ns) == f"{expected_for / 10**8:.8f}"
+    by_label = {v.findtext("s:IssrLabl", namespaces=ns): v for v in votes}
+    assert set(by_label) == {"1", "2", "3.1", "3.2"}  # the election: one resolution a candidate
+    assert by_label["1"].findtext("s:For/s:Qty/s:Unit", namespaces=ns) == (
+        f"{expected_for / 10**8:.8f}"
+    )
+    assert by_label["3.2"].findtext("s:ListgGrpRsltnLabl", namespaces=ns) == "3"
+    # The check is not vacuous: what the earlier, seev.004-shaped export wrote is refused.
+    reference = instruction.find("s:MtgRef", ns)
+    assert reference is not None
+    reference.remove(reference.find("s:MtgDtAndTm", ns))  # type: ignore[arg-type]
+    ET.SubElement(by_label["1"], "{urn:iso:std:iso:20022:tech:xsd:seev.004.001.09}Agst")
+    found = problems(instruction, MeetingInstructionV09Seev00400109, "/Document/MtgInstr")
+    assert any("MtgDtAndTm: required, missing" in p for p in found)
+    assert any("Agst: not an element" in p for p in found)
 
 
 def test_the_cli_creates_a_meeting_prints_the_message_to_sign_and_tallies(

@@ -22,6 +22,7 @@ app = typer.Typer(
 
 
 def _meeting(session: Session, meeting_id: int) -> dict[str, Any]:
+    from corpactions.actions import current_version
     from corpactions.meetings.ballots import meeting_of
     from snapshots.take import current_snapshot
 
@@ -29,6 +30,8 @@ def _meeting(session: Session, meeting_id: int) -> dict[str, Any]:
     instrument = session.get(Instrument, action.instrument_id)
     assert instrument is not None
     snapshot = current_snapshot(session, meeting_id)
+    version = current_version(session, action)
+    details = version.details if version is not None else {}
     return {
         "id": meeting_id,
         "symbol": instrument.symbol,
@@ -42,6 +45,9 @@ def _meeting(session: Session, meeting_id: int) -> dict[str, Any]:
         "snapshot_slot": snapshot.slot if snapshot else None,
         "multiplier": snapshot.multiplier if snapshot else None,
         "agenda": [item.as_dict() for item in agenda.items],
+        "isin": details.get("isin"),
+        "issuer_meeting_id": details.get("issuer_meeting_id"),
+        "meeting_type": details.get("meeting_type"),
     }
 
 
@@ -220,7 +226,9 @@ def tally_command(
 @app.command("export")
 def export(
     meeting_id: int = typer.Argument(..., help="Meeting id."),
-    fmt: str = typer.Option("csv", "--format", help="csv or xml (seev.004-shaped)."),
+    fmt: str = typer.Option(
+        "csv", "--format", help="csv, or xml (an ISO 20022 seev.004.001.09 MeetingInstruction)."
+    ),
     out: Path | None = typer.Option(None, "--out", help="File to write (default: stdout)."),
 ) -> None:
     """The custodian instruction: aggregated votes per item, of the final tally."""
