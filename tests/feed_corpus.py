@@ -122,30 +122,59 @@ def seev031(
     status: tuple[str, str] = ("COMP", "CONF"),
     fraction: str | None = None,
 ) -> str:
-    rates = ""
-    if gross is not None:
-        rates += f'<GrssDvddRate><Amt Ccy="USD">{gross}</Amt></GrssDvddRate>'
-    if net is not None:
-        rates += f'<NetDvddRate><Amt Ccy="USD">{net}</Amt></NetDvddRate>'
-    if tax is not None:
-        rates += f"<WhldgTaxRate><Rate>{tax}</Rate></WhldgTaxRate>"
-    securities = ""
-    if ratio is not None:
-        securities = f"<SctiesMvmntDtls><NewToOd><QtyToQty><Qty1>{ratio[0]}</Qty1><Qty2>{ratio[1]}</Qty2></QtyToQty></NewToOd></SctiesMvmntDtls>"
-    if additional is not None:  # a stock dividend's usual form: additional for existing
-        securities = f"<SctiesMvmntDtls><RateDtls><AddtlQtyForExstgScties><QtyToQty><Qty1>{additional[0]}</Qty1><Qty2>{additional[1]}</Qty2></QtyToQty></AddtlQtyForExstgScties></RateDtls></SctiesMvmntDtls>"
-    fraction_xml = f"<FrctnDspstn><Cd>{fraction}</Cd></FrctnDspstn>" if fraction else ""
+    """A seev.031.001.14 CorporateActionNotification in its business application header
+    envelope, valid against that version's schema (a test checks it)."""
+
+    def day(tag: str, value: str) -> str:
+        return f"<{tag}><Dt>{value}</Dt></{tag}>"
+
+    def amount(tag: str, value: str) -> str:
+        return f'<{tag}><Amt Ccy="USD">{value}</Amt></{tag}>'
+
+    option = ""
+    if event not in ("MEET", "XMET", "OMET"):
+        securities = ""
+        rate = ""
+        if ratio is not None:
+            rate = f"<NewToOd><QtyToQty><Qty1>{ratio[0]}</Qty1><Qty2>{ratio[1]}</Qty2></QtyToQty></NewToOd>"
+        if additional is not None:  # a stock dividend's usual form: additional for existing
+            rate = f"<AddtlQtyForExstgScties><QtyToQty><Qty1>{additional[0]}</Qty1><Qty2>{additional[1]}</Qty2></QtyToQty></AddtlQtyForExstgScties>"
+        if rate:
+            securities = (
+                "<SctiesMvmntDtls><SctyDtls><FinInstrmId><ISIN>US0378331005</ISIN></FinInstrmId>"
+                f"</SctyDtls><CdtDbtInd>CRDT</CdtDbtInd><DtDtls>{day('PmtDt', pay)}</DtDtls>"
+                f"<RateDtls>{rate}</RateDtls></SctiesMvmntDtls>"
+            )
+        rates = ""
+        if gross is not None:
+            rates += amount("GrssDvddRate", gross)
+        if tax is not None:
+            rates += f"<WhldgTaxRate><Rate>{tax}</Rate></WhldgTaxRate>"
+        if net is not None:
+            rates += amount("NetDvddRate", net)
+        cash = ""
+        if rates:
+            cash = (
+                f"<CshMvmntDtls><CdtDbtInd>CRDT</CdtDbtInd><DtDtls>{day('PmtDt', pay)}</DtDtls>"
+                f"<RateAndAmtDtls>{rates}</RateAndAmtDtls></CshMvmntDtls>"
+            )
+        fraction_xml = f"<FrctnDspstn><Cd>{fraction}</Cd></FrctnDspstn>" if fraction else ""
+        option = (
+            f"<CorpActnOptnDtls><OptnNb>001</OptnNb><OptnTp><Cd>{'SECU' if securities else 'CASH'}</Cd></OptnTp>"
+            f"{fraction_xml}<DfltPrcgOrStgInstr><DfltOptnInd>true</DfltOptnInd></DfltPrcgOrStgInstr>"
+            f"{securities}{cash}</CorpActnOptnDtls>"
+        )
     reference_xml = f"<CorpActnEvtId>{reference}</CorpActnEvtId>" if reference else ""
     return (
         f'<Envelope><AppHdr xmlns="urn:iso:std:iso:20022:tech:xsd:head.001.001.02"><CreDt>{created}</CreDt></AppHdr>'
         f'<Document xmlns="{SEEV_NS}"><CorpActnNtfctn>'
-        f"<NtfctnGnlInf><NtfctnTp>{function}</NtfctnTp><PrcgSts><EvtCmpltnsSts>{status[0]}</EvtCmpltnsSts><EvtConfSts>{status[1]}</EvtConfSts></PrcgSts></NtfctnGnlInf>"
+        f"<NtfctnGnlInf><NtfctnTp>{function}</NtfctnTp><PrcgSts><Cd><EvtCmpltnsSts>{status[0]}</EvtCmpltnsSts><EvtConfSts>{status[1]}</EvtConfSts></Cd></PrcgSts></NtfctnGnlInf>"
         f"<CorpActnGnlInf>{reference_xml}<OffclCorpActnEvtId>US0378331005DVCA1</OffclCorpActnEvtId>"
         f"<EvtTp><Cd>{event}</Cd></EvtTp><MndtryVlntryEvtTp><Cd>MAND</Cd></MndtryVlntryEvtTp>"
         f"<UndrlygScty><FinInstrmId><ISIN>US0378331005</ISIN><OthrId><Id>{ticker}</Id><Tp><Cd>TS</Cd></Tp></OthrId></FinInstrmId></UndrlygScty></CorpActnGnlInf>"
-        f"<CorpActnDtls><DtDtls><XDt><Dt>{record}</Dt></XDt><RcrdDt><Dt>{record}</Dt></RcrdDt><PmtDt><Dt>{pay}</Dt></PmtDt><EfctvDt><Dt>{record}</Dt></EfctvDt></DtDtls></CorpActnDtls>"
-        f"<CorpActnOptn><OptnNb>001</OptnNb><OptnTp><Cd>CASH</Cd></OptnTp>{fraction_xml}{securities}<RateDtls>{rates}</RateDtls></CorpActnOptn>"
-        f"</CorpActnNtfctn></Document></Envelope>"
+        "<AcctDtls><ForAllAccts><IdCd>GENR</IdCd></ForAllAccts></AcctDtls>"
+        f"<CorpActnDtls><DtDtls>{day('FctvDt', record)}{day('RcrdDt', record)}{day('ExDvddDt', record)}{day('PmtDt', pay)}</DtDtls></CorpActnDtls>"
+        f"{option}</CorpActnNtfctn></Document></Envelope>"
     )
 
 

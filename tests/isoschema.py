@@ -30,11 +30,11 @@ def _fields(cls: type) -> dict[str, tuple[int, dict[str, Any], Any, bool]]:
         if not name or field.metadata.get("type") == "Attribute":
             continue
         kind = hints[field.name]
-        inner = [a for a in typing.get_args(kind) if a is not type(None)] or [kind]
-        target = inner[0]
-        many = typing.get_origin(target) is list
+        many = typing.get_origin(kind) is list
         if many:
-            target = typing.get_args(target)[0]
+            target = typing.get_args(kind)[0]
+        else:  # X, or Optional[X]
+            target = next((a for a in typing.get_args(kind) if a is not type(None)), kind)
         out[name] = (index, dict(field.metadata), target, many)
     return out
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree as ET
 
 import httpx
 import orjson
@@ -17,6 +18,9 @@ import respx
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from python_iso20022.seev.seev_031_001_14.models import (  # type: ignore[import-untyped]
+    CorporateActionNotificationV14Seev03100114,
+)
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, select
 from typer.testing import CliRunner
@@ -54,6 +58,7 @@ from tests.feed_corpus import (
     polygon_page,
 )
 from tests.feed_corpus import seev031 as seev_doc
+from tests.isoschema import problems
 
 runner = CliRunner()
 
@@ -138,6 +143,34 @@ def test_feed_case(case: Case, registered: str, tmp_path: Path) -> None:
                 elif got is not None and not isinstance(got, bool | str):
                     got = str(got)
                 assert got == want, (key, got, want)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {},
+        {"function": "REPL", "created": "2026-11-01T09:00:00Z", "gross": "0.27"},
+        {"status": ("INCO", "UCON")},
+        {"event": "DVSE", "gross": None, "net": None, "tax": None, "additional": ("1", "20")},
+        {"event": "SPLF", "gross": None, "net": None, "tax": None, "ratio": ("2", "1")},
+        {
+            "event": "SPLR",
+            "gross": None,
+            "net": None,
+            "tax": None,
+            "ratio": ("1", "10"),
+            "fraction": "CINL",
+        },
+    ],
+    ids=["DVCA", "DVCA-REPL", "DVCA-unconfirmed", "DVSE", "SPLF", "SPLR-CINL"],
+)
+def test_the_seev031_test_payloads_are_valid_seev_031_001_14(shape: dict[str, Any]) -> None:
+    """The payloads the reader is tested with are the real message: valid against the
+    schema's generated model (so the reader's paths are the real ones)."""
+    document = ET.fromstring(seev_doc(**shape))
+    message = document.find("{*}Document/{*}CorpActnNtfctn")
+    assert message is not None
+    assert problems(message, CorporateActionNotificationV14Seev03100114, "/CorpActnNtfctn") == []
 
 
 def test_the_same_file_twice_changes_nothing(registered: str, tmp_path: Path) -> None:

@@ -14,6 +14,9 @@ import orjson
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
+from python_iso20022.seev.seev_001_001_11.models import (  # type: ignore[import-untyped]
+    MeetingNotificationV11Seev00100111,
+)
 from python_iso20022.seev.seev_004_001_09.models import (  # type: ignore[import-untyped]
     MeetingInstructionV09Seev00400109,
 )
@@ -492,27 +495,35 @@ SEEV001 = """<?xml version="1.0" encoding="UTF-8"?>
       <EvtConfSts>CONF</EvtConfSts></NtfctnSts></NtfctnGnlInf>
     <Mtg>
       <MtgId>{mtg_id}</MtgId><IssrMtgId>AAPL-AGM-2027</IssrMtgId><Tp>GMET</Tp>
-      <EntitlmntFxgDt><Dt>2026-11-10</Dt></EntitlmntFxgDt>
+      <EntitlmntFxgDt><Dt><Dt>2026-11-10</Dt></Dt></EntitlmntFxgDt>
     </Mtg>
     <MtgDtls><DtAndTm><DtOrDtTm><DtTm>2027-03-01T10:00:00-05:00</DtTm></DtOrDtTm></DtAndTm>
+      <Lctn><Adr><AdrLine>One Apple Park Way</AdrLine><TwnNm>Cupertino</TwnNm><Ctry>US</Ctry>
+      </Adr></Lctn>
     </MtgDtls>
     <Issr><Id><NmAndAdr><Nm>Apple Inc.</Nm></NmAndAdr></Id></Issr>
     <Scty><FinInstrmId><ISIN>US0378331005</ISIN>
       <OthrId><Id>AAPL</Id><Tp><Cd>TS</Cd></Tp></OthrId></FinInstrmId></Scty>
     <Rsltn><IssrLabl>1</IssrLabl><Desc><Lang>en</Lang><Titl>Elect the board</Titl></Desc>
-      <Tp>ORDI</Tp><ForInfOnly>false</ForInfOnly><Sts>ACTV</Sts>
-      <VoteInstrTp><VoteInstrTpCd>CFOR</VoteInstrTpCd></VoteInstrTp>
-      <VoteInstrTp><VoteInstrTpCd>CAGS</VoteInstrTpCd></VoteInstrTp></Rsltn>
+      <ForInfOnly>false</ForInfOnly><Sts>ACTV</Sts>
+      <VoteInstrTp><VoteInstrTpCd><Tp>CFOR</Tp></VoteInstrTpCd></VoteInstrTp>
+      <VoteInstrTp><VoteInstrTpCd><Tp>CAGS</Tp></VoteInstrTpCd></VoteInstrTp></Rsltn>
     <Rsltn><IssrLabl>2</IssrLabl><Desc><Lang>en</Lang><Titl>Amend the charter</Titl></Desc>
       <Tp>EXTR</Tp><ForInfOnly>false</ForInfOnly><Sts>ACTV</Sts></Rsltn>
     <Rsltn><IssrLabl>3</IssrLabl><Desc><Lang>en</Lang><Titl>Annual report</Titl></Desc>
       <ForInfOnly>true</ForInfOnly><Sts>ACTV</Sts></Rsltn>
     <Rsltn><IssrLabl>4</IssrLabl><Desc><Lang>en</Lang><Titl>Withdrawn item</Titl></Desc>
-      <ForInfOnly>false</ForInfOnly><Sts>WDRW</Sts></Rsltn>
+      <ForInfOnly>false</ForInfOnly><Sts>WDRA</Sts></Rsltn>
     <Vote><PrtlVoteAllwd>true</PrtlVoteAllwd><SpltVoteAllwd>false</SpltVoteAllwd>
       <VoteDdln><DtOrDtTm><DtTm>2027-02-26T17:00:00-05:00</DtTm></DtOrDtTm></VoteDdln></Vote>
   </MtgNtfctn>
 </Document>"""
+
+
+def test_the_seev001_test_payload_is_valid_seev_001_001_11() -> None:
+    root = ET.fromstring(SEEV001.format(mtg_id="MTG-2027-1"))
+    [message] = list(root)
+    assert problems(message, MeetingNotificationV11Seev00100111, "/MtgNtfctn") == []
 
 
 def test_a_seev001_meeting_notification_becomes_a_meeting_with_its_agenda(

@@ -1,12 +1,14 @@
 """ISO 20022 ``seev.001`` MeetingNotification (any version; namespaces are ignored).
 
-Read: NtfctnGnlInf/NtfctnTp (NEWM new, RPLA replacement -> an amendment), Mtg/MtgId (the
-stable reference; IssrMtgId kept), Mtg/Tp (GMET, XMET, ...), Mtg/EntitlmntFxgDt (the record
-date), MtgDtls/DtAndTm (the meeting date), Scty/FinInstrmId (ticker as in seev.031), Vote/VoteDdln
+Read (paths of seev.001.001.11; a test holds the test payload to that version's schema):
+NtfctnGnlInf/NtfctnTp (NEWM new, RPLA replacement -> an amendment), Mtg/MtgId (the stable
+reference; IssrMtgId kept), Mtg/Tp (GMET, XMET, ...), Mtg/EntitlmntFxgDt (the record date),
+MtgDtls/DtAndTm (the meeting date), Scty/FinInstrmId (ticker as in seev.031), Vote/VoteDdln
 (the vote deadline, date or date-time), and each Rsltn: IssrLabl (the item id), Desc/Titl (its
-text), Sts (WDRW withdrawn items are left out), ForInfOnly (not voted: left out), Tp (EXTR
-extraordinary -> two-thirds majority, else simple) and VoteInstrTp codes (CFOR for, CAGS against,
-ABST abstain; absent -> all three).
+text), Sts (WDRA withdrawn items are left out), ForInfOnly (not voted: left out), Tp (EXTR
+extraordinary or SPCL special -> two-thirds majority; none, an ordinary resolution -> simple;
+a threshold given in VtngRghtsThrshldForApprvl is not read) and VoteInstrTp/VoteInstrTpCd/Tp
+codes (CFOR for, CAGS against, ABST abstain; absent -> all three).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from corpactions.models import ActionKind
 SOURCE = "seev001"
 FUNCTIONS = {"NEWM": "NEWM", "RPLA": "REPL", "REPL": "REPL"}
 VOTE_CODES = {"CFOR": "for", "CAGS": "against", "ABST": "abstain"}
+QUALIFIED = {"EXTR", "SPCL"}  # extraordinary and special resolutions: a two-thirds majority
 
 
 def _resolutions(message: ET.Element) -> list[dict[str, Any]]:
@@ -30,13 +33,12 @@ def _resolutions(message: ET.Element) -> list[dict[str, Any]]:
         label = text(resolution, "{*}IssrLabl")
         if not label:
             raise InvalidRecord("a resolution has no IssrLabl (its agenda item id)")
-        if text(resolution, "{*}Sts") == "WDRW" or text(resolution, "{*}ForInfOnly") == "true":
+        if text(resolution, "{*}Sts") == "WDRA" or text(resolution, "{*}ForInfOnly") == "true":
             continue
         codes = [
             (node.text or "").strip()
-            for node in resolution.iter()
-            if node.tag.rsplit("}", 1)[-1] in ("VoteInstrTpCd", "Cd")
-            and (node.text or "").strip() in VOTE_CODES
+            for node in resolution.iterfind("{*}VoteInstrTp/{*}VoteInstrTpCd/{*}Tp")
+            if (node.text or "").strip() in VOTE_CODES
         ]
         choices = [VOTE_CODES[c] for c in dict.fromkeys(codes)] or list(VOTE_CODES.values())
         items.append(
@@ -46,7 +48,7 @@ def _resolutions(message: ET.Element) -> list[dict[str, Any]]:
                 or text(resolution, "{*}Desc/{*}Desc")
                 or "",
                 "choices": choices,
-                "majority": "two_thirds" if text(resolution, "{*}Tp") == "EXTR" else "simple",
+                "majority": "two_thirds" if text(resolution, "{*}Tp") in QUALIFIED else "simple",
             }
         )
     return items

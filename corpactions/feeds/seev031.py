@@ -1,13 +1,17 @@
 """ISO 20022 ``seev.031`` CorporateActionNotification (any version; namespaces are ignored).
 
-Read: NtfctnGnlInf/NtfctnTp (NEWM, REPL, RMDR; CANC and WITH accepted for cancellations and
-withdrawals), NtfctnGnlInf/PrcgSts (EvtCmpltnsSts + EvtConfSts, or a PREU/PREC/COMP code),
-CorpActnGnlInf/CorpActnEvtId (the stable reference), EvtTp/Cd (DVCA, DVSE, SPLF, SPLR, MEET,
-XMET), UndrlygScty/FinInstrmId (ticker from OthrId typed TS/TICKER, else Desc; ISIN kept),
-CorpActnDtls/DtDtls (XDt, RcrdDt, PmtDt, EfctvDt, MtgDt), the option's rates (GrssDvddRate,
-NetDvddRate with their currency; WhldgTaxRate in percent), AddtlQtyForExstgScties (stock
-dividends: additional for existing, turned into new to old), NewToOd (QtyToQty Qty1/Qty2, new to
-old), FrctnDspstn, and the business application header's creation date for ordering versions.
+Read (paths of seev.031.001.14; a test holds the corpus to that version's schema):
+NtfctnGnlInf/NtfctnTp (NEWM, REPL, RMDR; CANC and WITH accepted for cancellations and
+withdrawals), NtfctnGnlInf/PrcgSts/Cd (EvtCmpltnsSts + EvtConfSts, or a plain PREU/PREC/COMP
+code), CorpActnGnlInf/CorpActnEvtId (the stable reference), EvtTp/Cd (DVCA, DVSE, SPLF, SPLR,
+MEET, XMET), UndrlygScty/FinInstrmId (ticker from OthrId typed TS/TICKER, else Desc; ISIN kept),
+CorpActnDtls/DtDtls (ExDvddDt, RcrdDt, PmtDt, FctvDt, MtgDt), and from the first
+CorpActnOptnDtls: the rates wherever the option gives them (GrssDvddRate and NetDvddRate with
+their currency, WhldgTaxRate in percent; under RateAndAmtDtls or CshMvmntDtls/RateAndAmtDtls),
+the payment date of the cash or securities movement when the event has none, the ratio under
+SctiesMvmntDtls/RateDtls (NewToOd, or AddtlQtyForExstgScties for stock dividends: additional
+for existing, turned into new to old; QtyToQty Qty1/Qty2), FrctnDspstn, and the business
+application header's creation date for ordering versions.
 A file holds one Document, or several under any root.
 """
 
@@ -46,10 +50,10 @@ _HUNDRED = Decimal(100)
 
 def _processing_status(general: ET.Element | None) -> str | None:
     code = _text(general, "{*}PrcgSts/{*}Cd")
-    if code:
+    if code:  # a plain status code
         return code
-    complete = _text(general, "{*}PrcgSts/{*}EvtCmpltnsSts")
-    confirmed = _text(general, "{*}PrcgSts/{*}EvtConfSts")
+    complete = _text(general, "{*}PrcgSts/{*}Cd/{*}EvtCmpltnsSts")
+    confirmed = _text(general, "{*}PrcgSts/{*}Cd/{*}EvtConfSts")
     if confirmed == "CONF":
         return "COMP" if complete == "COMP" else "PREC"
     return "PREU" if (complete or confirmed) else None
@@ -100,15 +104,17 @@ def notification(document: ET.Element, raw: str, created: str | None) -> Normali
     ticker, isin = _ticker(info.find("{*}UndrlygScty") if info is not None else None)
     details_node = message.find("{*}CorpActnDtls")
     dates = details_node.find("{*}DtDtls") if details_node is not None else None
-    option = message.find("{*}CorpActnOptn")
+    option = message.find("{*}CorpActnOptnDtls")  # the first option: the default one
     gross = option.find(".//{*}GrssDvddRate/{*}Amt") if option is not None else None
     net = option.find(".//{*}NetDvddRate/{*}Amt") if option is not None else None
     withholding = _text(option, ".//{*}WhldgTaxRate/{*}Rate") or _text(option, ".//{*}WhldgTaxRate")
     withholding_pct = parse_decimal(withholding, "WhldgTaxRate")
     ratio_new, ratio_old = _ratio(option)
-    pay = _date(dates, "PmtDt") or (
-        _date(option.find(".//{*}CshMvmntDtls/{*}DtDtls"), "PmtDt") if option is not None else None
-    )
+    pay = _date(dates, "PmtDt")
+    if pay is None and option is not None:  # the movement's own payment date
+        pay = _date(option.find(".//{*}CshMvmntDtls/{*}DtDtls"), "PmtDt") or _date(
+            option.find(".//{*}SctiesMvmntDtls/{*}DtDtls"), "PmtDt"
+        )
     currency = (gross.get("Ccy") if gross is not None else None) or (
         net.get("Ccy") if net is not None else None
     )
@@ -120,10 +126,10 @@ def notification(document: ET.Element, raw: str, created: str | None) -> Normali
         raw=raw,
         function=function,
         processing_status=_processing_status(general),
-        ex_date=parse_date(_date(dates, "XDt"), "XDt"),
+        ex_date=parse_date(_date(dates, "ExDvddDt"), "ExDvddDt"),
         record_date=parse_date(_date(dates, "RcrdDt"), "RcrdDt"),
         pay_date=parse_date(pay, "PmtDt"),
-        effective_date=parse_date(_date(dates, "EfctvDt"), "EfctvDt"),
+        effective_date=parse_date(_date(dates, "FctvDt"), "FctvDt"),
         currency=currency,
         gross_rate=parse_decimal(gross.text if gross is not None else None, "GrssDvddRate"),
         net_rate=parse_decimal(net.text if net is not None else None, "NetDvddRate"),
