@@ -178,6 +178,28 @@ def seev031(
     )
 
 
+def seev039(
+    *,
+    reference: str = "EVT-AAPL-DVCA-2026Q4",
+    reason: str = "WITH",
+    event: str = "DVCA",
+    created: str = "2026-11-02T09:00:00Z",
+) -> str:
+    """A seev.039.001.12 CorporateActionCancellationAdvice in its header envelope, valid against
+    that version's schema (a test checks it)."""
+    return (
+        f'<Envelope><AppHdr xmlns="urn:iso:std:iso:20022:tech:xsd:head.001.001.02"><CreDt>{created}</CreDt></AppHdr>'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:seev.039.001.12"><CorpActnCxlAdvc>'
+        f"<CxlAdvcGnlInf><CxlRsnCd>{reason}</CxlRsnCd><CxlRsn>Announced in error</CxlRsn>"
+        "<PrcgSts><EvtCmpltnsSts>COMP</EvtCmpltnsSts><EvtConfSts>CONF</EvtConfSts></PrcgSts></CxlAdvcGnlInf>"
+        f"<CorpActnGnlInf><CorpActnEvtId>{reference}</CorpActnEvtId><EvtTp><Cd>{event}</Cd></EvtTp>"
+        "<MndtryVlntryEvtTp><Cd>MAND</Cd></MndtryVlntryEvtTp><FinInstrmId><ISIN>US0378331005</ISIN>"
+        "<OthrId><Id>AAPL</Id><Tp><Cd>TS</Cd></Tp></OthrId></FinInstrmId></CorpActnGnlInf>"
+        "<AcctsDtls><ForAllAccts><IdCd>GENR</IdCd></ForAllAccts></AcctsDtls>"
+        "</CorpActnCxlAdvc></Document></Envelope>"
+    )
+
+
 def csv_rows(*rows: dict[str, Any]) -> bytes:
     header = [
         "reference",
@@ -545,6 +567,31 @@ CASES = [
         amended=1,
         cancelled=1,
         expect={"status": "withdrawn"},
+    ),
+    Case(
+        "seev.039 cancellation advice: withdrawn by the issuer",
+        "seev031",
+        _seev(seev031(), seev039(reason="WITH")),
+        accepted=1,
+        amended=1,
+        cancelled=1,
+        expect={"status": "withdrawn"},
+    ),
+    Case(
+        "seev.039 cancellation advice: a processing error",
+        "seev031",
+        _seev(seev031(), seev039(reason="PROC")),
+        accepted=1,
+        amended=1,
+        cancelled=1,
+        expect={"status": "cancelled"},
+    ),
+    Case(
+        "seev.039 cancellation advice with an unknown reason",
+        "seev031",
+        _seev(seev039(reason="OTHR")),
+        quarantined=1,
+        reason="cancellation reason 'OTHR' is not WITH or PROC",
     ),
     Case(
         "seev.031 forward split",

@@ -21,6 +21,9 @@ from hypothesis import strategies as st
 from python_iso20022.seev.seev_031_001_14.models import (  # type: ignore[import-untyped]
     CorporateActionNotificationV14Seev03100114,
 )
+from python_iso20022.seev.seev_039_001_12.models import (  # type: ignore[import-untyped]
+    CorporateActionCancellationAdviceV12Seev03900112,
+)
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, select
 from typer.testing import CliRunner
@@ -56,6 +59,7 @@ from tests.feed_corpus import (
     own,
     polygon_dividend,
     polygon_page,
+    seev039,
 )
 from tests.feed_corpus import seev031 as seev_doc
 from tests.isoschema import problems
@@ -171,6 +175,14 @@ def test_the_seev031_test_payloads_are_valid_seev_031_001_14(shape: dict[str, An
     message = document.find("{*}Document/{*}CorpActnNtfctn")
     assert message is not None
     assert problems(message, CorporateActionNotificationV14Seev03100114, "/CorpActnNtfctn") == []
+
+
+@pytest.mark.parametrize("reason", ["WITH", "PROC"])
+def test_the_seev039_test_payloads_are_valid_seev_039_001_12(reason: str) -> None:
+    document = ET.fromstring(seev039(reason=reason))
+    advice = document.find("{*}Document/{*}CorpActnCxlAdvc")
+    assert advice is not None
+    assert problems(advice, CorporateActionCancellationAdviceV12Seev03900112, "/CxlAdvc") == []
 
 
 def test_the_same_file_twice_changes_nothing(registered: str, tmp_path: Path) -> None:

@@ -1,4 +1,9 @@
-"""ISO 20022 ``seev.031`` CorporateActionNotification (any version; namespaces are ignored).
+"""ISO 20022 ``seev.031`` CorporateActionNotification and ``seev.039``
+CorporateActionCancellationAdvice (any version; namespaces are ignored).
+
+A cancellation advice (CxlAdvcGnlInf/CxlRsnCd WITH: withdrawn by the issuer; PROC: cancelled
+as a processing error) is a version of the same action (same CorpActnEvtId, same source) that
+ends it; CANC and WITH given as a notification type are read the same way.
 
 Read (paths of seev.031.001.14; a test holds the corpus to that version's schema):
 NtfctnGnlInf/NtfctnTp (NEWM, REPL, RMDR; CANC and WITH accepted for cancellations and
@@ -46,14 +51,20 @@ EVENT_KINDS = {
     "OMET": ActionKind.meeting,
 }
 _HUNDRED = Decimal(100)
+CANCELLATION_REASONS = {"WITH": "WITH", "PROC": "CANC"}  # seev.039 CxlRsnCd -> version function
 
 
 def _processing_status(general: ET.Element | None) -> str | None:
     code = _text(general, "{*}PrcgSts/{*}Cd")
     if code:  # a plain status code
         return code
-    complete = _text(general, "{*}PrcgSts/{*}Cd/{*}EvtCmpltnsSts")
-    confirmed = _text(general, "{*}PrcgSts/{*}Cd/{*}EvtConfSts")
+    # seev.031 wraps the two statuses in a Cd choice; seev.039 has them directly.
+    complete = _text(general, "{*}PrcgSts/{*}Cd/{*}EvtCmpltnsSts") or _text(
+        general, "{*}PrcgSts/{*}EvtCmpltnsSts"
+    )
+    confirmed = _text(general, "{*}PrcgSts/{*}Cd/{*}EvtConfSts") or _text(
+        general, "{*}PrcgSts/{*}EvtConfSts"
+    )
     if confirmed == "CONF":
         return "COMP" if complete == "COMP" else "PREC"
     return "PREU" if (complete or confirmed) else None
@@ -85,7 +96,50 @@ def _ratio(option: ET.Element | None) -> tuple[Decimal | None, Decimal | None]:
     return additional + existing, existing
 
 
+def _event_kind(info: ET.Element | None) -> tuple[str | None, ActionKind]:
+    event = _text(info, "{*}EvtTp/{*}Cd") or _text(info, "{*}EvtTp/{*}Prtry/{*}Id")
+    kind = EVENT_KINDS.get(event or "")
+    if kind is None:
+        raise InvalidRecord(f"event type {event!r} is not processed (DVCA, DVSE, SPLF, SPLR, MEET)")
+    return event, kind
+
+
+def cancellation(advice: ET.Element, raw: str, created: str | None) -> NormalizedAction:
+    """A seev.039 CorporateActionCancellationAdvice: the event withdrawn by the issuer (WITH)
+    or cancelled as a processing error (PROC); a version of the same action that ends it."""
+    general = advice.find("{*}CxlAdvcGnlInf")
+    reason = _text(general, "{*}CxlRsnCd")
+    function = CANCELLATION_REASONS.get(reason or "")
+    if function is None:
+        raise InvalidRecord(f"cancellation reason {reason!r} is not WITH or PROC")
+    info = advice.find("{*}CorpActnGnlInf")
+    reference = _text(info, "{*}CorpActnEvtId")
+    if not reference:
+        raise InvalidRecord("CorpActnEvtId (the event reference) is missing")
+    event, kind = _event_kind(info)
+    ticker, isin = _ticker(info.find("{*}FinInstrmId") if info is not None else None)
+    return NormalizedAction(
+        source=SOURCE,
+        source_ref=reference,
+        symbol=parse_symbol(ticker),
+        kind=kind,
+        raw=raw,
+        function=function,
+        processing_status=_processing_status(general),
+        sequence=created or "",
+        details={
+            "isin": isin,
+            "event_type": event,
+            "cancellation_reason": reason,
+            "cancellation_text": _text(general, "{*}CxlRsn"),
+        },
+    )
+
+
 def notification(document: ET.Element, raw: str, created: str | None) -> NormalizedAction:
+    advice = document.find(".//{*}CorpActnCxlAdvc")
+    if advice is not None:
+        return cancellation(advice, raw, created)
     message = document.find(".//{*}CorpActnNtfctn")
     if message is None:
         raise InvalidRecord("not a CorporateActionNotification (no CorpActnNtfctn element)")
@@ -97,10 +151,7 @@ def notification(document: ET.Element, raw: str, created: str | None) -> Normali
     reference = _text(info, "{*}CorpActnEvtId")
     if not reference:
         raise InvalidRecord("CorpActnEvtId (the event reference) is missing")
-    event = _text(info, "{*}EvtTp/{*}Cd") or _text(info, "{*}EvtTp/{*}Prtry/{*}Id")
-    kind = EVENT_KINDS.get(event or "")
-    if kind is None:
-        raise InvalidRecord(f"event type {event!r} is not processed (DVCA, DVSE, SPLF, SPLR, MEET)")
+    event, kind = _event_kind(info)
     ticker, isin = _ticker(info.find("{*}UndrlygScty") if info is not None else None)
     details_node = message.find("{*}CorpActnDtls")
     dates = details_node.find("{*}DtDtls") if details_node is not None else None
