@@ -19,6 +19,7 @@ from solders.pubkey import Pubkey
 
 from corpactions.chain import layout
 from corpactions.chain.rpc import Rpc
+from corpactions.config import Settings
 from corpactions.errors import RpcRefused, SnapshotError
 from corpactions.logs import get_logger
 from snapshots.parse import (
@@ -158,12 +159,14 @@ async def read_token_accounts(
     mint: Pubkey,
     *,
     token_2022: bool,
-    pagination: str = "auto",
-    page_limit: int = 10_000,
-    attempts: int = 3,
+    settings: Settings,
     stage: Stage | None = None,
 ) -> ChainRead:
-    """All token accounts of ``mint``, proven complete against the mint's supply."""
+    """All token accounts of ``mint``, proven complete against the mint's supply (paging,
+    page size and attempts as ``settings`` say)."""
+    pagination = settings.snapshot_pagination
+    page_limit = settings.snapshot_page_limit
+    attempts = settings.snapshot_attempts
     report: Stage = stage or (lambda _name, _detail: None)
     program = layout.TOKEN_2022_PROGRAM_ID if token_2022 else layout.TOKEN_PROGRAM_ID
     config = _request_config(mint, token_2022)

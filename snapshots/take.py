@@ -106,9 +106,7 @@ def take_snapshot(
                 rpc,
                 mint,
                 token_2022=token_2022,
-                pagination=settings.snapshot_pagination,
-                page_limit=settings.snapshot_page_limit,
-                attempts=settings.snapshot_attempts,
+                settings=settings,
                 stage=stage,
             )
             try:

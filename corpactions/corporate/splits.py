@@ -224,15 +224,8 @@ async def verify_split(
         mint = Pubkey.from_string(instrument.mint)
         snapshot_supply = int(plan.inputs["snapshot_supply"])
     async with Rpc(settings=settings) as rpc:
-        chain = await read_token_accounts(
-            rpc,
-            mint,
-            token_2022=False,
-            pagination=settings.snapshot_pagination,
-            page_limit=settings.snapshot_page_limit,
-            attempts=settings.snapshot_attempts,
-        )
-        supply, _ = await rpc.token_supply(mint)
+        chain = await read_token_accounts(rpc, mint, token_2022=False, settings=settings)
+    supply = chain.supply  # read with the accounts and proven equal to their sum
     now = owners_as_base58(aggregate_holders(chain.accounts.lazy())).select(
         "owner", now=pl.col("amount").cast(pl.Int128)
     )
