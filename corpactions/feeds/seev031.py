@@ -23,6 +23,7 @@ A file holds one Document, or several under any root.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from decimal import Decimal
 
 from corpactions.errors import InvalidRecord
@@ -96,12 +97,26 @@ def _ratio(option: ET.Element | None) -> tuple[Decimal | None, Decimal | None]:
     return additional + existing, existing
 
 
-def _event_kind(info: ET.Element | None) -> tuple[str | None, ActionKind]:
-    event = _text(info, "{*}EvtTp/{*}Cd") or _text(info, "{*}EvtTp/{*}Prtry/{*}Id")
-    kind = EVENT_KINDS.get(event or "")
+@dataclass(frozen=True)
+class _Event:
+    reference: str
+    code: str | None
+    kind: ActionKind
+    ticker: str | None
+    isin: str | None
+
+
+def _event(info: ET.Element | None, security: str) -> _Event:
+    """The event as CorpActnGnlInf states it (``security``: where its FinInstrmId sits)."""
+    reference = _text(info, "{*}CorpActnEvtId")
+    if not reference:
+        raise InvalidRecord("CorpActnEvtId (the event reference) is missing")
+    code = _text(info, "{*}EvtTp/{*}Cd") or _text(info, "{*}EvtTp/{*}Prtry/{*}Id")
+    kind = EVENT_KINDS.get(code or "")
     if kind is None:
-        raise InvalidRecord(f"event type {event!r} is not processed (DVCA, DVSE, SPLF, SPLR, MEET)")
-    return event, kind
+        raise InvalidRecord(f"event type {code!r} is not processed (DVCA, DVSE, SPLF, SPLR, MEET)")
+    ticker, isin = _ticker(info.find(security) if info is not None else None)
+    return _Event(reference, code, kind, ticker, isin)
 
 
 def cancellation(advice: ET.Element, raw: str, created: str | None) -> NormalizedAction:
@@ -112,24 +127,19 @@ def cancellation(advice: ET.Element, raw: str, created: str | None) -> Normalize
     function = CANCELLATION_REASONS.get(reason or "")
     if function is None:
         raise InvalidRecord(f"cancellation reason {reason!r} is not WITH or PROC")
-    info = advice.find("{*}CorpActnGnlInf")
-    reference = _text(info, "{*}CorpActnEvtId")
-    if not reference:
-        raise InvalidRecord("CorpActnEvtId (the event reference) is missing")
-    event, kind = _event_kind(info)
-    ticker, isin = _ticker(info.find("{*}FinInstrmId") if info is not None else None)
+    event = _event(advice.find("{*}CorpActnGnlInf"), "{*}FinInstrmId")
     return NormalizedAction(
         source=SOURCE,
-        source_ref=reference,
-        symbol=parse_symbol(ticker),
-        kind=kind,
+        source_ref=event.reference,
+        symbol=parse_symbol(event.ticker),
+        kind=event.kind,
         raw=raw,
         function=function,
         processing_status=_processing_status(general),
         sequence=created or "",
         details={
-            "isin": isin,
-            "event_type": event,
+            "isin": event.isin,
+            "event_type": event.code,
             "cancellation_reason": reason,
             "cancellation_text": _text(general, "{*}CxlRsn"),
         },
@@ -148,11 +158,7 @@ def notification(document: ET.Element, raw: str, created: str | None) -> Normali
     if function not in FUNCTIONS:
         raise InvalidRecord(f"notification type {function!r} is not one of {', '.join(FUNCTIONS)}")
     info = message.find("{*}CorpActnGnlInf")
-    reference = _text(info, "{*}CorpActnEvtId")
-    if not reference:
-        raise InvalidRecord("CorpActnEvtId (the event reference) is missing")
-    event, kind = _event_kind(info)
-    ticker, isin = _ticker(info.find("{*}UndrlygScty") if info is not None else None)
+    event = _event(info, "{*}UndrlygScty")
     details_node = message.find("{*}CorpActnDtls")
     dates = details_node.find("{*}DtDtls") if details_node is not None else None
     option = message.find("{*}CorpActnOptnDtls")  # the first option: the default one
@@ -171,9 +177,9 @@ def notification(document: ET.Element, raw: str, created: str | None) -> Normali
     )
     return NormalizedAction(
         source=SOURCE,
-        source_ref=reference,
-        symbol=parse_symbol(ticker),
-        kind=kind,
+        source_ref=event.reference,
+        symbol=parse_symbol(event.ticker),
+        kind=event.kind,
         raw=raw,
         function=function,
         processing_status=_processing_status(general),
@@ -191,9 +197,9 @@ def notification(document: ET.Element, raw: str, created: str | None) -> Normali
         or _text(option, ".//{*}FrctnDspstn"),
         sequence=created or "",
         details={
-            "isin": isin,
+            "isin": event.isin,
             "official_reference": _text(info, "{*}OffclCorpActnEvtId"),
-            "event_type": event,
+            "event_type": event.code,
             "meeting_date": _date(dates, "MtgDt"),
         },
     )
