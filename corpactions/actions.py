@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
-from corpactions.models import CorporateAction, CorporateActionVersion
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
+
+from corpactions.models import CorporateAction, CorporateActionVersion, Instrument
 
 
 def current_version(session: Session, action: CorporateAction) -> CorporateActionVersion | None:
@@ -16,3 +20,29 @@ def current_version(session: Session, action: CorporateAction) -> CorporateActio
             CorporateActionVersion.version == action.current_version,
         )
     ).first()
+
+
+def with_version_in_force() -> Select[CorporateAction, str, CorporateActionVersion]:
+    """Every action with its instrument's symbol and its version in force (filter and order
+    as needed)."""
+    return (
+        select(CorporateAction, Instrument.symbol, CorporateActionVersion)
+        .join(Instrument, col(Instrument.id) == col(CorporateAction.instrument_id))
+        .join(
+            CorporateActionVersion,
+            (col(CorporateActionVersion.action_id) == col(CorporateAction.id))
+            & (col(CorporateActionVersion.version) == col(CorporateAction.current_version)),
+        )
+    )
+
+
+def record_reason(
+    session_factory: Callable[[], AbstractContextManager[Session]], action_id: int, reason: str
+) -> None:
+    """Keep on the action why the scheduler could not carry it on (shown by ``status`` and the
+    API), in a session of its own so it survives the failed step's rollback."""
+    with session_factory() as session:
+        action = session.get(CorporateAction, action_id)
+        if action is not None:
+            action.status_reason = reason
+            session.add(action)

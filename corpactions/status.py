@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from corpactions.actions import with_version_in_force
 from corpactions.config import Settings, get_settings
 from corpactions.execution.steps import halted_plans
 from corpactions.models import (
@@ -14,8 +15,6 @@ from corpactions.models import (
     Approval,
     BatchStatus,
     CorporateAction,
-    CorporateActionVersion,
-    Instrument,
     LineStatus,
     MultiplierDecision,
     MultiplierPlan,
@@ -39,13 +38,7 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
     )
     open_actions = []
     for action, symbol, version in session.exec(
-        select(CorporateAction, Instrument.symbol, CorporateActionVersion)
-        .join(Instrument, col(Instrument.id) == col(CorporateAction.instrument_id))
-        .join(
-            CorporateActionVersion,
-            (col(CorporateActionVersion.action_id) == col(CorporateAction.id))
-            & (col(CorporateActionVersion.version) == col(CorporateAction.current_version)),
-        )
+        with_version_in_force()
         .where(col(CorporateAction.status).not_in(list(TERMINAL_ACTION_STATUSES)))
         .order_by(col(CorporateAction.id))
         .limit(limit)

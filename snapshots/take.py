@@ -14,7 +14,7 @@ import polars as pl
 from solders.pubkey import Pubkey
 from sqlmodel import Session, col, select
 
-from corpactions.actions import current_version
+from corpactions.actions import current_version, record_reason
 from corpactions.chain import layout
 from corpactions.chain.rpc import Rpc
 from corpactions.config import Settings, get_settings
@@ -235,9 +235,5 @@ def take_due_snapshots(
         except (SnapshotError, AlreadyExists) as exc:
             failed.append(action_id)
             log.warning("due snapshot failed", action=action_id, error=str(exc))
-            with session_factory() as session:
-                action = session.get(CorporateAction, action_id)
-                if action is not None:
-                    action.status_reason = f"snapshot failed: {exc}"
-                    session.add(action)
+            record_reason(session_factory, action_id, f"snapshot failed: {exc}")
     return {"taken": taken, "failed": failed}

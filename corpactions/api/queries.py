@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from corpactions.actions import current_version
+from corpactions.actions import current_version, with_version_in_force
 from corpactions.api.money import display, money, money_json
 from corpactions.api.schemas import (
     ActionDetail,
@@ -302,15 +302,7 @@ def list_actions(
     cursor: int | None = None,
     limit: int = 100,
 ) -> ActionPage:
-    query = (
-        select(CorporateAction, Instrument.symbol, CorporateActionVersion)
-        .join(Instrument, col(Instrument.id) == col(CorporateAction.instrument_id))
-        .join(
-            CorporateActionVersion,
-            (col(CorporateActionVersion.action_id) == col(CorporateAction.id))
-            & (col(CorporateActionVersion.version) == col(CorporateAction.current_version)),
-        )
-    )
+    query = with_version_in_force()
     if symbol is not None:
         query = query.where(Instrument.symbol == symbol.upper())
     if status is not None:

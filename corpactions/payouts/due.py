@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from corpactions.actions import record_reason
 from corpactions.config import Settings, get_settings
 from corpactions.corporate.multiplier import compute_multiplier_plan
 from corpactions.corporate.splits import compute_split_plans
@@ -131,9 +132,5 @@ def compute_due_plans(
         except CorpactionsError as exc:
             failed[action_id] = exc.one_line()
             log.warning("plan not computed", action=action_id, error=exc.one_line())
-            with session_factory() as session:
-                action = session.get(CorporateAction, action_id)
-                if action is not None:
-                    action.status_reason = f"plan not computed: {exc.one_line()}"
-                    session.add(action)
+            record_reason(session_factory, action_id, f"plan not computed: {exc.one_line()}")
     return {"computed": computed, "failed": failed}
