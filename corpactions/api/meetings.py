@@ -84,6 +84,19 @@ class BallotOut(BaseModel):
     superseded_at: datetime | None
     replaced_ballot_id: int | None = None
 
+    @classmethod
+    def of(cls, ballot: Ballot, replaced_ballot_id: int | None = None) -> BallotOut:
+        return cls(
+            ballot_id=ballot.id or 0,
+            meeting_id=ballot.action_id,
+            wallet=ballot.wallet,
+            weight=str(ballot.weight),
+            choices=ballot.choices,
+            received_at=ballot.received_at,
+            superseded_at=ballot.superseded_at,
+            replaced_ballot_id=replaced_ballot_id,
+        )
+
 
 MeetingId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
@@ -176,29 +189,12 @@ def post_ballot(meeting_id: MeetingId, ballot: BallotIn) -> BallotOut:
             message=ballot.message,
             signature=ballot.signature,
         )
-        return BallotOut(
-            ballot_id=stored.id or 0,
-            meeting_id=meeting_id,
-            wallet=stored.wallet,
-            weight=str(stored.weight),
-            choices=stored.choices,
-            received_at=stored.received_at,
-            superseded_at=None,
-            replaced_ballot_id=replaced.id if replaced else None,
-        )
+        return BallotOut.of(stored, replaced.id if replaced else None)
 
 
 def wallet_ballots(session: Session, wallet: str) -> list[BallotOut]:
     return [
-        BallotOut(
-            ballot_id=b.id or 0,
-            meeting_id=b.action_id,
-            wallet=b.wallet,
-            weight=str(b.weight),
-            choices=b.choices,
-            received_at=b.received_at,
-            superseded_at=b.superseded_at,
-        )
+        BallotOut.of(b)
         for b in session.exec(
             select(Ballot).where(Ballot.wallet == wallet).order_by(col(Ballot.id).desc()).limit(500)
         )
