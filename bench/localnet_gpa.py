@@ -23,6 +23,7 @@ from solders.pubkey import Pubkey
 
 from corpactions.chain import layout
 from corpactions.chain.rpc import Rpc
+from corpactions.localnet.chain import STATE_VERSION
 
 
 def plant_state(path: Path, mint: Pubkey, accounts: int, noise: int) -> None:
@@ -51,7 +52,7 @@ def plant_state(path: Path, mint: Pubkey, accounts: int, noise: int) -> None:
     path.write_bytes(
         orjson.dumps(
             {
-                "version": 1,
+                "version": STATE_VERSION,
                 "slot": 1,
                 "block_height": 1,
                 "time_offset": 0,

@@ -1,4 +1,11 @@
-"""Program ids and SPL token account/mint layouts (see shared REFERENCE, verified in tests).
+"""Program ids and SPL token account/mint layouts.
+
+No id here is typed by hand: each comes from a maintained library (solana-py's ``spl`` package,
+solders). The layout numbers below are checked in tests/test_ground_truth.py against a second
+source each: solana-py's ``spl.token._layouts`` construct layouts for the classic offsets, and
+the real Token-2022 program (run by LiteSVM, driven by solana-py's own instruction builders) for
+the extension numbers. docs/architecture.md ("On-chain facts and where they are checked") lists
+every fact and its source.
 
 Token account (165 bytes): mint 0..32, owner 32..64, amount u64 LE 64..72, delegate option
 72..108, state u8 at 108 (0 uninitialized, 1 initialized, 2 frozen). Token-2022 accounts and
@@ -11,19 +18,35 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from solders import address_lookup_table_account, compute_budget, system_program
+from solders import token as solders_token
 from solders.pubkey import Pubkey
+from spl.memo import constants as memo_constants
+from spl.token import constants as token_constants
 
-TOKEN_PROGRAM_ID = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
-TOKEN_2022_PROGRAM_ID = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
-ASSOCIATED_TOKEN_PROGRAM_ID = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xKWtWHXe4jvAWWwS")
-MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
-COMPUTE_BUDGET_PROGRAM_ID = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
-SYSTEM_PROGRAM_ID = Pubkey.from_string("11111111111111111111111111111111")
+TOKEN_PROGRAM_ID: Pubkey = solders_token.ID
+TOKEN_2022_PROGRAM_ID: Pubkey = token_constants.TOKEN_2022_PROGRAM_ID
+ASSOCIATED_TOKEN_PROGRAM_ID: Pubkey = token_constants.ASSOCIATED_TOKEN_PROGRAM_ID
+MEMO_PROGRAM_ID: Pubkey = memo_constants.MEMO_PROGRAM_ID
+COMPUTE_BUDGET_PROGRAM_ID: Pubkey = compute_budget.ID
+ADDRESS_LOOKUP_TABLE_PROGRAM_ID: Pubkey = address_lookup_table_account.ID
+SYSTEM_PROGRAM_ID: Pubkey = system_program.ID
 TOKEN_PROGRAMS = (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID)
+PROGRAMS_USED = (
+    TOKEN_PROGRAM_ID,
+    TOKEN_2022_PROGRAM_ID,
+    ASSOCIATED_TOKEN_PROGRAM_ID,
+    MEMO_PROGRAM_ID,
+    COMPUTE_BUDGET_PROGRAM_ID,
+    ADDRESS_LOOKUP_TABLE_PROGRAM_ID,
+    SYSTEM_PROGRAM_ID,
+)
+"""Every program a corpactions transaction may call; the local chain must run each at this id."""
 
-ACCOUNT_LEN = 165
-MINT_LEN = 82
-ACCOUNT_TYPE_OFFSET = 165
+ACCOUNT_LEN: int = token_constants.ACCOUNT_LEN
+MINT_LEN: int = token_constants.MINT_LEN
+ACCOUNT_TYPE_OFFSET = ACCOUNT_LEN
+"""Token-2022 pads mints to an account's length, so both carry the account type at byte 165."""
 ACCOUNT_TYPE_MINT = 1
 ACCOUNT_TYPE_ACCOUNT = 2
 STATE_OFFSET = 108

@@ -1,31 +1,42 @@
-"""Instruction builders for the SPL Token / Token-2022, Associated Token, Memo and Compute Budget
-programs, byte for byte (layouts in the programs' instruction.rs; tests run them against the real
-programs on the local chain).
+"""Instructions for the SPL Token / Token-2022, Associated Token, Memo and Compute Budget
+programs.
+
+Built by the maintained libraries wherever they have the instruction: solana-py's
+``spl.token.instructions`` and ``spl.memo``, solders' ``compute_budget`` and
+``token.associated``. Three are written here:
+
+- ``transfer_checked`` and ``mint_to_checked``, built once per payout line: the same bytes as
+  spl's builders (a property test in tests/test_ground_truth.py compares them) at a tenth of
+  the cost;
+- the Token-2022 ScaledUiAmount extension's ``Initialize`` and ``UpdateMultiplier``, which no
+  Python library builds (checked against the real Token-2022 program and the extension's
+  published layout, see docs/architecture.md);
+- a memo without signers (spl's builder always names one signer).
 """
 
 from __future__ import annotations
 
 import struct
 
+from solders import compute_budget
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 from solders.system_program import CreateAccountParams, create_account
+from solders.token.associated import get_associated_token_address
+from spl.memo.instructions import create_memo
+from spl.memo.models import MemoParams
+from spl.token import instructions as spl_token
+from spl.token import models as spl_models
 
-from corpactions.chain.layout import (
-    ASSOCIATED_TOKEN_PROGRAM_ID,
-    COMPUTE_BUDGET_PROGRAM_ID,
-    MEMO_PROGRAM_ID,
-    SYSTEM_PROGRAM_ID,
-    TOKEN_PROGRAM_ID,
-)
+from corpactions.chain.layout import MEMO_PROGRAM_ID, TOKEN_PROGRAM_ID
 
-_INITIALIZE_MINT2 = 20
-_INITIALIZE_ACCOUNT3 = 18
+# Discriminators of the instructions written here (token program's instruction.rs; pinned in
+# tests against spl's builders and the real programs).
 _MINT_TO_CHECKED = 14
 _TRANSFER_CHECKED = 12
-_FREEZE_ACCOUNT = 10
-_SCALED_UI_AMOUNT = 43
-_ATA_CREATE_IDEMPOTENT = 1
+_SCALED_UI_AMOUNT_EXTENSION = 43
+_SCALED_UI_AMOUNT_INITIALIZE = 0
+_SCALED_UI_AMOUNT_UPDATE_MULTIPLIER = 1
 
 
 def _w(key: Pubkey) -> AccountMeta:
@@ -43,10 +54,8 @@ def _s(key: Pubkey, *, writable: bool = False) -> AccountMeta:
 def associated_token_address(
     owner: Pubkey, mint: Pubkey, program: Pubkey = TOKEN_PROGRAM_ID
 ) -> Pubkey:
-    address, _ = Pubkey.find_program_address(
-        [bytes(owner), bytes(program), bytes(mint)], ASSOCIATED_TOKEN_PROGRAM_ID
-    )
-    return address
+    """The associated token account of ``owner`` for ``mint`` (solders' derivation)."""
+    return get_associated_token_address(owner, mint, program)
 
 
 def create_associated_token_account_idempotent(
@@ -54,21 +63,8 @@ def create_associated_token_account_idempotent(
     owner: Pubkey,
     mint: Pubkey,
     program: Pubkey = TOKEN_PROGRAM_ID,
-    address: Pubkey | None = None,
 ) -> Instruction:
-    """``address``: the associated account when already derived (deriving it is not free)."""
-    return Instruction(
-        ASSOCIATED_TOKEN_PROGRAM_ID,
-        bytes([_ATA_CREATE_IDEMPOTENT]),
-        [
-            _s(payer, writable=True),
-            _w(address or associated_token_address(owner, mint, program)),
-            _r(owner),
-            _r(mint),
-            _r(SYSTEM_PROGRAM_ID),
-            _r(program),
-        ],
-    )
+    return spl_token.create_idempotent_associated_token_account(payer, owner, mint, program)
 
 
 def create_account_for(
@@ -88,16 +84,24 @@ def initialize_mint2(
     freeze_authority: Pubkey | None = None,
     program: Pubkey = TOKEN_PROGRAM_ID,
 ) -> Instruction:
-    data = bytes([_INITIALIZE_MINT2, decimals]) + bytes(mint_authority)
-    data += b"\x01" + bytes(freeze_authority) if freeze_authority else b"\x00"
-    return Instruction(program, data, [_w(mint)])
+    return spl_token.initialize_mint2(
+        spl_models.InitializeMint2Params(
+            program_id=program,
+            mint=mint,
+            decimals=decimals,
+            mint_authority=mint_authority,
+            freeze_authority=freeze_authority,
+        )
+    )
 
 
 def initialize_account3(
     account: Pubkey, mint: Pubkey, owner: Pubkey, program: Pubkey = TOKEN_PROGRAM_ID
 ) -> Instruction:
-    return Instruction(
-        program, bytes([_INITIALIZE_ACCOUNT3]) + bytes(owner), [_w(account), _r(mint)]
+    return spl_token.initialize_account3(
+        spl_models.InitializeAccount3Params(
+            program_id=program, account=account, mint=mint, owner=owner
+        )
     )
 
 
@@ -109,6 +113,7 @@ def mint_to_checked(
     decimals: int,
     program: Pubkey = TOKEN_PROGRAM_ID,
 ) -> Instruction:
+    """Byte-identical to ``spl.token.instructions.mint_to_checked`` (tested)."""
     data = struct.pack("<BQB", _MINT_TO_CHECKED, amount, decimals)
     return Instruction(program, data, [_w(mint), _w(destination), _s(authority)])
 
@@ -122,6 +127,7 @@ def transfer_checked(
     decimals: int,
     program: Pubkey = TOKEN_PROGRAM_ID,
 ) -> Instruction:
+    """Byte-identical to ``spl.token.instructions.transfer_checked`` (tested)."""
     data = struct.pack("<BQB", _TRANSFER_CHECKED, amount, decimals)
     return Instruction(program, data, [_w(source), _r(mint), _w(destination), _s(owner)])
 
@@ -129,14 +135,22 @@ def transfer_checked(
 def freeze_account(
     account: Pubkey, mint: Pubkey, authority: Pubkey, program: Pubkey = TOKEN_PROGRAM_ID
 ) -> Instruction:
-    return Instruction(program, bytes([_FREEZE_ACCOUNT]), [_w(account), _r(mint), _s(authority)])
+    return spl_token.freeze_account(
+        spl_models.FreezeAccountParams(
+            program_id=program, account=account, mint=mint, authority=authority
+        )
+    )
 
 
 def scaled_ui_amount_initialize(
     mint: Pubkey, authority: Pubkey | None, multiplier: float, program: Pubkey
 ) -> Instruction:
-    """Token-2022 ScaledUiAmount ``Initialize``; must come before InitializeMint2."""
-    data = bytes([_SCALED_UI_AMOUNT, 0]) + (bytes(authority) if authority else bytes(32))
+    """Token-2022 ScaledUiAmount ``Initialize``; must come before InitializeMint2.
+
+    Data: extension instruction 43, sub-instruction 0, authority (32 bytes; zeros for none),
+    multiplier f64 LE."""
+    data = bytes([_SCALED_UI_AMOUNT_EXTENSION, _SCALED_UI_AMOUNT_INITIALIZE])
+    data += bytes(authority) if authority else bytes(32)
     data += struct.pack("<d", multiplier)
     return Instruction(program, data, [_w(mint)])
 
@@ -144,18 +158,27 @@ def scaled_ui_amount_initialize(
 def scaled_ui_amount_update(
     mint: Pubkey, authority: Pubkey, multiplier: float, effective_timestamp: int, program: Pubkey
 ) -> Instruction:
-    """Token-2022 ScaledUiAmount ``UpdateMultiplier`` (takes effect at ``effective_timestamp``)."""
-    data = bytes([_SCALED_UI_AMOUNT, 1]) + struct.pack("<dq", multiplier, effective_timestamp)
+    """Token-2022 ScaledUiAmount ``UpdateMultiplier`` (takes effect at ``effective_timestamp``).
+
+    Data: extension instruction 43, sub-instruction 1, multiplier f64 LE, timestamp i64 LE."""
+    data = bytes([_SCALED_UI_AMOUNT_EXTENSION, _SCALED_UI_AMOUNT_UPDATE_MULTIPLIER])
+    data += struct.pack("<dq", multiplier, effective_timestamp)
     return Instruction(program, data, [_w(mint), _s(authority)])
 
 
 def memo(text: str, signers: tuple[Pubkey, ...] = ()) -> Instruction:
+    """A memo; with one signer it is spl.memo's instruction (the signer marked writable, as spl
+    builds it), with none the Memo program's plain form: the UTF-8 text and no accounts."""
+    if len(signers) == 1:
+        return create_memo(
+            MemoParams(program_id=MEMO_PROGRAM_ID, signer=signers[0], message=text.encode())
+        )
     return Instruction(MEMO_PROGRAM_ID, text.encode(), [_s(k) for k in signers])
 
 
 def set_compute_unit_limit(units: int) -> Instruction:
-    return Instruction(COMPUTE_BUDGET_PROGRAM_ID, struct.pack("<BI", 2, units), [])
+    return compute_budget.set_compute_unit_limit(units)
 
 
 def set_compute_unit_price(micro_lamports: int) -> Instruction:
-    return Instruction(COMPUTE_BUDGET_PROGRAM_ID, struct.pack("<BQ", 3, micro_lamports), [])
+    return compute_budget.set_compute_unit_price(micro_lamports)

@@ -54,7 +54,7 @@ def serve(
     """Serve JSON-RPC until Ctrl-C or SIGTERM (then the state is saved)."""
     if ctx.invoked_subcommand is not None:
         return
-    from corpactions.localnet.chain import ChainConfig
+    from corpactions.localnet.chain import ChainConfig, StateFileError
     from corpactions.localnet.faults import Faults
     from corpactions.localnet.server import serve as run_server
 
@@ -79,6 +79,8 @@ def serve(
 
     try:
         run_server(host=host, port=port, state_path=state, config=config, on_ready=ready)
+    except StateFileError as exc:
+        raise UserInputError(str(exc)) from exc
     except OSError as exc:
         raise UserInputError(
             f"cannot listen on {host}:{port}: {exc.strerror}", hint="choose another --port"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from solders import sysvar
 from solders.account import Account
 from solders.litesvm import LiteSVM
 from solders.message import Message, MessageV0
@@ -32,19 +33,34 @@ from solders.transaction_status import TransactionStatus
 
 from corpactions.chain import layout
 from corpactions.localnet.faults import Faults
-from corpactions.localnet.programs import load_missing_programs
 
 LAMPORTS_PER_SIGNATURE = 5000
 DEFAULT_COMPUTE_UNITS_PER_INSTRUCTION = 200_000
 MAX_COMPUTE_UNITS = 1_400_000
 STATUS_CACHE_SLOTS = 300
-STATE_VERSION = 1
-_SKIP_OWNERS = {
-    "NativeLoader1111111111111111111111111111111",
-    "BPFLoader2111111111111111111111111111111111",
-    "BPFLoaderUpgradeab1e11111111111111111111111",
-    "Sysvar1111111111111111111111111111111111111",
-}
+STATE_VERSION = 2
+"""2: the first version whose associated token accounts are derived from the real Associated
+Token program id; version-1 files are refused (their accounts sit at other addresses)."""
+_SYSVARS = (sysvar.CLOCK, sysvar.RENT, sysvar.EPOCH_SCHEDULE, sysvar.SLOT_HASHES)
+
+
+def _builtin_owners(svm: LiteSVM) -> set[Pubkey]:
+    """The loaders and the sysvar owner, as LiteSVM itself maps them: accounts they own belong
+    to the runtime, not to the chain's state, and are never saved."""
+    owners: set[Pubkey] = set()
+    for key in (*layout.PROGRAMS_USED, *_SYSVARS):
+        account = svm.get_account(key)
+        if account is not None:
+            owners.add(account.owner)
+    for loader in list(owners):
+        account = svm.get_account(loader)
+        if account is not None:
+            owners.add(account.owner)
+    return owners
+
+
+class StateFileError(ValueError):
+    """A state file this localnet cannot load; the message says what to do."""
 
 
 class ChainRequestError(Exception):
@@ -124,7 +140,7 @@ class LocalChain:
         self.state_path = state_path
         self._lock = threading.RLock()
         self.svm = LiteSVM().with_blockhash_check(False).with_transaction_history(0)
-        load_missing_programs(self.svm)
+        self._skip_owners = _builtin_owners(self.svm)
         self.slot = 1
         self.block_height = 1
         self.time_offset = 0
@@ -459,7 +475,7 @@ class LocalChain:
             accounts = []
             for pubkey in sorted(self._touched, key=bytes):
                 account = self.svm.get_account(pubkey)
-                if account is None or account.executable or str(account.owner) in _SKIP_OWNERS:
+                if account is None or account.executable or account.owner in self._skip_owners:
                     continue
                 accounts.append(
                     [
@@ -493,8 +509,18 @@ class LocalChain:
 
     def _load(self, path: Path) -> None:
         state = orjson.loads(path.read_bytes())
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"{path} is not a localnet state file of version {STATE_VERSION}")
+        version = state.get("version")
+        if version == 1:
+            raise StateFileError(
+                f"{path} was written by an earlier localnet that derived associated token "
+                "accounts from a wrong program id; it cannot be migrated: move it away and seed "
+                "a new chain (see the README's upgrade note)"
+            )
+        if version != STATE_VERSION:
+            raise StateFileError(
+                f"{path} is not a localnet state file of version {STATE_VERSION} (found "
+                f"{version!r}): point --state at a new file"
+            )
         self.slot = int(state["slot"])
         self.block_height = int(state["block_height"])
         self.time_offset = int(state.get("time_offset", 0))
