@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     feed_lookback_days: int = Field(
         default=30, ge=1, le=3650, description="Default window of 'feeds pull' without --since."
     )
+    feed_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest feed file or provider response read; a larger one is refused whole "
+        "(read streaming, never loaded past this).",
+    )
     tax_rates: dict[str, Decimal] = Field(
         default_factory=lambda: {
             "undocumented": Decimal("0.30"),

@@ -11,11 +11,13 @@ from sqlmodel import col, select
 
 from corpactions import db
 from corpactions.cli.render import JSON_OPTION, print_json, print_table
+from corpactions.config import get_settings
 from corpactions.errors import UserInputError
-from corpactions.feeds.formats import PARSERS, FeedFormat
+from corpactions.feeds.formats import PARSERS, FeedFormat, parse_payload, read_bounded
 from corpactions.feeds.ingest import IngestReport, ingest
 from corpactions.feeds.normalized import MalformedPayload
 from corpactions.feeds.pull import SOURCES, pull, quarantine_malformed
+from corpactions.feeds.requeue import requeue
 from corpactions.models import QuarantinedRecord
 
 app = typer.Typer(
@@ -24,11 +26,13 @@ app = typer.Typer(
 )
 
 
-def _read(path: str) -> bytes:
+def _read(path: str, limit: int) -> bytes:
+    """The file's bytes, at most ``limit`` of them (read in blocks; more is PayloadTooLarge)."""
     if path == "-":
-        return sys.stdin.buffer.read()
+        return read_bounded(sys.stdin.buffer, limit, "standard input")
     try:
-        return Path(path).read_bytes()
+        with Path(path).open("rb") as stream:
+            return read_bounded(stream, limit, path)
     except OSError as exc:
         raise UserInputError(f"cannot read {path}: {exc.strerror}") from exc
 
@@ -54,19 +58,21 @@ def ingest_file(
 ) -> None:
     """Ingest a feed file: new actions, amendments (new versions), cancellations; bad records
     are quarantined. Exits 0 when the file was read (even with quarantined records), 2 when not."""
-    raw = _read(path)
     db.require_current_schema()
-    source, parse = PARSERS[fmt]
+    source, _ = PARSERS[fmt]
+    origin = "standard input" if path == "-" else f"file {Path(path).resolve()}"
+    raw = b""
     try:
-        records = parse(raw)
+        raw = _read(path, get_settings().feed_max_bytes)
+        records = parse_payload(fmt, raw)
     except MalformedPayload as exc:
         with db.session_scope() as session:
-            quarantine_malformed(session, source, exc, raw)
+            quarantine_malformed(session, source, exc, raw, origin=origin, fmt=fmt.value)
         raise UserInputError(
             f"{path}: {exc.message}", hint="the whole payload was quarantined; nothing else changed"
         ) from exc
     with db.session_scope() as session:
-        report = ingest(records, session=session)
+        report = ingest(records, session=session, origin=origin, fmt=fmt.value)
     _report(report, as_json, path)
 
 
@@ -109,7 +115,13 @@ def show_quarantine(
                 "source": r.source,
                 "source_ref": r.source_ref,
                 "reason": r.reason,
+                "reasons": r.reasons or [r.reason],
+                "origin": r.origin,
+                "position": r.position,
+                "format": r.format,
                 "received_at": r.received_at,
+                "requeued_at": r.requeued_at,
+                "requeued_action_id": r.requeued_action_id,
                 "payload_sha256": r.payload_sha256,
                 "raw_payload": r.raw_payload,
             }
@@ -119,5 +131,37 @@ def show_quarantine(
         print_json(rows)
         return
     print_table(
-        "Quarantined feed records", rows, ["id", "source", "source_ref", "reason", "received_at"]
+        "Quarantined feed records",
+        rows,
+        [
+            "id",
+            "source",
+            "origin",
+            "position",
+            "source_ref",
+            "reason",
+            "received_at",
+            "requeued_at",
+        ],
     )
+
+
+@app.command("requeue")
+def requeue_record(
+    record_id: int = typer.Argument(..., help="Quarantined record id (see 'feeds quarantine')."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Ingest a quarantined record again once its cause is fixed (e.g. the instrument is now
+    registered). Exits 2 when it is still refused; its entry then lists the reasons of now."""
+    db.require_current_schema()
+    with db.session_scope() as session:
+        result = requeue(session=session, record_id=record_id)
+    if result.refused:
+        raise UserInputError(
+            f"quarantined record {record_id} is still refused: {'; '.join(result.refused)}",
+            hint="fix the cause, then requeue it again",
+        )
+    if as_json:
+        print_json({"record": record_id, **result.report.as_dict()})
+        return
+    _report(result.report, False, f"quarantined record {record_id}")

@@ -21,6 +21,7 @@ from corpactions.feeds.normalized import (
     load_json,
     parse_date,
     parse_decimal,
+    parse_sequence,
     parse_symbol,
 )
 from corpactions.models import ActionKind
@@ -42,7 +43,7 @@ def announcement(record: dict[str, Any]) -> NormalizedAction:
         "ex_date": parse_date(record.get("ex_date"), "ex_date"),
         "record_date": parse_date(record.get("record_date"), "record_date"),
         "pay_date": parse_date(record.get("payable_date"), "payable_date"),
-        "sequence": str(record.get("updated_at") or ""),
+        "sequence": parse_sequence(record.get("updated_at"), "updated_at"),
         "details": {"announcement_id": record.get("id"), "ca_sub_type": sub_type},
     }
     if ca_type == "dividend" and sub_type in (None, "cash"):

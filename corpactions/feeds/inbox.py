@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import Session
 
 from corpactions.config import Settings, get_settings
-from corpactions.feeds.formats import PARSERS, format_of
+from corpactions.feeds.formats import PARSERS, format_of, parse_payload, read_bounded
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.normalized import MalformedPayload
 from corpactions.feeds.pull import quarantine_malformed
@@ -55,13 +55,16 @@ def ingest_inbox(
         if fmt is None:
             log.warning("inbox file of unknown format left in place", file=str(path))
             continue
-        source, parse = PARSERS[fmt]
-        raw = path.read_bytes()
+        source, _ = PARSERS[fmt]
+        origin = f"inbox file {path.name}"
+        raw = b""
         try:
-            records = parse(raw)
+            with path.open("rb") as stream:
+                raw = read_bounded(stream, settings.feed_max_bytes, path.name)
+            records = parse_payload(fmt, raw)
         except MalformedPayload as exc:
             with session_factory() as session:
-                quarantine_malformed(session, source, exc, raw)
+                quarantine_malformed(session, source, exc, raw, origin=origin, fmt=fmt.value)
             moved = _move(path, "rejected")
             log.warning(
                 "inbox file rejected", file=path.name, reason=exc.message, moved_to=str(moved)
@@ -69,7 +72,7 @@ def ingest_inbox(
             reports[path.name] = {"rejected": exc.message}
             continue
         with session_factory() as session:
-            report = ingest(records, session=session)
+            report = ingest(records, session=session, origin=origin, fmt=fmt.value)
         _move(path, "done")
         log.info("inbox file ingested", file=path.name, **report.as_dict())
         reports[path.name] = report.as_dict()

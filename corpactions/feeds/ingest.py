@@ -1,19 +1,30 @@
 """Apply normalized feed records to the ledger: versions, amendments, terminal states, quarantine.
 
-Rules (each keeps the end state independent of the order records arrive in):
+Rules:
 
 - An action is identified by (source, source reference). Every accepted record is a version of
   it; a payload already stored for that action is a duplicate and changes nothing.
-- The current version is the one with the greatest ``sequence_key`` (the source's own ordering,
-  then function rank, then payload hash); an older version that arrives late is stored as
-  superseded at once.
+- Every version gets a receipt sequence: its version number, given in order of arrival.
+- The current version is the one with the greatest ``sequence_key``. Which rule that is, per
+  source (see ``NormalizedAction.sequence_key``):
+
+  - seev.031/seev.039 and seev.001: ordered by the message's creation date (AppHdr CreDt):
+    the latest created is current, whatever order they arrive in (ties: function rank, payload);
+  - own CSV/JSON with ``sequence``, Alpaca with ``updated_at``: ordered by that value, whatever
+    the order of arrival;
+  - Polygon, Alpaca without ``updated_at``, own format without ``sequence``: no ordering, the
+    source sends its current state, so the version received last (receipt sequence) is current.
+
+  A REPL outranks a NEWM of the same ordering value and a CANC/WITH ends the action whatever
+  its place. An older version that arrives late is stored as superseded at once.
 - A CANC or WITH version makes the action cancelled or withdrawn, for good.
 - Otherwise the status follows the current version's processing status (COMP/PREC confirmed,
   else announced) while the action is still before its snapshot. When the current version changes
   after a snapshot or plan exists, draft/approved plans become stale, and a snapshot whose record
   date (or kind) no longer matches becomes stale too, which makes the action due again.
-- A record that fails parsing or validation is stored in ``QuarantinedRecord`` with its reason
-  and raw payload (once per payload); it never blocks the other records.
+- A record that fails parsing or validation is stored in ``QuarantinedRecord`` with every
+  reason, its origin (the file, or the provider and pull time), its position in the payload and
+  its raw payload (once per payload); it never blocks the other records.
 
 Records are processed in chunks: lookups are preloaded per chunk and new rows inserted in bulk
 (COPY on PostgreSQL, see ``corpactions.bulkwrite``).
@@ -32,9 +43,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from corpactions.bulkwrite import insert_rows, reserve_ids, uses_copy
-from corpactions.errors import InvalidRecord
-from corpactions.feeds.normalized import NormalizedAction, Rejected
-from corpactions.feeds.validate import Rules, validate
+from corpactions.feeds.normalized import NormalizedAction, Rejected, escape_controls
+from corpactions.feeds.validate import Rules, problems
 from corpactions.logs import get_logger
 from corpactions.models import (
     ActionStatus,
@@ -93,7 +103,17 @@ def _chunks(
         yield chunk
 
 
-def quarantine(session: Session, rejected: list[Rejected], report: IngestReport) -> None:
+def quarantine(
+    session: Session,
+    rejected: list[Rejected],
+    report: IngestReport,
+    *,
+    origin: str | None = None,
+    fmt: str | None = None,
+) -> None:
+    """Store each refused record once per (source, payload), with every reason, where it came
+    from (``origin``: the file or the provider pull; ``fmt``: the payload format, for
+    ``feeds requeue``) and its position; NUL and control characters are stored escaped."""
     if not rejected:
         return
     hashes = {r.payload_sha256 for r in rejected}
@@ -112,19 +132,24 @@ def quarantine(session: Session, rejected: list[Rejected], report: IngestReport)
             report.duplicate += 1
             continue
         existing.add(key)
+        reasons = [escape_controls(r) for r in record.reasons]
         rows.append(
             {
                 "source": record.source,
-                "source_ref": (record.source_ref or "")[:128] or None,
-                "reason": record.reason,
+                "source_ref": escape_controls(record.source_ref or "")[:128] or None,
+                "reason": "; ".join(reasons),
+                "reasons": reasons,
+                "origin": escape_controls(origin) if origin else None,
+                "position": escape_controls(record.position or "")[:64] or None,
+                "format": fmt,
                 "payload_sha256": record.payload_sha256,
-                "raw_payload": record.raw,
+                "raw_payload": escape_controls(record.raw),
                 "received_at": now,
             }
         )
         report.quarantined += 1
         if len(report.reasons) < 200:
-            report.reasons.append(record.reason)
+            report.reasons.append("; ".join(reasons))
     if rows:
         insert_rows(session, QuarantinedRecord, rows)
         log.info("feed records quarantined", count=len(rows), first_reason=rows[0]["reason"])
@@ -210,7 +235,7 @@ def _apply(
         if entry.row is None or not entry.new:
             continue
         for record in entry.new:
-            number = len(entry.versions) + 1
+            number = len(entry.versions) + 1  # the receipt sequence: order of arrival
             version_rows.append(
                 _version_row(entry.row.id or 0, number, record, now, superseded=False)
             )
@@ -218,7 +243,7 @@ def _apply(
                 {
                     "version": number,
                     "sha": record.payload_sha256,
-                    "key": record.sequence_key,
+                    "key": record.sequence_key(number),
                     "function": record.function,
                     "processing_status": record.processing_status,
                     "record": record,
@@ -252,7 +277,7 @@ def _version_row(
         "fraction_disposition": record.fraction_disposition,
         "details": record.details,
         "payload_sha256": record.payload_sha256,
-        "sequence_key": record.sequence_key,
+        "sequence_key": record.sequence_key(number),
         "raw_payload": record.raw,
         "received_at": now,
         "superseded_at": now if superseded else None,
@@ -271,7 +296,7 @@ def _insert_new_actions(
     rows = []
     for entry in fresh:
         numbered = list(enumerate(entry.new, start=1))
-        current_number, current = max(numbered, key=lambda item: item[1].sequence_key)
+        current_number, current = max(numbered, key=lambda item: item[1].sequence_key(item[0]))
         functions = {r.function for r in entry.new}
         if "CANC" in functions or "WITH" in functions:
             status = ActionStatus.cancelled if "CANC" in functions else ActionStatus.withdrawn
@@ -362,7 +387,7 @@ def _settle(session: Session, entry: _Known, now: datetime, report: IngestReport
             )
             _stale_plans(session, entry.action_id, f"action {status.value}")
     elif changed and action.status not in _EARLY:
-        _amended_after_snapshot(session, action, current)
+        _amended_after_snapshot(session, action, current, previous_version)
     elif action.status in _EARLY:
         action.status = status or ActionStatus.announced
     action.updated_at = now
@@ -383,7 +408,7 @@ def _stale_plans(session: Session, action_id: int, reason: str) -> None:
 
 
 def _amended_after_snapshot(
-    session: Session, action: CorporateAction, current: dict[str, Any]
+    session: Session, action: CorporateAction, current: dict[str, Any], previous_version: int
 ) -> None:
     assert action.id is not None
     _stale_plans(session, action.id, f"action amended to version {current['version']}")
@@ -395,11 +420,11 @@ def _amended_after_snapshot(
             Snapshot.stale_reason == None,  # noqa: E711
         )
     ).all()
-    previous = session.exec(
-        select(CorporateActionVersion)
-        .where(CorporateActionVersion.action_id == action.id)
-        .order_by(col(CorporateActionVersion.sequence_key).desc())
-        .offset(1)
+    previous = session.exec(  # the version the snapshot and plans were made from
+        select(CorporateActionVersion).where(
+            CorporateActionVersion.action_id == action.id,
+            CorporateActionVersion.version == previous_version,
+        )
     ).first()
     cutoff_moved = record is not None and (
         previous is None
@@ -432,8 +457,11 @@ def ingest(
     session: Session,
     currencies: tuple[str, ...] = ("USD",),
     chunk_size: int = CHUNK,
+    origin: str | None = None,
+    fmt: str | None = None,
 ) -> IngestReport:
-    """Validate, version and store ``records``; bad ones are quarantined. Commits nothing itself."""
+    """Validate, version and store ``records``; bad ones are quarantined with every reason,
+    ``origin`` (the file or the pull) and their position. Commits nothing itself."""
     instruments = {
         row.symbol: row.id for row in session.exec(select(Instrument)) if row.id is not None
     }
@@ -446,13 +474,20 @@ def ingest(
             if isinstance(record, Rejected):
                 rejected.append(record)
                 continue
-            try:
-                validate(record, rules)
-            except InvalidRecord as exc:
-                rejected.append(Rejected(record.source, exc.message, record.raw, record.source_ref))
+            reasons = problems(record, rules)
+            if reasons:
+                rejected.append(
+                    Rejected(
+                        record.source,
+                        tuple(reasons),
+                        record.raw,
+                        record.source_ref,
+                        record.position or None,
+                    )
+                )
                 continue
             accepted.append(record)
-        quarantine(session, rejected, report)
+        quarantine(session, rejected, report, origin=origin, fmt=fmt)
         if accepted:
             _apply(session, instruments, accepted, report)
         session.flush()

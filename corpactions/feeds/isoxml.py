@@ -5,13 +5,32 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from corpactions.errors import InvalidRecord
-from corpactions.feeds.normalized import MalformedPayload, NormalizedAction, Rejected
+from corpactions.feeds.normalized import (
+    MalformedPayload,
+    NormalizedAction,
+    Rejected,
+    escape_controls,
+    parse_record,
+)
+
+MAX_XML_DEPTH = 64
+"""Element nesting a file may have (a seev.031 is about 12 deep)."""
+
+
+def _too_deep(root: ET.Element) -> bool:
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_XML_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in node)
+    return False
 
 
 def text(node: ET.Element | None, path: str) -> str | None:
@@ -63,6 +82,8 @@ def read_documents(
         raise MalformedPayload(
             f"{what} file refused: {exc} (DTDs and entities are not accepted)"
         ) from exc
+    if _too_deep(root):
+        raise MalformedPayload(f"{what} file is nested deeper than {MAX_XML_DEPTH} elements")
     if root.tag.rsplit("}", 1)[-1] == "Document":
         documents = [(root, root)]
     else:
@@ -70,11 +91,17 @@ def read_documents(
     if not documents:
         raise MalformedPayload(f"no {what} Document element in the file")
     records: list[NormalizedAction | Rejected] = []
-    for document, container in documents:
+    for number, (document, container) in enumerate(documents, start=1):
         raw = ET.canonicalize(ET.tostring(document, encoding="unicode"), strip_text=True)
         created = text(container, ".//{*}CreDt") or text(container, ".//{*}CreDtTm")
-        try:
-            records.append(parse(document, raw, created))
-        except InvalidRecord as exc:
-            records.append(Rejected(source, exc.message, raw, reference(document)))
+        ref = reference(document)
+        records.append(
+            parse_record(
+                source,
+                raw,
+                f"Document {number}",
+                escape_controls(ref)[:128] if ref else None,
+                partial(parse, document, raw, created),
+            )
+        )
     return records

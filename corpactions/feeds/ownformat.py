@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from typing import Any
 
 from corpactions.errors import InvalidRecord
@@ -36,9 +37,12 @@ from corpactions.feeds.normalized import (
     Rejected,
     canonical_json,
     each_record,
+    escape_controls,
+    inspect_record,
     load_json,
     parse_date,
     parse_decimal,
+    parse_sequence,
     parse_symbol,
 )
 from corpactions.models import ActionKind
@@ -66,7 +70,10 @@ def record(item: dict[str, Any]) -> NormalizedAction:
         raise InvalidRecord(f"function {function!r} is not one of {', '.join(FUNCTIONS)}")
     agenda = item.get("agenda")
     if isinstance(agenda, str):
-        agenda = load_json(agenda, "agenda")
+        try:
+            agenda = load_json(agenda, "agenda")
+        except MalformedPayload as exc:
+            raise InvalidRecord(exc.message) from exc
     special = str(item.get("special") or "").strip().lower() in {"1", "true", "yes"}
     return NormalizedAction(
         source=SOURCE,
@@ -91,7 +98,7 @@ def record(item: dict[str, Any]) -> NormalizedAction:
             if item.get("fraction_disposition")
             else None
         ),
-        sequence=str(item.get("sequence") or "").strip(),
+        sequence=parse_sequence(item.get("sequence")),
         details={
             k: v
             for k, v in {
@@ -107,12 +114,15 @@ def record(item: dict[str, Any]) -> NormalizedAction:
     )
 
 
-def _records(items: list[Any]) -> list[NormalizedAction | Rejected]:
+def _records(
+    items: list[Any], positions: Iterable[str] | None = None
+) -> list[NormalizedAction | Rejected]:
     return each_record(
         items,
         source=SOURCE,
         parse=record,
         reference=lambda item: str(item["reference"]) if item.get("reference") else None,
+        positions=positions,
     )
 
 
@@ -130,17 +140,43 @@ def parse_csv(payload: bytes) -> list[NormalizedAction | Rejected]:
     except UnicodeDecodeError as exc:
         raise MalformedPayload(f"CSV feed file is not UTF-8: {exc}") from exc
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "reference" not in reader.fieldnames:
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise MalformedPayload(f"CSV feed file has no readable header row: {exc}") from exc
+    if not fieldnames or "reference" not in fieldnames:
         raise MalformedPayload(
             "CSV feed file needs a header row with at least reference, symbol, kind"
         )
     records: list[NormalizedAction | Rejected] = []
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a cell past the csv module's field limit
+            # the reader cannot go on past a broken line: what was read is kept, the rest is one
+            # quarantine entry naming the line
+            rest = text.splitlines()[reader.line_num - 1 :]
+            records.append(
+                Rejected.of(
+                    SOURCE,
+                    f"line {reader.line_num} cannot be read as CSV ({exc}); "
+                    "this line and the rest of the file were not read",
+                    escape_controls("\n".join(rest)),
+                    position=f"line {reader.line_num}",
+                )
+            )
+            break
+        position = f"line {reader.line_num}"
         extra = row.pop(None, None)  # type: ignore[call-overload,unused-ignore]
         if extra is not None:
-            raw = canonical_json({**row, "_extra_cells": extra})
+            clean, _ = inspect_record({**row, "_extra_cells": extra})
+            raw = canonical_json(clean)
             reason = f"line {reader.line_num} has {len(extra)} more cells than the header"
-            records.append(Rejected(SOURCE, reason, raw, row.get("reference") or None))
+            reference = clean.get("reference") or None
+            records.append(Rejected.of(SOURCE, reason, raw, reference, position))
             continue
-        records.extend(_records([row]))
+        records.extend(_records([row], [position]))
     return records

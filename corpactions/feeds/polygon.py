@@ -4,8 +4,8 @@ by ``next_url``) and ``/stocks/v1/dividends`` and ``/stocks/v1/splits`` (2026).
 Dividends: ``dividend_type`` CD (regular) / SC (special) / LT, ST (capital gains, treated as cash);
 ``distribution_type`` recurring / special / supplemental / irregular / unknown. Splits:
 ``split_from`` old shares become ``split_to`` new ones; ``adjustment_type`` names the kind in v1.
-Polygon has no amendment sequence of its own: a changed record with the same ``id`` becomes a new
-version ordered by content.
+Polygon has no amendment sequence of its own and sends its current state: a changed record with
+the same ``id`` becomes a new version, and the one received last is current.
 """
 
 from __future__ import annotations
@@ -98,6 +98,11 @@ def split(record: dict[str, Any]) -> NormalizedAction:
     )
 
 
+def result(item: dict[str, Any]) -> NormalizedAction:
+    """One record of a listing: a split or a dividend, told apart by their fields."""
+    return split(item) if "split_from" in item or "split_to" in item else dividend(item)
+
+
 def parse_page(payload: bytes) -> Page:
     """One page of a Polygon listing (dividends or splits, told apart by their fields);
     bad records become ``Rejected``, never lost."""
@@ -107,9 +112,7 @@ def parse_page(payload: bytes) -> Page:
     records = each_record(
         document.get("results") or [],
         source=SOURCE,
-        parse=lambda item: (
-            split(item) if "split_from" in item or "split_to" in item else dividend(item)
-        ),
+        parse=result,
         reference=lambda item: _ref(item, "ticker"),
     )
     next_url = document.get("next_url")

@@ -12,9 +12,15 @@ from sqlmodel import Session
 from corpactions.config import Settings, get_settings
 from corpactions.errors import ConfigurationError, UserInputError
 from corpactions.feeds import alpaca, polygon
+from corpactions.feeds.formats import FeedFormat, PayloadTooLarge, at_page, parse_payload
 from corpactions.feeds.http import get, pages
 from corpactions.feeds.ingest import IngestReport, ingest, quarantine
-from corpactions.feeds.normalized import MalformedPayload, NormalizedAction, Rejected
+from corpactions.feeds.normalized import (
+    MalformedPayload,
+    NormalizedAction,
+    Rejected,
+    escape_controls,
+)
 from corpactions.instruments import list_instruments
 from corpactions.logs import get_logger
 
@@ -40,6 +46,7 @@ async def _polygon(
         else ("/stocks/v1/dividends", "/stocks/v1/splits")
     )
     records: list[NormalizedAction | Rejected] = []
+    page = 0
     async with httpx.AsyncClient(timeout=settings.feed_timeout_seconds) as client:
         for symbol in symbols:
             for path, date_field in ((dividends, "ex_dividend_date"), (splits, "execution_date")):
@@ -47,13 +54,28 @@ async def _polygon(
                 async for body in pages(
                     client, base + path, params=params, headers=headers, **_retry(settings)
                 ):
-                    try:
-                        records.extend(polygon.parse_page(body).records)
-                    except MalformedPayload as exc:
-                        records.append(
-                            Rejected(polygon.SOURCE, exc.message, body.decode(errors="replace"))
-                        )
+                    page += 1
+                    records.extend(_page(polygon.SOURCE, FeedFormat.polygon, body, page, settings))
     return records
+
+
+def _page(
+    source: str, fmt: FeedFormat, body: bytes, page: int, settings: Settings
+) -> list[NormalizedAction | Rejected]:
+    """The records of one provider response, positioned by page; an unreadable or oversized
+    response is one refused record of its own."""
+    if len(body) > settings.feed_max_bytes:
+        reason = (
+            f"response is larger than {settings.feed_max_bytes} bytes "
+            "(CORPACTIONS_FEED_MAX_BYTES); not read"
+        )
+        raw = escape_controls(body[:4096].decode(errors="replace"))
+        return [Rejected.of(source, reason, raw, position=f"page {page}")]
+    try:
+        return at_page(parse_payload(fmt, body), page)
+    except MalformedPayload as exc:
+        raw = escape_controls(body.decode(errors="replace"))
+        return [Rejected.of(source, exc.message, raw, position=f"page {page}")]
 
 
 async def _alpaca(
@@ -70,6 +92,7 @@ async def _alpaca(
     }
     url = settings.alpaca_base_url.rstrip("/") + "/v2/corporate_actions/announcements"
     records: list[NormalizedAction | Rejected] = []
+    page = 0
     async with httpx.AsyncClient(timeout=settings.feed_timeout_seconds) as client:
         for symbol in symbols:
             start = since
@@ -82,12 +105,8 @@ async def _alpaca(
                     "symbol": symbol,
                 }
                 body = await get(client, url, params=params, headers=headers, **_retry(settings))
-                try:
-                    records.extend(alpaca.parse_announcements(body))
-                except MalformedPayload as exc:
-                    records.append(
-                        Rejected(alpaca.SOURCE, exc.message, body.decode(errors="replace"))
-                    )
+                page += 1
+                records.extend(_page(alpaca.SOURCE, FeedFormat.alpaca, body, page, settings))
                 start = end + timedelta(days=1)
     return records
 
@@ -104,7 +123,8 @@ def pull(
     settings = settings or get_settings()
     if source not in SOURCES:
         raise UserInputError(f"unknown feed source {source!r}; choose {' or '.join(SOURCES)}")
-    today = datetime.now(UTC).date()
+    pulled_at = datetime.now(UTC)
+    today = pulled_at.date()
     start = since or today - timedelta(days=settings.feed_lookback_days)
     end = until or today + timedelta(days=ALPACA_WINDOW_DAYS)
     if start > end:
@@ -121,7 +141,8 @@ def pull(
     log.info(
         "feed pulled", source=source, symbols=len(symbols), records=len(records), since=str(start)
     )
-    return ingest(records, session=session)
+    origin = f"{source} pull at {pulled_at.isoformat(timespec='seconds')}"
+    return ingest(records, session=session, origin=origin, fmt=source)
 
 
 def pull_configured(
@@ -138,8 +159,17 @@ def pull_configured(
 
 
 def quarantine_malformed(
-    session: Session, source: str, error: MalformedPayload, raw: bytes
+    session: Session,
+    source: str,
+    error: MalformedPayload,
+    raw: bytes,
+    *,
+    origin: str | None = None,
+    fmt: str | None = None,
 ) -> IngestReport:
+    """One quarantine entry for a whole payload that could not be read (position 'file')."""
     report = IngestReport()
-    quarantine(session, [Rejected(source, error.message, raw.decode(errors="replace"))], report)
+    kept = error.head if isinstance(error, PayloadTooLarge) else raw
+    record = Rejected.of(source, error.message, kept.decode(errors="replace"), position="file")
+    quarantine(session, [record], report, origin=origin, fmt=fmt)
     return report

@@ -1,4 +1,4 @@
-"""Business validation of normalized records; a failure becomes a quarantine reason."""
+"""Business validation of normalized records; every failure becomes a quarantine reason."""
 
 from __future__ import annotations
 
@@ -22,39 +22,51 @@ class Rules:
     currencies: Collection[str] = ("USD",)
 
 
-def _positive(value: Decimal | None, name: str) -> None:
-    if value is not None and value <= 0:
-        raise InvalidRecord(f"{name} must be positive, not {value}")
-
-
 def validate(action: NormalizedAction, rules: Rules) -> None:
-    """Raise ``InvalidRecord`` with a reason a person can act on, or return."""
+    """Raise ``InvalidRecord`` with every reason (joined by '; '), or return."""
+    reasons = problems(action, rules)
+    if reasons:
+        raise InvalidRecord("; ".join(reasons))
+
+
+def problems(action: NormalizedAction, rules: Rules) -> list[str]:
+    """Every reason a person can act on why ``action`` cannot be taken, or []."""
+    reasons: list[str] = []
+    try:
+        _check(action, rules, reasons)
+    except InvalidRecord as exc:  # a check that cannot go on without the field it refused
+        reasons.append(exc.message)
+    return reasons
+
+
+def _check(action: NormalizedAction, rules: Rules, reasons: list[str]) -> None:
+    def bad(reason: str) -> None:
+        reasons.append(reason)
+
     if action.symbol not in rules.known_symbols:
-        raise InvalidRecord(
+        bad(
             f"unknown ticker {action.symbol}: no registered instrument "
             "(register it with 'corpactions instruments add', then ingest again)"
         )
     if action.processing_status is not None and action.processing_status not in PROCESSING_STATUSES:
-        raise InvalidRecord(
-            f"processing status {action.processing_status!r} is not PREU, PREC or COMP"
-        )
+        bad(f"processing status {action.processing_status!r} is not PREU, PREC or COMP")
     if action.function in TERMINAL_FUNCTIONS:
         return  # a cancellation or withdrawal needs only to name the action
     for name in ("gross_rate", "net_rate", "ratio_new", "ratio_old"):
-        _positive(getattr(action, name), name)
+        value = getattr(action, name)
+        if value is not None and value <= 0:
+            bad(f"{name} must be positive, not {value}")
     if action.withholding_rate is not None and not Decimal(0) <= action.withholding_rate <= 1:
-        raise InvalidRecord(
-            f"withholding_rate must be a fraction from 0 to 1, not {action.withholding_rate}"
-        )
+        bad(f"withholding_rate must be a fraction from 0 to 1, not {action.withholding_rate}")
     if action.kind == ActionKind.cash_dividend:
         if action.record_date is None:
-            raise InvalidRecord("record date is missing (positions are struck on it)")
+            bad("record date is missing (positions are struck on it)")
         if action.gross_rate is None and action.net_rate is None:
-            raise InvalidRecord("a cash dividend needs a gross or net rate per share")
+            bad("a cash dividend needs a gross or net rate per share")
         if action.currency is None:
-            raise InvalidRecord("currency is missing")
-        if action.currency not in rules.currencies:
-            raise InvalidRecord(
+            bad("currency is missing")
+        elif action.currency not in rules.currencies:
+            bad(
                 f"currency {action.currency} is not supported "
                 f"(only {', '.join(sorted(rules.currencies))})"
             )
@@ -63,48 +75,44 @@ def validate(action: NormalizedAction, rules: Rules) -> None:
             and action.net_rate is not None
             and action.net_rate > action.gross_rate
         ):
-            raise InvalidRecord(
-                f"net rate {action.net_rate} exceeds gross rate {action.gross_rate}"
-            )
+            bad(f"net rate {action.net_rate} exceeds gross rate {action.gross_rate}")
     if action.kind in _SPLITS:
         if action.ratio_new is None or action.ratio_old is None:
-            raise InvalidRecord("a split needs ratio_new and ratio_old")
-        if action.kind == ActionKind.forward_split and action.ratio_new <= action.ratio_old:
-            raise InvalidRecord(
+            bad("a split needs ratio_new and ratio_old")
+        elif action.kind == ActionKind.forward_split and action.ratio_new <= action.ratio_old:
+            bad(
                 "a forward split needs more new shares than old, "
                 f"not {action.ratio_new}:{action.ratio_old}"
             )
-        if action.kind == ActionKind.stock_dividend and action.ratio_new <= action.ratio_old:
-            raise InvalidRecord(
+        elif action.kind == ActionKind.stock_dividend and action.ratio_new <= action.ratio_old:
+            bad(
                 "a stock dividend needs more shares held after than before "
                 f"(new to old, e.g. 105:100 for 5 %), not {action.ratio_new}:{action.ratio_old}"
             )
-        if action.kind == ActionKind.reverse_split and action.ratio_new >= action.ratio_old:
-            raise InvalidRecord(
+        elif action.kind == ActionKind.reverse_split and action.ratio_new >= action.ratio_old:
+            bad(
                 "a reverse split needs fewer new shares than old, "
                 f"not {action.ratio_new}:{action.ratio_old}"
             )
         if (action.effective_date or action.ex_date or action.record_date) is None:
-            raise InvalidRecord("a split needs an effective (execution) date")
+            bad("a split needs an effective (execution) date")
     if (
         action.kind == ActionKind.meeting
         and action.record_date is None
         and not action.details.get("meeting_date")
     ):
-        raise InvalidRecord("a meeting needs a record date or a meeting date")
+        bad("a meeting needs a record date or a meeting date")
     if action.kind == ActionKind.meeting and action.details.get("agenda") is not None:
         try:
             parse_agenda(action.details)
         except MeetingError as exc:
-            raise InvalidRecord(f"meeting agenda: {exc.message}") from exc
+            bad(f"meeting agenda: {exc.message}")
     if (
         action.fraction_disposition is not None
         and action.fraction_disposition not in FRACTION_DISPOSITIONS
     ):
-        raise InvalidRecord(
-            f"fraction disposition {action.fraction_disposition!r} is not a known code"
-        )
+        bad(f"fraction disposition {action.fraction_disposition!r} is not a known code")
     if action.record_date and action.pay_date and action.record_date > action.pay_date:
-        raise InvalidRecord(f"record date {action.record_date} is after pay date {action.pay_date}")
+        bad(f"record date {action.record_date} is after pay date {action.pay_date}")
     if action.ex_date and action.pay_date and action.ex_date > action.pay_date:
-        raise InvalidRecord(f"ex date {action.ex_date} is after pay date {action.pay_date}")
+        bad(f"ex date {action.ex_date} is after pay date {action.pay_date}")

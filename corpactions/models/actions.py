@@ -82,16 +82,18 @@ class CorporateActionVersion(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     payload_sha256: str = Field(max_length=64, index=True)
     sequence_key: str = Field(default="", max_length=160)
-    """Where this version stands among the action's versions, from the record itself (the
-    source's own timestamp or sequence, then function rank, then payload hash): the current
-    version is the greatest, whatever order the records arrived in."""
+    """Where this version stands among the action's versions: the source's own timestamp or
+    sequence, then function rank, then payload hash (order-independent); for a source without
+    an ordering, function rank then the receipt sequence (the version number, in order of
+    arrival), so the record received last is current. The current version is the greatest."""
     raw_payload: str = Field(sa_type=Text)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     superseded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class QuarantinedRecord(SQLModel, table=True):
-    """A feed record that failed validation, kept whole with the reason (once per payload)."""
+    """A feed record that failed validation, kept whole with every reason, where it came from
+    and where it stood (once per payload). NUL and control characters are stored escaped."""
 
     __table_args__ = (UniqueConstraint("source", "payload_sha256", name="uq_quarantine_payload"),)
 
@@ -99,6 +101,17 @@ class QuarantinedRecord(SQLModel, table=True):
     source: str = Field(max_length=32, index=True)
     source_ref: str | None = Field(default=None, max_length=128)
     reason: str = Field(sa_type=Text)
+    """Every reason, joined by '; ' (``reasons`` has them one by one)."""
+    reasons: list[str] = Field(default_factory=list, sa_type=JSON)
+    origin: str | None = Field(default=None, sa_type=Text)
+    """The file path, or the provider and the time of the pull."""
+    position: str | None = Field(default=None, max_length=64)
+    """Where the record stood in its payload: 'record 3', 'line 7', 'Document 2', 'file'."""
+    format: str | None = Field(default=None, max_length=16)
+    """The payload format (``FeedFormat``) it was read as, for ``feeds requeue``."""
     payload_sha256: str = Field(default="", max_length=64)
     raw_payload: str = Field(sa_type=Text)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    requeued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When ``feeds requeue`` took the record in after its cause was fixed."""
+    requeued_action_id: int | None = Field(default=None)
