@@ -4,23 +4,31 @@ origin and position, and ``feeds requeue``."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 from datetime import date
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import httpx
 import orjson
 import pytest
 import respx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from corpactions import db
 from corpactions.cli import app
 from corpactions.config import get_settings
-from corpactions.feeds.pull import pull
+from corpactions.feeds.formats import FeedFormat, parse_payload
+from corpactions.feeds.ingest import ingest
+from corpactions.feeds.normalized import MalformedPayload
+from corpactions.feeds.pull import pull, quarantine_malformed
 from corpactions.instruments import add_instrument
 from corpactions.models import (
     CorporateAction,
@@ -336,3 +344,106 @@ def test_requeue_takes_a_record_in_once_its_instrument_is_registered(
     assert missing.exit_code == 2 and missing.output.startswith("error: no quarantined record")
     bad = runner.invoke(app, ["feeds", "requeue", "abc"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+# ----- property: whatever arrives, records are stored or quarantined, nothing escapes ----------
+
+_HOSTILE_TEXT = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["1e308", "1E+999999999", "-0", "NaN", "Infinity", "0,24", "9" * 40]),
+    st.text(alphabet=st.characters(max_codepoint=0x1F), max_size=5),
+)
+_JSON = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**80), max_value=2**80),
+        _HOSTILE_TEXT,
+    ),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+_FIELDS = ["ticker", "cash_amount", "record_date", "pay_date", "ex_dividend_date", "id"]
+
+
+@st.composite
+def _payloads(draw: st.DrawFn) -> tuple[str, bytes]:
+    fmt = draw(st.sampled_from(["polygon", "alpaca", "json", "csv", "seev031"]))
+    kind = draw(st.sampled_from(["bytes", "mutated", "spliced"]))
+    if kind == "bytes":
+        return fmt, draw(st.binary(max_size=600))
+    if fmt == "polygon":
+        record: dict[str, Any] = polygon_dividend()
+        for name in draw(st.lists(st.sampled_from(_FIELDS), max_size=3)):
+            record[name] = draw(_JSON)
+        good = json.dumps({"results": [polygon_dividend(id="OK"), record]}).encode()
+    elif fmt == "alpaca":
+        record = alpaca()
+        for name in draw(st.lists(st.sampled_from(["cash", "ex_date", "updated_at"]), max_size=3)):
+            record[name] = draw(_JSON)
+        good = json.dumps([record]).encode()
+    elif fmt == "json":
+        record = own()
+        for name in draw(st.lists(st.sampled_from([*own(), "sequence"]), max_size=3)):
+            record[name] = draw(_JSON)
+        good = json.dumps([own(reference="OK"), record]).encode()
+    elif fmt == "csv":
+        record = own()
+        for name in draw(st.lists(st.sampled_from(list(own())), max_size=3)):
+            record[name] = draw(_HOSTILE_TEXT)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(own()))
+        writer.writeheader()
+        writer.writerow(own(reference="OK"))
+        writer.writerow(record)
+        good = buffer.getvalue().encode()
+    else:
+        gross = draw(_HOSTILE_TEXT.map(escape))
+        good = seev031(gross=gross).encode()
+    if kind == "spliced":
+        at = draw(st.integers(min_value=0, max_value=len(good)))
+        good = good[:at] + draw(st.binary(min_size=1, max_size=8)) + good[at:]
+    return fmt, good
+
+
+@pytest.fixture(scope="module")
+def property_engine(pg_url: str) -> Any:
+    from tests.conftest import truncate_all
+
+    truncate_all(pg_url)
+    engine = db.get_engine(pg_url)
+    with Session(engine) as session:
+        _register(session)
+        session.commit()
+    yield engine
+    truncate_all(pg_url)
+
+
+@settings(max_examples=150, deadline=None)
+@given(payload=_payloads())
+def test_any_payload_ends_as_stored_plus_quarantined_records_and_nothing_escapes(
+    property_engine: Any, payload: tuple[str, bytes]
+) -> None:
+    """Random bytes and random JSON/CSV/XML mutations, on PostgreSQL (which refuses NUL in
+    text): every record is stored or quarantined, a payload that cannot be read is exactly
+    one quarantine entry, and no exception escapes."""
+    fmt, raw = payload
+    with Session(property_engine) as session:
+        try:
+            try:
+                records = parse_payload(FeedFormat(fmt), raw)
+            except MalformedPayload as exc:
+                report = quarantine_malformed(session, fmt, exc, raw, origin="test", fmt=fmt)
+                assert report.quarantined == 1
+                records = []
+            else:
+                report = ingest(records, session=session, origin="test", fmt=fmt)
+                assert len(records) == (
+                    report.accepted + report.amended + report.duplicate + report.quarantined
+                )
+            session.flush()
+            stored = session.exec(select(QuarantinedRecord)).all()
+            assert len(stored) == report.quarantined
+            assert all(q.reasons and "\x00" not in q.raw_payload for q in stored)
+        finally:
+            session.rollback()
