@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import date
 
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
+from corpactions.feeds.entitlement import Entitlement, entitlement
 from corpactions.models import CorporateAction, CorporateActionVersion, Instrument
 
 
@@ -46,3 +48,16 @@ def record_reason(
         if action is not None:
             action.status_reason = reason
             session.add(action)
+
+
+def entitlement_of(version: CorporateActionVersion) -> Entitlement:
+    """The FINRA 11140 rule the version's terms follow, why, and the day whose closing holders
+    are entitled (the snapshot's cutoff): the record date, or for a deferred ex-date the
+    payable date (the due bill), or for a reverse split the business day before it takes
+    effect."""
+    return entitlement(version)
+
+
+def entitlement_date(version: CorporateActionVersion) -> date | None:
+    """The day whose closing holders are entitled to ``version`` (see ``entitlement_of``)."""
+    return entitlement(version).cutoff

@@ -14,7 +14,7 @@ import polars as pl
 from solders.pubkey import Pubkey
 from sqlmodel import Session, col, select
 
-from corpactions.actions import current_version, record_reason
+from corpactions.actions import current_version, entitlement_date, record_reason
 from corpactions.chain import layout
 from corpactions.chain.rpc import Rpc
 from corpactions.config import Settings, get_settings
@@ -200,7 +200,7 @@ def due_actions(
         if action.status in TERMINAL_ACTION_STATUSES or action.id is None:
             continue
         version = current_version(session, action)
-        cutoff_date = (version.record_date or version.effective_date) if version else None
+        cutoff_date = entitlement_date(version) if version else None
         if cutoff_date is None:
             continue
         if (

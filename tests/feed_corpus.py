@@ -117,6 +117,7 @@ def seev031(
     tax: str | None = "30",
     record: str = "2026-11-10",
     pay: str = "2026-11-13",
+    ex: str | None = None,
     ratio: tuple[str, str] | None = None,
     additional: tuple[str, str] | None = None,
     status: tuple[str, str] = ("COMP", "CONF"),
@@ -173,7 +174,7 @@ def seev031(
         f"<EvtTp><Cd>{event}</Cd></EvtTp><MndtryVlntryEvtTp><Cd>MAND</Cd></MndtryVlntryEvtTp>"
         f"<UndrlygScty><FinInstrmId><ISIN>US0378331005</ISIN><OthrId><Id>{ticker}</Id><Tp><Cd>TS</Cd></Tp></OthrId></FinInstrmId></UndrlygScty></CorpActnGnlInf>"
         "<AcctDtls><ForAllAccts><IdCd>GENR</IdCd></ForAllAccts></AcctDtls>"
-        f"<CorpActnDtls><DtDtls>{day('FctvDt', record)}{day('RcrdDt', record)}{day('ExDvddDt', record)}{day('PmtDt', pay)}</DtDtls></CorpActnDtls>"
+        f"<CorpActnDtls><DtDtls>{day('FctvDt', record)}{day('RcrdDt', record)}{day('ExDvddDt', ex or record)}{day('PmtDt', pay)}</DtDtls></CorpActnDtls>"
         f"{option}</CorpActnNtfctn></Document></Envelope>"
     )
 
@@ -451,6 +452,7 @@ CASES = [
                 old_rate="1",
                 new_rate="4",
                 record_date=None,
+                ex_date="2026-11-16",  # FINRA 11140(b)(2): the business day after payable
             )
         ),
         accepted=1,
@@ -495,13 +497,13 @@ CASES = [
         amended=1,
     ),
     Case(
-        "alpaca merger is not processed",
+        "alpaca merger is kept for an operator",
         "alpaca",
         alpaca_list(
             alpaca(corporate_action_id="M1", ca_type="merger", ca_sub_type="merger_completion")
         ),
-        quarantined=1,
-        reason="unsupported corporate action type merger",
+        accepted=1,
+        expect={"kind": "merger", "status": "needs_operator"},
     ),
     Case(
         "alpaca missing corporate action id",
@@ -598,7 +600,13 @@ CASES = [
         "seev031",
         _seev(
             seev031(
-                event="SPLF", reference="EVT-SPLF", gross=None, net=None, tax=None, ratio=("2", "1")
+                event="SPLF",
+                reference="EVT-SPLF",
+                gross=None,
+                net=None,
+                tax=None,
+                ratio=("2", "1"),
+                ex="2026-11-16",  # FINRA 11140(b)(2): the business day after payable
             )
         ),
         accepted=1,
@@ -653,11 +661,11 @@ CASES = [
         expect={"processing_status": "PREU", "status": "announced"},
     ),
     Case(
-        "seev.031 unprocessed event type",
+        "seev.031 merger is kept for an operator",
         "seev031",
         _seev(seev031(event="MRGR", reference="EVT-M")),
-        quarantined=1,
-        reason="event type 'MRGR' is not processed",
+        accepted=1,
+        expect={"kind": "merger", "status": "needs_operator"},
     ),
     Case(
         "seev.031 missing event reference",
@@ -725,9 +733,9 @@ CASES = [
     Case(
         "csv unknown kind",
         "csv",
-        csv_rows(own(kind="merger")),
+        csv_rows(own(kind="takeover")),
         quarantined=1,
-        reason="kind 'merger' is not one of",
+        reason="kind 'takeover' is not one of",
     ),
     Case(
         "csv forward split in the wrong direction",

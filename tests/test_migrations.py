@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from corpactions import db
 
 LEDGER_TABLES = {
     "instrument",
+    "instrumentsymbol",
     "corporateaction",
     "corporateactionversion",
     "quarantinedrecord",
@@ -110,3 +112,56 @@ def test_a_multiplier_plan_approved_before_decisions_were_recorded_keeps_its_app
             sa.text("SELECT plan_id, approver, decision, plan_hash FROM multiplierdecision")
         ).all()
     assert [tuple(r) for r in rows] == [(1, "bob", "approve", "1" * 64)]
+
+
+def test_versions_without_a_source_sequence_are_reordered_by_receipt_and_reasons_kept(
+    empty_url: str,
+) -> None:
+    """0011: a version the source gave no sequence was keyed by its payload hash; it is
+    re-keyed by its version number (the order of arrival), so the one received last ranks
+    highest; a sequenced version keeps its key; a quarantine entry keeps its reason as a list."""
+    db.upgrade(empty_url, "0010")
+    blank = " " * 40
+    keys = {1: f"{blank}|0|{'f' * 64}", 2: f"{blank}|0|{'0' * 64}", 3: f"{'7':>40}|1|{'a' * 64}"}
+    with db.get_engine(empty_url).begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO instrument (id, symbol, mint, token_program, decimals, "
+                "excluded_wallets, active, dividend_mode, created_at) VALUES (1, 'AAPL', 'M', "
+                "'token', 8, '[]', true, 'usdc', '2026-11-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO corporateaction (id, instrument_id, source, source_ref, kind, status,"
+                " current_version, created_at, updated_at) VALUES (1, 1, 'polygon', 'D1',"
+                " 'cash_dividend', 'announced', 1, '2026-11-01 00:00:00', '2026-11-01 00:00:00')"
+            )
+        )
+        for number, key in keys.items():
+            conn.execute(
+                sa.text(
+                    "INSERT INTO corporateactionversion (action_id, version, kind, function,"
+                    " details, payload_sha256, sequence_key, raw_payload, received_at) VALUES"
+                    " (1, :n, 'cash_dividend', 'NEWM', '{}', :sha, :key, '{}',"
+                    " '2026-11-01 00:00:00')"
+                ),
+                {"n": number, "sha": str(number) * 64, "key": key},
+            )
+        conn.execute(
+            sa.text(
+                "INSERT INTO quarantinedrecord (source, reason, payload_sha256, raw_payload,"
+                " received_at) VALUES ('file', 'unknown ticker ZZZZ', 'x', '{}',"
+                " '2026-11-01 00:00:00')"
+            )
+        )
+    db.upgrade(empty_url)
+    with db.get_engine(empty_url).connect() as conn:
+        rekeyed = dict(
+            conn.execute(sa.text("SELECT version, sequence_key FROM corporateactionversion")).all()
+        )
+        reasons = conn.execute(sa.text("SELECT reasons FROM quarantinedrecord")).scalar_one()
+    assert rekeyed[1] == f"{blank}|0|#{1:016d}" and rekeyed[2] == f"{blank}|0|#{2:016d}"
+    assert rekeyed[2] > rekeyed[1]  # received last, ranks highest (the hash put it lowest)
+    assert rekeyed[3] == keys[3]
+    assert (json.loads(reasons) if isinstance(reasons, str) else reasons) == ["unknown ticker ZZZZ"]

@@ -376,6 +376,8 @@ def test_a_plan_needs_a_snapshot_and_a_cash_dividend(pg_ledger: str) -> None:
                         ratio_old="1",
                         gross_rate="",
                         currency="",
+                        ex_date="",  # a 2:1 split's ex-date follows its payable date
+                        pay_date="",
                         effective_date="2026-12-01",
                     ),
                 )

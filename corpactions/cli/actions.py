@@ -8,6 +8,7 @@ import typer
 from sqlmodel import Session, col, select
 
 from corpactions import db
+from corpactions.actions import entitlement_of
 from corpactions.cli.render import JSON_OPTION, print_json, print_table
 from corpactions.errors import NotFound, UserInputError
 from corpactions.models import ActionStatus, CorporateAction, CorporateActionVersion, Instrument
@@ -59,6 +60,7 @@ def action_dict(session: Session, action: CorporateAction, *, history: bool) -> 
     if current is not None:
         data.update({f: getattr(current, f) for f in VERSION_FIELDS if f not in ("version",)})
         data["details"] = current.details
+        data["entitlement"] = entitlement_of(current).as_dict()
     if history:
         data["history"] = [
             {
@@ -130,6 +132,12 @@ def show_action(
         f"source {data['source']} ref {data['source_ref']}, "
         f"version {data['current_version']} of {data['versions']}"
     )
+    if data.get("entitlement"):
+        rule = data["entitlement"]
+        typer.echo(
+            f"entitlement: {rule['rule']} rule, holders at the {rule['basis']}"
+            f"{' ' + str(rule['cutoff']) if rule['cutoff'] else ''}; {rule['why']}"
+        )
     print_table(
         "Versions",
         data["history"],

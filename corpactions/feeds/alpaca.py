@@ -3,8 +3,8 @@ new terms arrive as a new announcement (a new ``id``) for the same corporate act
 
 ``ca_type`` dividend / split / merger / spinoff; ``ca_sub_type`` cash, stock, stock_split,
 reverse_split, ... ``old_rate``/``new_rate`` give split ratios; ``cash`` the dividend per share.
-Mergers and spin-offs are outside what this project processes and are quarantined with that
-reason.
+Mergers, spin-offs and the other types are recognised and become actions that need an operator
+(``corpactions.feeds.events``), never quarantine entries.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from corpactions.errors import InvalidRecord
+from corpactions.feeds.events import ALPACA_TYPES
 from corpactions.feeds.normalized import (
     MalformedPayload,
     NormalizedAction,
@@ -73,7 +74,13 @@ def announcement(record: dict[str, Any]) -> NormalizedAction:
             effective_date=common["ex_date"],
             **common,
         )
-    raise InvalidRecord(f"unsupported corporate action type {ca_type}/{sub_type}")
+    # every other type is recognised and kept for an operator (see corpactions.feeds.events)
+    kind = ALPACA_TYPES.get(str(ca_type or "").lower(), ActionKind.other)
+    common["details"] = {**common["details"], "ca_type": ca_type}
+    if kind == ActionKind.ticker_change:
+        common["details"]["new_symbol"] = parse_symbol(record.get("target_symbol"))
+        return NormalizedAction(kind=kind, effective_date=common["ex_date"], **common)
+    return NormalizedAction(kind=kind, currency="USD" if record.get("cash") else None, **common)
 
 
 def parse_announcements(payload: bytes) -> list[NormalizedAction | Rejected]:

@@ -22,6 +22,7 @@ from corpactions.feeds.formats import PARSERS, format_of, parse_payload, read_bo
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.normalized import MalformedPayload
 from corpactions.feeds.pull import quarantine_malformed
+from corpactions.feeds.symbols import apply_ticker_changes
 from corpactions.logs import get_logger
 
 log = get_logger(__name__)
@@ -42,6 +43,8 @@ def ingest_inbox(
 ) -> dict[str, Any]:
     """Ingest every waiting file of the inbox, oldest first; returns a report per file."""
     settings = settings or get_settings()
+    with session_factory() as session:  # ticker changes announced ahead take effect on their day
+        apply_ticker_changes(session, datetime.now(UTC).date())
     inbox = settings.inbox_dir
     if not inbox.is_dir():
         return {}

@@ -43,14 +43,16 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from corpactions.bulkwrite import insert_rows, reserve_ids, uses_copy
+from corpactions.feeds.entitlement import entitlement
+from corpactions.feeds.events import operator_reason, status_for_kind
 from corpactions.feeds.normalized import NormalizedAction, Rejected, escape_controls
+from corpactions.feeds.symbols import record_ticker_changes, symbols_to_instruments
 from corpactions.feeds.validate import Rules, problems
 from corpactions.logs import get_logger
 from corpactions.models import (
     ActionStatus,
     CorporateAction,
     CorporateActionVersion,
-    Instrument,
     PayoutPlan,
     PlanStatus,
     QuarantinedRecord,
@@ -61,6 +63,7 @@ log = get_logger(__name__)
 CHUNK = 2000
 _EARLY = {ActionStatus.announced, ActionStatus.confirmed}
 _AFTER_SNAPSHOT = {ActionStatus.snapshotted, ActionStatus.planned}
+_BY_KIND = {ActionStatus.needs_operator, ActionStatus.applied}
 
 
 @dataclass
@@ -298,10 +301,13 @@ def _insert_new_actions(
         numbered = list(enumerate(entry.new, start=1))
         current_number, current = max(numbered, key=lambda item: item[1].sequence_key(item[0]))
         functions = {r.function for r in entry.new}
+        kind_status = status_for_kind(current.kind)
         if "CANC" in functions or "WITH" in functions:
             status = ActionStatus.cancelled if "CANC" in functions else ActionStatus.withdrawn
             reason: str | None = f"{status.value} by the source"
             report.cancelled += 1
+        elif kind_status is not None:
+            status, reason = kind_status, _kind_reason(current)
         else:
             status = (
                 ActionStatus.confirmed
@@ -355,6 +361,11 @@ def _insert_new_actions(
     insert_rows(session, CorporateActionVersion, version_rows)
 
 
+def _kind_reason(record: NormalizedAction) -> str:
+    effective = record.effective_date or record.ex_date
+    return operator_reason(record.kind, {**record.details, "effective": effective})
+
+
 def _settle(session: Session, entry: _Known, now: datetime, report: IngestReport) -> None:
     """Point the action at its greatest version and derive its status."""
     assert entry.action_id is not None
@@ -378,6 +389,7 @@ def _settle(session: Session, entry: _Known, now: datetime, report: IngestReport
     action.current_version = current["version"]
     if "record" in current:
         action.kind = current["record"].kind
+    kind_status = status_for_kind(action.kind)
     if status in (ActionStatus.cancelled, ActionStatus.withdrawn):
         if action.status != status:
             report.cancelled += 1
@@ -386,6 +398,13 @@ def _settle(session: Session, entry: _Known, now: datetime, report: IngestReport
                 f"{'cancelled' if status == ActionStatus.cancelled else 'withdrawn'} by the source"
             )
             _stale_plans(session, entry.action_id, f"action {status.value}")
+    elif kind_status is not None:
+        action.status = kind_status
+        if "record" in current:
+            action.status_reason = _kind_reason(current["record"])
+    elif action.status in _BY_KIND:  # its kind changed to one that is carried out
+        action.status = status or ActionStatus.announced
+        action.status_reason = f"amended to version {current['version']}"
     elif changed and action.status not in _EARLY:
         _amended_after_snapshot(session, action, current, previous_version)
     elif action.status in _EARLY:
@@ -428,14 +447,14 @@ def _amended_after_snapshot(
     ).first()
     cutoff_moved = record is not None and (
         previous is None
-        or (record.record_date or record.effective_date)
-        != (previous.record_date or previous.effective_date)
+        or entitlement(record).cutoff != entitlement(previous).cutoff
         or record.kind != previous.kind
     )
     if cutoff_moved and snapshots:
         for snapshot in snapshots:
             snapshot.stale_reason = (
-                f"action amended to version {current['version']}: record date or kind changed"
+                f"action amended to version {current['version']}: "
+                "record date (entitlement cutoff) or kind changed"
             )
             session.add(snapshot)
         action.status = (
@@ -462,9 +481,7 @@ def ingest(
 ) -> IngestReport:
     """Validate, version and store ``records``; bad ones are quarantined with every reason,
     ``origin`` (the file or the pull) and their position. Commits nothing itself."""
-    instruments = {
-        row.symbol: row.id for row in session.exec(select(Instrument)) if row.id is not None
-    }
+    instruments = symbols_to_instruments(session)  # every ticker, old ones included
     rules = Rules(known_symbols=instruments.keys(), currencies=currencies)
     report = IngestReport()
     for chunk in _chunks(records, chunk_size):
@@ -491,6 +508,7 @@ def ingest(
         if accepted:
             _apply(session, instruments, accepted, report)
         session.flush()
+    record_ticker_changes(session, report.actions, datetime.now(UTC).date())
     log.info(
         "feed ingested",
         **{k: v for k, v in report.as_dict().items() if k not in ("actions", "quarantine_reasons")},

@@ -18,8 +18,15 @@ One record per row (CSV) or object (JSON array, or ``{"actions": [...]}``). Colu
 | ``fraction_disposition`` | CINL (cash in lieu), RDDN (round down), ... |
 | ``special`` | true for a special dividend |
 | ``reinvestment_price`` | price per share for dividend reinvestment |
+| ``price`` | the share's price, to size a cash dividend (25 % or more defers its ex-date) |
 | ``cash_in_lieu_price`` | price per share paid for a split's fractions (disposition CINL) |
 | ``meeting_date``, ``vote_deadline`` | for meetings; ``agenda`` a JSON list of items |
+| ``new_symbol`` | for ``ticker_change``: the ticker from ``effective_date`` on |
+| ``event_type`` | the source's own name of the event (kept; shown for ``other``) |
+
+``kind`` may also name an event corpactions recognises but does not carry out (merger,
+spin_off, rights, name_change, delisting, return_of_capital, liquidation, tender_offer,
+redemption, other): it becomes an action that needs an operator.
 """
 
 from __future__ import annotations
@@ -104,10 +111,13 @@ def record(item: dict[str, Any]) -> NormalizedAction:
             for k, v in {
                 "special": special,
                 "reinvestment_price": item.get("reinvestment_price"),
+                "price": item.get("price"),
                 "cash_in_lieu_price": item.get("cash_in_lieu_price"),
                 "meeting_date": item.get("meeting_date"),
                 "vote_deadline": item.get("vote_deadline"),
                 "agenda": agenda,
+                "new_symbol": parse_symbol(item["new_symbol"]) if item.get("new_symbol") else None,
+                "event_type": item.get("event_type"),
             }.items()
             if v not in (None, False)
         },

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from corpactions.errors import InvalidRecord
+from corpactions.feeds.events import ISO_EVENTS, kind_of_iso
 from corpactions.feeds.isoxml import date_of as _date
 from corpactions.feeds.isoxml import read_documents
 from corpactions.feeds.isoxml import text as _text
@@ -42,15 +43,7 @@ from corpactions.feeds.normalized import (
 from corpactions.models import ActionKind
 
 SOURCE = "seev031"
-EVENT_KINDS = {
-    "DVCA": ActionKind.cash_dividend,
-    "DVSE": ActionKind.stock_dividend,
-    "SPLF": ActionKind.forward_split,
-    "SPLR": ActionKind.reverse_split,
-    "MEET": ActionKind.meeting,
-    "XMET": ActionKind.meeting,
-    "OMET": ActionKind.meeting,
-}
+EVENT_KINDS = ISO_EVENTS  # every CAEV code; unknown ones are ActionKind.other
 _HUNDRED = Decimal(100)
 CANCELLATION_REASONS = {"WITH": "WITH", "PROC": "CANC"}  # seev.039 CxlRsnCd -> version function
 
@@ -112,9 +105,9 @@ def _event(info: ET.Element | None, security: str) -> _Event:
     if not reference:
         raise InvalidRecord("CorpActnEvtId (the event reference) is missing")
     code = _text(info, "{*}EvtTp/{*}Cd") or _text(info, "{*}EvtTp/{*}Prtry/{*}Id")
-    kind = EVENT_KINDS.get(code or "")
-    if kind is None:
-        raise InvalidRecord(f"event type {code!r} is not processed (DVCA, DVSE, SPLF, SPLR, MEET)")
+    if not code:
+        raise InvalidRecord("EvtTp (the event type) is missing")
+    kind = kind_of_iso(code)
     ticker, isin = _ticker(info.find(security) if info is not None else None)
     return _Event(reference, code, kind, ticker, isin)
 
@@ -175,11 +168,18 @@ def notification(document: ET.Element, raw: str, created: str | None) -> Normali
     currency = (gross.get("Ccy") if gross is not None else None) or (
         net.get("Ccy") if net is not None else None
     )
+    kind = event.kind
+    new_symbol = None
+    if kind == ActionKind.ticker_change:  # the new ticker is the security credited
+        credited = option.find(".//{*}SctiesMvmntDtls/{*}SctyDtls") if option is not None else None
+        new_symbol = _ticker(credited)[0]
+        if new_symbol is None:
+            kind = ActionKind.name_change
     return NormalizedAction(
         source=SOURCE,
         source_ref=event.reference,
         symbol=parse_symbol(event.ticker),
-        kind=event.kind,
+        kind=kind,
         raw=raw,
         function=function,
         processing_status=_processing_status(general),
@@ -201,6 +201,7 @@ def notification(document: ET.Element, raw: str, created: str | None) -> Normali
             "official_reference": _text(info, "{*}OffclCorpActnEvtId"),
             "event_type": event.code,
             "meeting_date": _date(dates, "MtgDt"),
+            **({"new_symbol": parse_symbol(new_symbol)} if new_symbol else {}),
         },
     )
 

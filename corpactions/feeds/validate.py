@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from corpactions.errors import InvalidRecord, MeetingError
+from corpactions.feeds.entitlement import calendar_problems
+from corpactions.feeds.events import CARRIED_OUT
 from corpactions.feeds.normalized import TERMINAL_FUNCTIONS, NormalizedAction
 from corpactions.meetings.agenda import parse_agenda
 from corpactions.models import ActionKind
@@ -52,6 +54,17 @@ def _check(action: NormalizedAction, rules: Rules, reasons: list[str]) -> None:
         bad(f"processing status {action.processing_status!r} is not PREU, PREC or COMP")
     if action.function in TERMINAL_FUNCTIONS:
         return  # a cancellation or withdrawal needs only to name the action
+    if action.kind == ActionKind.ticker_change:
+        new_symbol = action.details.get("new_symbol")
+        if not new_symbol:
+            bad("a ticker change needs the new symbol")
+        elif new_symbol != action.symbol and new_symbol in rules.known_symbols:
+            bad(f"new symbol {new_symbol} is already another registered instrument's")
+        if (action.effective_date or action.ex_date) is None:
+            bad("a ticker change needs its effective date")
+        return
+    if action.kind not in CARRIED_OUT:
+        return  # recognised, kept for an operator: its terms are not acted on
     for name in ("gross_rate", "net_rate", "ratio_new", "ratio_old"):
         value = getattr(action, name)
         if value is not None and value <= 0:
@@ -112,7 +125,4 @@ def _check(action: NormalizedAction, rules: Rules, reasons: list[str]) -> None:
         and action.fraction_disposition not in FRACTION_DISPOSITIONS
     ):
         bad(f"fraction disposition {action.fraction_disposition!r} is not a known code")
-    if action.record_date and action.pay_date and action.record_date > action.pay_date:
-        bad(f"record date {action.record_date} is after pay date {action.pay_date}")
-    if action.ex_date and action.pay_date and action.ex_date > action.pay_date:
-        bad(f"ex date {action.ex_date} is after pay date {action.pay_date}")
+    reasons.extend(calendar_problems(action))  # FINRA 11140 by the size of the distribution

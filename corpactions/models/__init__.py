@@ -10,7 +10,12 @@ from corpactions.models.actions import (
 )
 from corpactions.models.adjustments import AdjustmentStatus, MultiplierDecision, MultiplierPlan
 from corpactions.models.batches import BatchStatus, PayoutBatch
-from corpactions.models.instruments import Instrument, InstrumentBase, TokenProgram
+from corpactions.models.instruments import (
+    Instrument,
+    InstrumentBase,
+    InstrumentSymbol,
+    TokenProgram,
+)
 from corpactions.models.meetings import Ballot, MeetingResult
 from corpactions.models.plans import Approval, LineStatus, PayoutLine, PayoutPlan, PlanStatus
 from corpactions.models.snapshots import Snapshot
@@ -29,6 +34,7 @@ __all__ = [
     "CorporateActionVersion",
     "Instrument",
     "InstrumentBase",
+    "InstrumentSymbol",
     "LineStatus",
     "MeetingResult",
     "MultiplierDecision",

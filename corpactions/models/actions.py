@@ -19,6 +19,21 @@ class ActionKind(StrEnum):
     forward_split = "forward_split"
     reverse_split = "reverse_split"
     meeting = "meeting"
+    ticker_change = "ticker_change"
+    """Carried out: the instrument keeps its mint and trades under the new symbol from the
+    effective date."""
+    # Recognised, not carried out: each becomes an action that needs an operator.
+    merger = "merger"
+    spin_off = "spin_off"
+    rights = "rights"
+    name_change = "name_change"
+    delisting = "delisting"
+    return_of_capital = "return_of_capital"
+    liquidation = "liquidation"
+    tender_offer = "tender_offer"
+    redemption = "redemption"
+    other = "other"
+    """An event type a source names that no rule here knows; its code is kept in details."""
 
 
 class ActionStatus(StrEnum):
@@ -33,10 +48,21 @@ class ActionStatus(StrEnum):
     cancelled = "cancelled"
     withdrawn = "withdrawn"
     failed = "failed"
+    needs_operator = "needs_operator"
+    """An event corpactions recognises but does not carry out (a merger, a spin-off, ...): the
+    status reason says what it is and what a person has to do."""
+    applied = "applied"
+    """Carried out without a payment: a ticker change recorded on the instrument."""
 
 
 TERMINAL_ACTION_STATUSES = frozenset(
-    {ActionStatus.cancelled, ActionStatus.withdrawn, ActionStatus.failed, ActionStatus.attested}
+    {
+        ActionStatus.cancelled,
+        ActionStatus.withdrawn,
+        ActionStatus.failed,
+        ActionStatus.attested,
+        ActionStatus.applied,
+    }
 )
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from corpactions.models.types import UTCDateTime, utcnow
@@ -31,4 +31,19 @@ class InstrumentBase(SQLModel):
 
 class Instrument(InstrumentBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class InstrumentSymbol(SQLModel, table=True):
+    """A ticker an instrument trades under from a date (``valid_from``; None: before any
+    recorded change). A ticker change (CHAN) writes the new one; the mint never changes, and
+    feed records under any of an instrument's tickers are its records."""
+
+    __table_args__ = (UniqueConstraint("instrument_id", "symbol", name="uq_instrument_symbol"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    instrument_id: int = Field(foreign_key="instrument.id", index=True)
+    symbol: str = Field(index=True, max_length=16)
+    valid_from: date | None = None
+    action_id: int | None = Field(default=None, foreign_key="corporateaction.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,5 +1,5 @@
 """quarantine: every reason, origin, position, format, requeue; versions of unsequenced sources
-ordered by receipt
+ordered by receipt; the tickers an instrument trades under (ticker changes)
 
 Revision ID: 0011
 Revises: 0010
@@ -25,6 +25,22 @@ _UNSEQUENCED = " " * 40 + "|"
 
 
 def upgrade() -> None:
+    op.create_table(
+        'instrumentsymbol',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('instrument_id', sa.Integer(), nullable=False),
+        sa.Column('symbol', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column('valid_from', sa.Date(), nullable=True),
+        sa.Column('action_id', sa.Integer(), nullable=True),
+        sa.Column('created_at', corpactions.models.types.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(['action_id'], ['corporateaction.id'], ),
+        sa.ForeignKeyConstraint(['instrument_id'], ['instrument.id'], ),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('instrument_id', 'symbol', name='uq_instrument_symbol'),
+    )
+    with op.batch_alter_table('instrumentsymbol', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_instrumentsymbol_instrument_id'), ['instrument_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_instrumentsymbol_symbol'), ['symbol'], unique=False)
     with op.batch_alter_table('quarantinedrecord', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reasons', sa.JSON(), nullable=False, server_default='[]'))
         batch_op.add_column(sa.Column('origin', sa.Text(), nullable=True))
@@ -56,6 +72,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('instrumentsymbol', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_instrumentsymbol_symbol'))
+        batch_op.drop_index(batch_op.f('ix_instrumentsymbol_instrument_id'))
+    op.drop_table('instrumentsymbol')
     with op.batch_alter_table('quarantinedrecord', schema=None) as batch_op:
         batch_op.drop_column('requeued_action_id')
         batch_op.drop_column('requeued_at')
