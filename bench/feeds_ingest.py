@@ -97,7 +97,7 @@ def naive(url: str, raw: bytes, limit: int) -> float:
                     currency=record.currency,
                     gross_rate=record.gross_rate,
                     payload_sha256=record.payload_sha256,
-                    sequence_key=record.sequence_key,
+                    sequence_key=record.sequence_key(1),
                     raw_payload=record.raw,
                 )
             )
