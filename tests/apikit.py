@@ -61,7 +61,7 @@ def build_api_data(
                 csv_rows(
                     own(
                         reference="ISSUER-2027-Q1",
-                        ex_date="2027-02-09",
+                        ex_date="2027-02-10",  # T+1: the ex-date is the record date
                         record_date="2027-02-10",
                         pay_date="2027-02-13",
                         gross_rate="0.25",

@@ -179,3 +179,82 @@ def test_a_seev031_chan_with_a_new_ticker_is_a_ticker_change(
         assert str(action.kind) == "ticker_change"
         instrument = session.get(Instrument, action.instrument_id)
     assert instrument is not None and instrument.symbol == "APPL2"
+
+
+def _alpaca_data(**lists: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps({"corporate_actions": lists, "next_page_token": None})
+
+
+def test_alpaca_market_data_every_list_is_an_action_and_a_split_keeps_its_due_bill(
+    registered: str, tmp_path: Path
+) -> None:
+    """The market-data shape (one list per type). Sempra's 2-for-1 split of 2023 as published:
+    record 14 August, payable 21 August, ex 22 August (the business day after), due bill
+    redeemed 23 August; the holders entitled are those at the end of the payable date."""
+    split = {
+        "id": "fs-1",
+        "symbol": "AAPL",
+        "cusip": "037833100",
+        "new_rate": 2,
+        "old_rate": 1,
+        "process_date": "2023-08-22",
+        "ex_date": "2023-08-22",
+        "record_date": "2023-08-14",
+        "payable_date": "2023-08-21",
+        "due_bill_redemption_date": "2023-08-23",
+    }
+    dividend = {
+        "id": "cd-1",
+        "symbol": "MSFT",
+        "cusip": "594918104",
+        "rate": 0.83,
+        "special": False,
+        "foreign": False,
+        "process_date": "2026-12-10",
+        "ex_date": "2026-11-19",
+        "record_date": "2026-11-19",
+        "payable_date": "2026-12-10",
+    }
+    merger = {
+        "id": "cm-1",
+        "acquiree_symbol": "MSFT",
+        "acquiree_cusip": "594918104",
+        "rate": 5.37,
+        "process_date": "2026-07-17",
+        "effective_date": "2026-07-17",
+        "payable_date": "2026-07-17",
+    }
+    payload = _alpaca_data(
+        forward_splits=[split], cash_dividends=[dividend], cash_mergers=[merger], odd_lots=[{}]
+    )
+    report = _ingest(tmp_path, "ca.json", payload, "alpaca-data")
+    assert (report["accepted"], report["quarantined"]) == (3, 1), report
+    with db.session_scope() as session:
+        actions = {a.source_ref: a for a in session.exec(select(CorporateAction))}
+        [odd] = session.exec(select(QuarantinedRecord)).all()
+    assert str(actions["fs-1"].status) == "announced"
+    assert str(actions["cd-1"].kind) == "cash_dividend"
+    assert str(actions["cm-1"].status) == "needs_operator"
+    assert odd.position == "odd_lots 1" and "id is missing" in odd.reason
+    shown = orjson.loads(
+        runner.invoke(app, ["actions", "show", str(actions["fs-1"].id), "--json"]).stdout
+    )
+    assert shown["entitlement"]["rule"] == "deferred"
+    assert shown["entitlement"]["cutoff"] == "2023-08-21"
+    assert shown["details"]["due_bill_redemption_date"] == "2023-08-23"
+
+
+def test_alpaca_market_data_name_change_is_a_ticker_change(registered: str, tmp_path: Path) -> None:
+    change = {
+        "id": "nc-1",
+        "old_symbol": "AAPL",
+        "old_cusip": "037833100",
+        "new_symbol": "APPL2",
+        "new_cusip": "037833999",
+        "process_date": "2026-02-02",
+    }
+    report = _ingest(tmp_path, "ca.json", _alpaca_data(name_changes=[change]), "alpaca-data")
+    assert report["accepted"] == 1, report
+    with db.session_scope() as session:
+        instrument = session.exec(select(Instrument).where(Instrument.mint == MINTS["AAPL"])).one()
+    assert instrument.symbol == "APPL2"

@@ -447,3 +447,52 @@ def test_any_payload_ends_as_stored_plus_quarantined_records_and_nothing_escapes
             assert all(q.reasons and "\x00" not in q.raw_payload for q in stored)
         finally:
             session.rollback()
+
+
+def test_a_polygon_correction_after_the_plan_marks_the_plan_stale_and_keeps_the_snapshot(
+    pg_ledger: str,
+) -> None:
+    from decimal import Decimal
+
+    from corpactions.feeds import polygon
+    from corpactions.models import ActionStatus, Instrument, PayoutPlan, PlanStatus, Snapshot
+
+    with db.session_scope() as session:
+        _register(session)
+        ingest(polygon.parse_page(polygon_page([polygon_dividend()])).records, session=session)
+        action = session.exec(select(CorporateAction)).one()
+        instrument = session.exec(select(Instrument).where(Instrument.symbol == "AAPL")).one()
+        snapshot = Snapshot(
+            instrument_id=instrument.id or 0,
+            action_id=action.id,
+            slot=1,
+            supply=1,
+            account_count=1,
+            owner_count=1,
+            path="x",
+            sha256="0" * 64,
+        )
+        session.add(snapshot)
+        session.flush()
+        session.add(
+            PayoutPlan(
+                action_id=action.id or 0,
+                action_version=1,
+                snapshot_id=snapshot.id or 0,
+                rate_per_share=Decimal("0.26"),
+                gross_pool=1,
+                plan_hash="h",
+                created_by="maker",
+            )
+        )
+        action.status = ActionStatus.planned
+    with db.session_scope() as session:
+        corrected = polygon.parse_page(polygon_page([polygon_dividend(cash_amount=0.27)]))
+        report = ingest(corrected.records, session=session)
+        assert report.amended == 1
+        plan = session.exec(select(PayoutPlan)).one()
+        assert plan.status == PlanStatus.stale and "version 2" in (plan.stale_reason or "")
+        assert session.exec(select(Snapshot)).one().stale_reason is None  # same record date
+        action = session.exec(select(CorporateAction)).one()
+        assert (action.status, action.current_version) == (ActionStatus.snapshotted, 2)
+        assert str(_current(session, "polygon", polygon_dividend()["id"]).gross_rate) == "0.27"

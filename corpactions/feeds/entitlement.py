@@ -93,6 +93,17 @@ def _price(terms: Terms) -> Decimal | None:
     return price if price is not None and price.is_finite() and price > 0 else None
 
 
+def _due_bill(terms: Terms) -> str:
+    """The source's due-bill dates, as words ('' when it gives none)."""
+    details = terms.details if isinstance(terms.details, dict) else {}
+    named = [
+        f"{name.replace('_', ' ')} {details[name]}"
+        for name in ("due_bill_on_date", "due_bill_off_date", "due_bill_redemption_date")
+        if details.get(name)
+    ]
+    return ", ".join(named)
+
+
 def distribution_size(terms: Terms) -> Decimal | None:
     """What the action adds to a holding, as a fraction; None when it cannot be told."""
     if terms.kind in (ActionKind.forward_split, ActionKind.stock_dividend):
@@ -134,6 +145,18 @@ def entitlement(terms: Terms) -> Entitlement:
         )
     size = distribution_size(terms)
     what = str(terms.kind).replace("_", " ")
+    due_bill = _due_bill(terms)
+    if due_bill and (size is None or size >= LARGE):
+        return Entitlement(
+            Rule.deferred,
+            f"a {what} the source gives due-bill dates for ({due_bill}): its ex-date is deferred "
+            "past the payable date (FINRA Rule 11140(b)(2)); a seller between the record date and "
+            "the ex-date owes it to the buyer by the due bill",
+            terms.pay_date or record,
+            "end of the payable date (due bill)"
+            if terms.pay_date
+            else "end of the record date (no payable date given)",
+        )
     if size is not None and size >= LARGE:
         why = (
             f"a {what} of {_percent(size)} (25 % or more): FINRA Rule 11140(b)(2) defers the "

@@ -9,7 +9,7 @@ from dataclasses import replace
 from enum import StrEnum
 from typing import BinaryIO
 
-from corpactions.feeds import alpaca, ownformat, polygon, seev001, seev031
+from corpactions.feeds import alpaca, alpaca_data, ownformat, polygon, seev001, seev031
 from corpactions.feeds.normalized import (
     MalformedPayload,
     NormalizedAction,
@@ -24,6 +24,7 @@ Parser = Callable[[bytes], list[NormalizedAction | Rejected]]
 class FeedFormat(StrEnum):
     polygon = "polygon"
     alpaca = "alpaca"
+    alpaca_data = "alpaca-data"
     seev031 = "seev031"
     seev001 = "seev001"
     csv = "csv"
@@ -33,6 +34,7 @@ class FeedFormat(StrEnum):
 PARSERS: dict[FeedFormat, tuple[str, Parser]] = {
     FeedFormat.polygon: (polygon.SOURCE, lambda raw: polygon.parse_page(raw).records),
     FeedFormat.alpaca: (alpaca.SOURCE, alpaca.parse_announcements),
+    FeedFormat.alpaca_data: (alpaca_data.SOURCE, alpaca_data.parse),
     FeedFormat.seev031: (seev031.SOURCE, seev031.parse_notifications),
     FeedFormat.seev001: (seev001.SOURCE, seev001.parse_notifications),
     FeedFormat.csv: (ownformat.SOURCE, ownformat.parse_csv),
@@ -42,6 +44,7 @@ PARSERS: dict[FeedFormat, tuple[str, Parser]] = {
 SUFFIXES: tuple[tuple[str, FeedFormat], ...] = (
     (".polygon.json", FeedFormat.polygon),
     (".alpaca.json", FeedFormat.alpaca),
+    (".alpaca-data.json", FeedFormat.alpaca_data),
     (".seev001.xml", FeedFormat.seev001),
     (".xml", FeedFormat.seev031),
     (".csv", FeedFormat.csv),
@@ -109,6 +112,8 @@ def reparse_record(fmt: FeedFormat, raw: str) -> list[NormalizedAction | Rejecte
         return each_record(
             [item], source=polygon.SOURCE, parse=polygon.result, reference=lambda _: None
         )
+    if fmt == FeedFormat.alpaca_data:
+        return alpaca_data.parse_items([item])
     if fmt == FeedFormat.alpaca:
         return each_record(
             [item], source=alpaca.SOURCE, parse=alpaca.announcement, reference=lambda _: None

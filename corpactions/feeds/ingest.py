@@ -308,6 +308,7 @@ def _insert_new_actions(
             report.cancelled += 1
         elif kind_status is not None:
             status, reason = kind_status, _kind_reason(current)
+            _notify(current, status, reason)
         else:
             status = (
                 ActionStatus.confirmed
@@ -361,6 +362,20 @@ def _insert_new_actions(
     insert_rows(session, CorporateActionVersion, version_rows)
 
 
+def _notify(record: NormalizedAction, status: ActionStatus, reason: str) -> None:
+    """An event that needs a person is said in the log (the operators' alerting reads it),
+    besides ``status`` and the API."""
+    if status == ActionStatus.needs_operator:
+        log.warning(
+            "corporate action needs an operator",
+            source=record.source,
+            source_ref=record.source_ref,
+            symbol=record.symbol,
+            kind=record.kind.value,
+            reason=reason,
+        )
+
+
 def _kind_reason(record: NormalizedAction) -> str:
     effective = record.effective_date or record.ex_date
     return operator_reason(record.kind, {**record.details, "effective": effective})
@@ -402,6 +417,7 @@ def _settle(session: Session, entry: _Known, now: datetime, report: IngestReport
         action.status = kind_status
         if "record" in current:
             action.status_reason = _kind_reason(current["record"])
+            _notify(current["record"], kind_status, action.status_reason)
     elif action.status in _BY_KIND:  # its kind changed to one that is carried out
         action.status = status or ActionStatus.announced
         action.status_reason = f"amended to version {current['version']}"
