@@ -496,3 +496,19 @@ def test_a_polygon_correction_after_the_plan_marks_the_plan_stale_and_keeps_the_
         action = session.exec(select(CorporateAction)).one()
         assert (action.status, action.current_version) == (ActionStatus.snapshotted, 2)
         assert str(_current(session, "polygon", polygon_dividend()["id"]).gross_rate) == "0.27"
+
+
+def test_an_oversized_provider_response_is_read_no_further_and_quarantined_as_one_record(
+    polygon_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CORPACTIONS_FEED_MAX_BYTES", "2048")
+    get_settings.cache_clear()
+    big = [polygon_dividend(id=f"D{i}") for i in range(60)]
+    assert len(polygon_page(big)) > 2048
+    report = _polygon_pull(big)
+    assert (report.accepted, report.quarantined) == (0, 1)
+    with db.session_scope() as session:
+        [entry] = session.exec(select(QuarantinedRecord)).all()
+    assert "CORPACTIONS_FEED_MAX_BYTES" in entry.reason and entry.position == "page 1"
+    assert entry.origin is not None and entry.origin.startswith("polygon pull at ")
+    assert len(entry.raw_payload) <= 4096

@@ -41,6 +41,21 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+async def _body(response: httpx.Response, max_bytes: int | None) -> bytes:
+    """The response body, read in chunks; past ``max_bytes`` reading stops and what was read
+    (``max_bytes + 1`` bytes) is returned for the caller to refuse, never the whole."""
+    if max_bytes is None:
+        return await response.aread()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            break
+    return b"".join(chunks)[: max_bytes + 1]
+
+
 async def get(
     client: httpx.AsyncClient,
     url: str,
@@ -50,11 +65,15 @@ async def get(
     max_retries: int = 5,
     backoff: float = 0.5,
     max_wait: float = 60.0,
+    max_bytes: int | None = None,
 ) -> bytes:
     delay = backoff
     for attempt in range(max_retries + 1):
         try:
-            response = await client.get(url, params=params, headers=headers)
+            async with client.stream("GET", url, params=params, headers=headers) as response:
+                if response.status_code == 200:
+                    return await _body(response, max_bytes)
+                await response.aread()
         except httpx.TransportError as exc:
             if attempt >= max_retries:
                 raise FeedUnavailable(
@@ -62,8 +81,6 @@ async def get(
                 ) from exc
             wait = delay
         else:
-            if response.status_code == 200:
-                return response.content
             if response.status_code in (401, 403):
                 raise FeedError(
                     f"{url} refused the credentials (HTTP {response.status_code})",

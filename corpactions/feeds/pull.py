@@ -30,7 +30,7 @@ ALPACA_WINDOW_DAYS = 90
 
 
 def _retry(settings: Settings) -> dict[str, Any]:
-    return {"max_retries": settings.feed_max_retries}
+    return {"max_retries": settings.feed_max_retries, "max_bytes": settings.feed_max_bytes}
 
 
 async def _polygon(
