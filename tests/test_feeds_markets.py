@@ -350,6 +350,8 @@ def test_requeue_takes_a_record_in_once_its_instrument_is_registered(
 
 _HOSTILE_TEXT = st.one_of(
     st.text(max_size=30),
+    st.text(min_size=120, max_size=200),  # past the columns' lengths
+    st.sampled_from(["merger", "ticker_change", "other", "cash_dividend", "EURO", "USD"]),
     st.sampled_from(["1e308", "1E+999999999", "-0", "NaN", "Infinity", "0,24", "9" * 40]),
     st.text(alphabet=st.characters(max_codepoint=0x1F), max_size=5),
 )
@@ -363,7 +365,7 @@ _JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
     max_leaves=12,
 )
-_FIELDS = ["ticker", "cash_amount", "record_date", "pay_date", "ex_dividend_date", "id"]
+_FIELDS = ["ticker", "cash_amount", "record_date", "pay_date", "ex_dividend_date", "id", "currency"]
 
 
 @st.composite
@@ -399,7 +401,9 @@ def _payloads(draw: st.DrawFn) -> tuple[str, bytes]:
         good = buffer.getvalue().encode()
     else:
         gross = draw(_HOSTILE_TEXT.map(escape))
-        good = seev031(gross=gross).encode()
+        created = draw(st.one_of(st.just("2026-10-30T09:00:00Z"), _HOSTILE_TEXT.map(escape)))
+        event = draw(st.sampled_from(["DVCA", "MRGR", "CHAN", "ZZZZ"]))
+        good = seev031(gross=gross, created=created, event=event).encode()
     if kind == "spliced":
         at = draw(st.integers(min_value=0, max_value=len(good)))
         good = good[:at] + draw(st.binary(min_size=1, max_size=8)) + good[at:]
@@ -419,7 +423,7 @@ def property_engine(pg_url: str) -> Any:
     truncate_all(pg_url)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(payload=_payloads())
 def test_any_payload_ends_as_stored_plus_quarantined_records_and_nothing_escapes(
     property_engine: Any, payload: tuple[str, bytes]

@@ -387,3 +387,13 @@ def parse_sequence(value: Any, name: str = "sequence") -> str:
         _bad(f"{name} {shown(value)} is longer than {MAX_SEQUENCE} characters")
         return ""
     return text
+
+
+def parse_currency(value: Any, name: str = "currency") -> str | None:
+    """An ISO 4217 code as text ('USD'), None when absent."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value.strip()) != 3 or not value.strip().isalpha():
+        _bad(f"{name} {shown(value)} is not an ISO 4217 code")
+        return None
+    return value.strip().upper()

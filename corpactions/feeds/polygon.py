@@ -21,6 +21,7 @@ from corpactions.feeds.normalized import (
     canonical_json,
     each_record,
     load_json,
+    parse_currency,
     parse_date,
     parse_decimal,
     parse_symbol,
@@ -59,7 +60,7 @@ def dividend(record: dict[str, Any]) -> NormalizedAction:
         ex_date=parse_date(record.get("ex_dividend_date"), "ex_dividend_date"),
         record_date=parse_date(record.get("record_date"), "record_date"),
         pay_date=parse_date(record.get("pay_date"), "pay_date"),
-        currency=(record.get("currency") or None),
+        currency=parse_currency(record.get("currency")),
         gross_rate=parse_decimal(record.get("cash_amount"), "cash_amount"),
         details={
             "special": special,

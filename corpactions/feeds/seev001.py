@@ -18,7 +18,13 @@ from typing import Any
 
 from corpactions.errors import InvalidRecord
 from corpactions.feeds.isoxml import date_of, read_documents, text, ticker
-from corpactions.feeds.normalized import NormalizedAction, Rejected, parse_date, parse_symbol
+from corpactions.feeds.normalized import (
+    NormalizedAction,
+    Rejected,
+    parse_date,
+    parse_sequence,
+    parse_symbol,
+)
 from corpactions.models import ActionKind
 
 SOURCE = "seev001"
@@ -79,7 +85,7 @@ def notification(document: ET.Element, raw: str, created: str | None) -> Normali
         raw=raw,
         function=function,
         record_date=parse_date(date_of(meeting, "EntitlmntFxgDt"), "EntitlmntFxgDt"),
-        sequence=created or "",
+        sequence=parse_sequence(created, "CreDt"),
         details={
             k: v
             for k, v in {

@@ -38,6 +38,7 @@ from corpactions.feeds.normalized import (
     Rejected,
     parse_date,
     parse_decimal,
+    parse_sequence,
     parse_symbol,
 )
 from corpactions.models import ActionKind
@@ -129,7 +130,7 @@ def cancellation(advice: ET.Element, raw: str, created: str | None) -> Normalize
         raw=raw,
         function=function,
         processing_status=_processing_status(general),
-        sequence=created or "",
+        sequence=parse_sequence(created, "CreDt"),
         details={
             "isin": event.isin,
             "event_type": event.code,
@@ -195,7 +196,7 @@ def notification(document: ET.Element, raw: str, created: str | None) -> Normali
         ratio_old=ratio_old,
         fraction_disposition=_text(option, ".//{*}FrctnDspstn/{*}Cd")
         or _text(option, ".//{*}FrctnDspstn"),
-        sequence=created or "",
+        sequence=parse_sequence(created, "CreDt"),
         details={
             "isin": event.isin,
             "official_reference": _text(info, "{*}OffclCorpActnEvtId"),

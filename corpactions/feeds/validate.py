@@ -9,7 +9,7 @@ from decimal import Decimal
 from corpactions.errors import InvalidRecord, MeetingError
 from corpactions.feeds.entitlement import calendar_problems
 from corpactions.feeds.events import CARRIED_OUT
-from corpactions.feeds.normalized import TERMINAL_FUNCTIONS, NormalizedAction
+from corpactions.feeds.normalized import TERMINAL_FUNCTIONS, NormalizedAction, shown
 from corpactions.meetings.agenda import parse_agenda
 from corpactions.models import ActionKind
 
@@ -45,6 +45,17 @@ def _check(action: NormalizedAction, rules: Rules, reasons: list[str]) -> None:
     def bad(reason: str) -> None:
         reasons.append(reason)
 
+    if len(action.source_ref) > 128:
+        bad(f"the reference is {len(action.source_ref)} characters long (at most 128)")
+    if action.currency is not None and not (
+        isinstance(action.currency, str)
+        and len(action.currency) == 3
+        and action.currency.isascii()
+        and action.currency.isalpha()
+    ):
+        bad(f"currency {shown(action.currency)} is not an ISO 4217 code")
+    if action.fraction_disposition is not None and len(action.fraction_disposition) > 8:
+        bad(f"fraction disposition {shown(action.fraction_disposition)} is not a known code")
     if action.symbol not in rules.known_symbols:
         bad(
             f"unknown ticker {action.symbol}: no registered instrument "
@@ -78,7 +89,7 @@ def _check(action: NormalizedAction, rules: Rules, reasons: list[str]) -> None:
             bad("a cash dividend needs a gross or net rate per share")
         if action.currency is None:
             bad("currency is missing")
-        elif action.currency not in rules.currencies:
+        elif len(action.currency) == 3 and action.currency not in rules.currencies:
             bad(
                 f"currency {action.currency} is not supported "
                 f"(only {', '.join(sorted(rules.currencies))})"
