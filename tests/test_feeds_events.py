@@ -41,6 +41,14 @@ def registered(ledger: str) -> str:
     return ledger
 
 
+@pytest.fixture
+def pg_registered(pg_ledger: str) -> str:
+    with db.session_scope() as session:
+        for symbol, mint in MINTS.items():
+            add_instrument(session=session, symbol=symbol, mint=mint)
+    return pg_ledger
+
+
 def _ingest(tmp_path: Path, name: str, payload: bytes, fmt: str) -> dict[str, Any]:
     path = tmp_path / name
     path.write_bytes(payload)
@@ -68,7 +76,7 @@ def _notice(event: str, reference: str) -> bytes:
     ],
 )
 def test_an_iso_event_not_carried_out_needs_an_operator_and_says_what_to_do(
-    registered: str, tmp_path: Path, event: str, kind: str, words: str
+    pg_registered: str, tmp_path: Path, event: str, kind: str, words: str
 ) -> None:
     report = _ingest(tmp_path, "n.xml", _notice(event, f"EVT-{event}"), "seev031")
     assert (report["accepted"], report["quarantined"]) == (1, 0)

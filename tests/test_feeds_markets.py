@@ -62,6 +62,14 @@ def registered(ledger: str) -> str:
     return ledger
 
 
+@pytest.fixture
+def pg_registered(pg_ledger: str) -> str:
+    """PostgreSQL only: it is the ledger that refuses NUL and over-long values outright."""
+    with db.session_scope() as session:
+        _register(session)
+    return pg_ledger
+
+
 def _current(session: Session, source: str, ref: str) -> CorporateActionVersion:
     action = session.exec(
         select(CorporateAction).where(
@@ -197,7 +205,7 @@ GOOD = [own(reference=f"G{i}", gross_rate=f"0.{i + 10}") for i in range(5)]
     ids=["1e308", "1E+999999999", "19-digits", "NUL-ref", "NUL-symbol", "sequence", "huge"],
 )
 def test_a_hostile_csv_value_quarantines_its_row_and_the_good_rows_are_stored(
-    registered: str, tmp_path: Path, row: dict[str, Any], reason: str
+    pg_registered: str, tmp_path: Path, row: dict[str, Any], reason: str
 ) -> None:
     started = time.perf_counter()
     result = _ingest(tmp_path, "f.csv", csv_rows(*GOOD[:2], row, *GOOD[2:]), "csv")
@@ -214,7 +222,9 @@ def test_a_hostile_csv_value_quarantines_its_row_and_the_good_rows_are_stored(
         assert "\\u0000" in entry.raw_payload  # kept, escaped
 
 
-def test_hostile_json_values_quarantine_their_record_only(registered: str, tmp_path: Path) -> None:
+def test_hostile_json_values_quarantine_their_record_only(
+    pg_registered: str, tmp_path: Path
+) -> None:
     deep: Any = "x"
     for _ in range(40):
         deep = [deep]
@@ -251,7 +261,7 @@ def test_hostile_json_values_quarantine_their_record_only(registered: str, tmp_p
     ids=["100k-deep-json", "csv-not-utf8", "xml-with-NUL", "json-with-NUL", "deep-xml"],
 )
 def test_a_file_that_cannot_be_read_is_one_quarantine_entry_and_exit_2(
-    registered: str, tmp_path: Path, payload: bytes, fmt: str
+    pg_registered: str, tmp_path: Path, payload: bytes, fmt: str
 ) -> None:
     result = _ingest(tmp_path, f"f.{fmt}", payload, fmt)
     assert result.exit_code == 2, result.output
@@ -264,7 +274,7 @@ def test_a_file_that_cannot_be_read_is_one_quarantine_entry_and_exit_2(
 
 
 def test_a_file_over_the_size_limit_is_refused_whole_keeping_its_head(
-    registered: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pg_registered: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CORPACTIONS_FEED_MAX_BYTES", "4096")
     get_settings.cache_clear()
@@ -279,7 +289,7 @@ def test_a_file_over_the_size_limit_is_refused_whole_keeping_its_head(
 
 
 def test_a_seev031_with_an_absurd_exponent_is_refused_at_once(
-    registered: str, tmp_path: Path
+    pg_registered: str, tmp_path: Path
 ) -> None:
     started = time.perf_counter()
     result = _ingest(tmp_path, "n.xml", seev031(gross="1E+999999999").encode(), "seev031")
@@ -294,7 +304,9 @@ def test_a_seev031_with_an_absurd_exponent_is_refused_at_once(
 # ----- the quarantine: every reason, origin, position; requeue ----------------------------------
 
 
-def test_a_record_with_several_faults_lists_every_reason(registered: str, tmp_path: Path) -> None:
+def test_a_record_with_several_faults_lists_every_reason(
+    pg_registered: str, tmp_path: Path
+) -> None:
     row = own(
         reference="M1",
         symbol="ZZZZ",
