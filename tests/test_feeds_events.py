@@ -90,6 +90,11 @@ def test_an_iso_event_not_carried_out_needs_an_operator_and_says_what_to_do(
     assert words in reason and "corpactions does not carry it out" in reason
     assert detail.status == "needs_operator" and detail.status_reason == reason
     assert [item.id for item in listed.items] == [action.id]
+    shown_action = orjson.loads(
+        runner.invoke(app, ["actions", "show", str(action.id), "--json"]).stdout
+    )
+    assert shown_action["entitlement"]["rule"] == "none"
+    assert shown_action["entitlement"]["cutoff"] is None
     status = orjson.loads(runner.invoke(app, ["status", "--json"]).stdout)
     [shown] = [a for a in status["open_actions"] if a["id"] == action.id]
     assert shown["status"] == "needs_operator" and words in shown["reason"]

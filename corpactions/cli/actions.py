@@ -134,10 +134,12 @@ def show_action(
     )
     if data.get("entitlement"):
         rule = data["entitlement"]
-        typer.echo(
-            f"entitlement: {rule['rule']} rule, holders at the {rule['basis']}"
-            f"{' ' + str(rule['cutoff']) if rule['cutoff'] else ''}; {rule['why']}"
+        holders = (
+            f"holders at the {rule['basis']} {rule['cutoff']}" if rule["cutoff"] else rule["basis"]
         )
+        typer.echo(f"entitlement: {rule['rule']} rule, {holders}; {rule['why']}")
+    if data["status"] == "needs_operator" and data.get("status_reason"):
+        typer.echo(f"to do: {data['status_reason']}")
     print_table(
         "Versions",
         data["history"],

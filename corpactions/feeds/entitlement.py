@@ -13,6 +13,7 @@
 - ``reverse_split``: the effective (ex) date is a business day and the split takes effect at its
   market open. Entitled: holders at the end of the business day before.
 - ``meeting``: holders at the end of the record date.
+- ``none``: a ticker change or an event kept for an operator: no holders are snapshotted here.
 
 The size of a distribution is what it adds to a holding: (new - old) / old for a split or stock
 dividend, cash / price for a cash dividend. A split under 25 % (6:5) is a small stock
@@ -31,6 +32,15 @@ from corpactions.feeds.calendar import is_business_day, next_business_day, previ
 from corpactions.models import ActionKind
 
 LARGE = Decimal("0.25")
+_ENTITLED = frozenset(
+    {
+        ActionKind.cash_dividend,
+        ActionKind.stock_dividend,
+        ActionKind.forward_split,
+        ActionKind.reverse_split,
+        ActionKind.meeting,
+    }
+)
 T_PLUS_ONE = date(2024, 5, 28)
 """The first US trading day settled T+1: from then on a regular ex-date is the record date."""
 
@@ -40,6 +50,7 @@ class Rule(StrEnum):
     deferred = "deferred"
     reverse_split = "reverse_split"
     meeting = "meeting"
+    none = "none"
 
 
 class Terms(Protocol):
@@ -125,6 +136,19 @@ def _percent(size: Decimal) -> str:
 def entitlement(terms: Terms) -> Entitlement:
     """The rule that applies to ``terms``, why, and the day whose closing holders are entitled."""
     record = terms.record_date or terms.effective_date
+    if terms.kind not in _ENTITLED:
+        what = str(terms.kind).replace("_", " ")
+        return Entitlement(
+            Rule.none,
+            f"a {what}: corpactions takes no holder snapshot for it"
+            + (
+                " (the instrument's symbol changes)"
+                if terms.kind == ActionKind.ticker_change
+                else " (an operator handles it)"
+            ),
+            None,
+            "no entitlement computed",
+        )
     if terms.kind == ActionKind.meeting:
         return Entitlement(
             Rule.meeting,
