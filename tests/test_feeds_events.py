@@ -164,6 +164,19 @@ def test_a_future_ticker_change_takes_effect_on_its_day(registered: str, tmp_pat
         assert renamed == [(aapl.id, "AAPL", "APPL2")]
 
 
+def test_a_future_ticker_change_cancelled_before_its_day_never_takes_effect(
+    registered: str, tmp_path: Path
+) -> None:
+    _ingest(tmp_path, "chan.json", _ticker_change("2099-06-01"), "json")
+    cancel = orjson.loads(_ticker_change("2099-06-01"))[0]
+    cancel["function"] = "CANC"
+    _ingest(tmp_path, "canc.json", orjson.dumps([cancel]), "json")
+    with db.session_scope() as session:
+        action = session.exec(select(CorporateAction)).one()
+        assert str(action.status) == "cancelled"
+        assert apply_ticker_changes(session, date(2099, 6, 2)) == []
+
+
 def test_a_ticker_change_to_another_instruments_symbol_is_refused(
     registered: str, tmp_path: Path
 ) -> None:

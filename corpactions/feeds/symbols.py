@@ -85,8 +85,10 @@ def apply_ticker_changes(session: Session, today: date) -> list[tuple[int, str, 
     latest: dict[int, InstrumentSymbol] = {}
     for row in session.exec(
         select(InstrumentSymbol)
+        .join(CorporateAction, col(CorporateAction.id) == col(InstrumentSymbol.action_id))
         .where(
-            col(InstrumentSymbol.valid_from) <= today, col(InstrumentSymbol.action_id).is_not(None)
+            col(InstrumentSymbol.valid_from) <= today,
+            CorporateAction.status == ActionStatus.applied,  # a cancelled change never applies
         )
         .order_by(col(InstrumentSymbol.valid_from), col(InstrumentSymbol.id))
     ):
