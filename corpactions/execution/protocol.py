@@ -48,6 +48,7 @@ from corpactions.execution.batching import (
     inspect_recipients,
     instructions,
     pack,
+    stored_transaction_problem,
 )
 from corpactions.execution.crashpoints import crash_point
 from corpactions.logs import get_logger
@@ -403,11 +404,20 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-async def _send(rpc: Rpc, session_factory: SessionFactory, batch_id: int) -> None:
+async def _send(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: Context) -> None:
     with session_factory() as session:
         batch = session.get(PayoutBatch, batch_id)
         assert batch is not None and batch.signed_tx is not None
         signed = batch.signed_tx
+        problem = stored_transaction_problem(
+            signed, _specs(session, batch), mint=ctx.mint, treasury=ctx.treasury
+        )
+        if problem is not None:
+            raise PlanError(
+                f"batch {batch.seq} of plan {batch.plan_id} is not sent: {problem}",
+                hint="ledgers written before the program-id fix are not migrated; see the "
+                "README's upgrade note",
+            )
     try:
         await rpc.send_raw(signed, skip_preflight=True)
     except TransactionRejected as exc:  # refused outright (e.g. blockhash unknown): nothing landed
@@ -617,9 +627,9 @@ async def advance_batch(
         await _sign(rpc, session_factory, batch_id, ctx)
         with session_factory() as session:
             if BatchStatus(session.get(PayoutBatch, batch_id).status) == BatchStatus.signed:
-                await _send(rpc, session_factory, batch_id)
+                await _send(rpc, session_factory, batch_id, ctx)
     elif status == BatchStatus.signed:
-        await _send(rpc, session_factory, batch_id)
+        await _send(rpc, session_factory, batch_id, ctx)
     elif status == BatchStatus.sent:
         await _check(rpc, session_factory, batch_id, ctx)
     with session_factory() as session:
