@@ -196,6 +196,7 @@ def stored_transaction_problem(
         return "the stored transaction does not decode"
     keys = list(message.account_keys)
     destinations: list[Pubkey] = []
+    amounts: list[int] = []
     source_ok = True
     for ix in message.instructions:
         program = keys[ix.program_id_index]
@@ -205,6 +206,7 @@ def stored_transaction_problem(
         if program in layout.TOKEN_PROGRAMS and data and data[0] in _TOKEN_DESTINATION:
             accounts = bytes(ix.accounts)
             destinations.append(keys[accounts[_TOKEN_DESTINATION[data[0]]]])
+            amounts.append(int.from_bytes(data[1:9], "little"))
             if data[0] == 12 and treasury is not None and keys[accounts[0]] != treasury:
                 source_ok = False
     if not source_ok:
@@ -228,4 +230,6 @@ def stored_transaction_problem(
                 "(derived by a build with another program id?)"
             )
         return f"it pays {len(destinations)} accounts for {len(specs)} lines"
+    if amounts != [spec.amount for spec in specs]:
+        return "its amounts are not the lines' amounts"
     return None

@@ -51,6 +51,13 @@ from corpactions.execution.batching import (
     stored_transaction_problem,
 )
 from corpactions.execution.crashpoints import crash_point
+from corpactions.execution.proofs import (
+    PlanTampered,
+    approved,
+    check_line_count,
+    mark_tampered,
+    tamper_reason,
+)
 from corpactions.logs import get_logger
 from corpactions.models import (
     ActionStatus,
@@ -135,6 +142,13 @@ FINISHED = (PlanStatus.reconciled, PlanStatus.attested)
 
 
 def _check_executable(session: Session, plan: PayoutPlan) -> None:
+    if plan.status == PlanStatus.tampered:
+        raise PlanTampered(f"plan {plan.id} is tampered: {plan.stale_reason}")
+    if plan.status == PlanStatus.discrepancy:
+        raise PlanError(
+            f"plan {plan.id} disagrees with the chain and is not attested: {plan.stale_reason}",
+            hint=f"see the report in 'corpactions payouts show {plan.id} --json' (reconciliation)",
+        )
     if plan.status in FINISHED:
         return  # paid already; running again only completes the attestation
     if plan.status not in (PlanStatus.approved, PlanStatus.executing):
@@ -278,19 +292,28 @@ async def plan_batches(
 # ----- one batch ------------------------------------------------------------------------------
 
 
-def _specs(session: Session, batch: PayoutBatch) -> list[LineSpec]:
+def _proven_specs(session: Session, batch: PayoutBatch) -> tuple[list[LineSpec], str | None]:
+    """The batch's lines as transfer specs, each proven against the approved root first; a
+    failure marks the plan tampered (committed with the session) and is returned instead."""
     lines = session.exec(
         select(PayoutLine).where(PayoutLine.batch_id == batch.id).order_by(col(PayoutLine.owner))
     ).all()
-    return [
+    plan = session.get(PayoutPlan, batch.plan_id)
+    assert plan is not None
+    reason = tamper_reason(session, plan, lines)
+    if reason is not None:
+        return [], f"plan {batch.plan_id} batch {batch.seq}: {reason}"
+    specs = [
         LineSpec(
             line.id or 0,
             line.owner,
             line.amount_due,
             create=line.status_reason == "create USDC account",
+            destination=Pubkey.from_string(line.account or ""),
         )
         for line in lines
     ]
+    return specs, None
 
 
 async def _unit_price(rpc: Rpc, cap: int) -> int:
@@ -310,9 +333,11 @@ async def _sign(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: C
     with session_factory() as session:
         batch = session.get(PayoutBatch, batch_id)
         assert batch is not None
-        specs = _specs(session, batch)
+        specs, tampered = _proven_specs(session, batch)
         attempt = batch.attempt + 1
         plan_id, seq = batch.plan_id, batch.seq
+    if tampered:
+        raise PlanTampered(tampered)  # nothing of this batch is signed
     payer = ctx.authority.pubkey()
     memo = MEMO_TEMPLATE.format(plan=plan_id, batch=seq, attempt=attempt)
     price = await _unit_price(rpc, ctx.settings.compute_unit_price_cap)
@@ -409,15 +434,20 @@ async def _send(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: C
         batch = session.get(PayoutBatch, batch_id)
         assert batch is not None and batch.signed_tx is not None
         signed = batch.signed_tx
-        problem = stored_transaction_problem(
-            signed, _specs(session, batch), mint=ctx.mint, treasury=ctx.treasury
-        )
-        if problem is not None:
-            raise PlanError(
-                f"batch {batch.seq} of plan {batch.plan_id} is not sent: {problem}",
-                hint="ledgers written before the program-id fix are not migrated; see the "
-                "README's upgrade note",
+        specs, tampered = _proven_specs(session, batch)
+        problem = None
+        if not tampered:
+            problem = stored_transaction_problem(
+                signed, specs, mint=ctx.mint, treasury=ctx.treasury
             )
+    if tampered:
+        raise PlanTampered(tampered)  # the stored attempt is not broadcast
+    if problem is not None:
+        raise PlanError(
+            f"batch {batch.seq} of plan {batch.plan_id} is not sent: {problem}",
+            hint="ledgers written before the program-id fix are not migrated; see the "
+            "README's upgrade note",
+        )
     try:
         await rpc.send_raw(signed, skip_preflight=True)
     except TransactionRejected as exc:  # refused outright (e.g. blockhash unknown): nothing landed
@@ -569,21 +599,28 @@ async def _check_many(
         batch_id: int, signature: str, last_valid: int, signed: bytes | None, status: Any
     ) -> None:
         async with gate:
-            if status is not None:
-                if status.err is not None:
-                    await _failed(
-                        session_factory,
-                        batch_id,
-                        f"failed on chain in slot {status.slot}: {status.err}",
-                    )
-                elif "Finalized" in str(status.confirmation_status):
-                    await _finalize(
-                        rpc, session_factory, batch_id, signature, int(status.slot), ctx
-                    )
-                return
-            if finalized_height > last_valid:
-                _expire(session_factory, batch_id, signature)
-                return
+            # One node's status answer never decides: an error or a success is taken from the
+            # transaction as the chain finalized it, and an expiry only once the finalized chain
+            # is past the attempt's last valid block and has no such transaction.
+            says_final = status is not None and "Finalized" in str(status.confirmation_status)
+            past = finalized_height > last_valid
+            if says_final or past or status is None:
+                landed = await _finalized_transaction(rpc, signature)
+                if landed is not None:
+                    slot, err = landed
+                    if err is None:
+                        await _finalize(rpc, session_factory, batch_id, signature, slot, ctx)
+                    else:
+                        await _failed(
+                            session_factory, batch_id, f"failed on chain in slot {slot}: {err}"
+                        )
+                    return
+                if past:
+                    _expire(session_factory, batch_id, signature)
+                    return
+            if status is not None and not says_final:
+                return  # processed or confirmed: wait for finality
+            # unknown, or "finalized" yet not readable at finalized: send the same bytes again
             if signed is not None:
                 with contextlib.suppress(TransactionRejected):
                     await rpc.send_raw(
@@ -593,6 +630,20 @@ async def _check_many(
     await asyncio.gather(
         *(decide(*item, status) for item, status in zip(sent, statuses, strict=True))
     )
+
+
+async def _finalized_transaction(rpc: Rpc, signature: str) -> tuple[int, Any] | None:
+    """(slot, err) of the transaction as the chain finalized it, or None if it has none."""
+    tx = await rpc.call_json(
+        "getTransaction",
+        [
+            signature,
+            {"encoding": "json", "commitment": "finalized", "maxSupportedTransactionVersion": 0},
+        ],
+    )
+    if not isinstance(tx, dict) or not isinstance(tx.get("meta"), dict):
+        return None
+    return int(tx.get("slot") or 0), tx["meta"].get("err")
 
 
 def _expire(session_factory: SessionFactory, batch_id: int, signature: str) -> None:
@@ -691,6 +742,15 @@ def begin_execution(session_factory: SessionFactory, plan_id: int) -> None:
         if plan is None:
             raise PlanError(f"no payout plan {plan_id}")
         _check_executable(session, plan)
+        tampered = None
+        if plan.status in (PlanStatus.approved, PlanStatus.executing):
+            try:
+                approved(session, plan)
+                tampered = check_line_count(session, plan)
+            except PlanTampered as exc:
+                tampered = exc.message
+            if tampered:
+                mark_tampered(session, plan, tampered)
         if plan.status == PlanStatus.approved:
             plan.status = PlanStatus.executing
             session.add(plan)
@@ -698,6 +758,8 @@ def begin_execution(session_factory: SessionFactory, plan_id: int) -> None:
             if action is not None:
                 action.status = ActionStatus.paying
                 session.add(action)
+    if tampered:
+        raise PlanTampered(f"plan {plan_id}: {tampered}")
 
 
 async def execute_plan_async(
