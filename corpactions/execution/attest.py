@@ -1,8 +1,9 @@
 """After the last batch: reconcile the plan against the chain, then attest its ledger by memo.
 
 The ledger is a CSV file (header: plan id and plan hash; one row per line, sorted by owner:
-owner, amount due, status, signature, slot); its sha256 is written on chain in a memo signed by
-the payout authority, and the file is kept under the data dir so anyone can recompute the hash.
+owner, amount due, status, signature, slot); the plan's Merkle root and the file's sha256 are
+written on chain in a memo signed by the payout authority, and the file is kept under the data
+dir so anyone can recompute the hash (and any holder check its line against the root).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlmodel import col, func, select
 
 from corpactions.chain import tokens
 from corpactions.chain.rpc import Rpc
+from corpactions.execution.reconcile import reconcile_from_chain
 from corpactions.logs import get_logger
 from corpactions.models import (
     ActionStatus,
@@ -30,6 +32,7 @@ from corpactions.models import (
     PayoutPlan,
     PlanStatus,
 )
+from corpactions.payouts.verify import memo_text
 
 log = get_logger(__name__)
 
@@ -72,20 +75,31 @@ async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) ->
             )
             return
         if plan.status == PlanStatus.executing:
-            plan.reconciliation = {
-                "verified_from": "USDC balance deltas of every finalized transaction",
-                "paid_lines": report.paid_lines,
-                "paid_total": report.paid_total,
-                "treasury_outflow": report.paid_total,
-                "planned_to_send": plan.sent_total,
-                "held_for_claim": report.held_total,
-                "transactions": report.batches,
-                "fees_lamports": report.fees,
-                "reconciled_at": datetime.now(UTC).isoformat(),
-            }
+            treasury = str(ctx.treasury) if ctx.treasury is not None else None
+            chain = await reconcile_from_chain(
+                rpc, session, plan, mint=str(ctx.mint), treasury=treasury
+            )
+            plan.reconciliation = {**chain, "fees_lamports": report.fees}
+            if not chain["matches"]:
+                failed = [name for name, (a, b) in chain["checks"].items() if a != b]
+                plan.status = PlanStatus.discrepancy
+                plan.stale_reason = (
+                    f"{chain['difference_count']} line difference(s) between ledger and chain"
+                    + (f"; failed checks: {', '.join(failed)}" if failed else "")
+                )
+                session.add(plan)
+                log.error(
+                    "plan disagrees with the chain; not attested",
+                    plan=plan_id,
+                    reason=plan.stale_reason,
+                    differences=chain["differences"][:5],
+                )
+                return
             plan.status = PlanStatus.reconciled
             plan.paid_at = datetime.now(UTC)
             session.add(plan)
+        if plan.status == PlanStatus.discrepancy:
+            return
         stock_unchecked = plan.asset == "stock" and "split_check" not in plan.reconciliation
     if stock_unchecked:  # a split's new tokens: read every holder's balance and supply again
         from corpactions.corporate.splits import verify_split
@@ -103,6 +117,7 @@ async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) ->
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         previous = plan.attestation_signature
+        root = plan.plan_hash
         previous_last_valid = int(plan.inputs.get("attestation_last_valid", 0))
 
     def record(signature: str, last_valid: int) -> bool:
@@ -123,7 +138,7 @@ async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) ->
     landed = await publish_memo(
         rpc,
         ctx.authority,
-        f"corpactions attest plan {plan_id} ledger sha256 {digest}",
+        memo_text(plan_id, root, digest),
         previous=previous,
         previous_last_valid=previous_last_valid,
         record=record,
@@ -150,13 +165,16 @@ async def publish_memo(
     nothing (the next run looks at that attempt instead).
     """
     if previous is not None:
-        status = (
-            await rpc.signature_statuses([Signature.from_string(previous)], search_history=True)
-        )[0]
+        earlier = Signature.from_string(previous)
+        status = (await rpc.signature_statuses([earlier], search_history=True))[0]
         if status is not None and status.err is None:
             return previous
         if await rpc.block_height("finalized") <= previous_last_valid:
             return None  # may still land; look again on the next run
+        # past its last valid block: re-sign only if the finalized chain has no such memo
+        landed = await rpc.transaction_status(earlier, "finalized")
+        if landed is not None and landed.err is None:
+            return previous
     blockhash = await rpc.latest_blockhash()
     memo = tokens.memo(text, (authority.pubkey(),))
     tx = Transaction([authority], Message([memo], authority.pubkey()), blockhash.blockhash)
