@@ -8,8 +8,8 @@ which run unchanged on PostgreSQL and SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,9 @@ from corpactions.config import get_settings, normalize_database_url
 from corpactions.errors import LedgerError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+"""What workers and commands pass around to open a ledger session: ``session_scope`` itself, or
+a test's own."""
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

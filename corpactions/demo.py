@@ -65,7 +65,8 @@ def run_demo(
     from corpactions.chain import layout
     from corpactions.chain.rpc import Rpc
     from corpactions.execution.approval import approve
-    from corpactions.execution.protocol import Report, execute_plan
+    from corpactions.execution.protocol import execute_plan
+    from corpactions.execution.report import Report
     from corpactions.feeds.ingest import ingest
     from corpactions.feeds.polygon import parse_page
     from corpactions.instruments import add_instrument

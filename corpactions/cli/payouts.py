@@ -16,7 +16,7 @@ from corpactions.logs import get_logger
 from corpactions.models import PayoutPlan
 
 if TYPE_CHECKING:
-    from corpactions.execution.protocol import Report
+    from corpactions.execution.report import Report
 
 log = get_logger(__name__)
 

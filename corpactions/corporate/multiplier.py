@@ -38,9 +38,9 @@ from corpactions.chain.keys import load_keypair
 from corpactions.chain.rpc import Rpc, TransactionRejected
 from corpactions.config import Settings, get_settings
 from corpactions.corporate.common import action_in_force, reverse_split_refused
+from corpactions.db import SessionFactory
 from corpactions.errors import MultiplierChanged, NotFound, PendingMultiplier, PlanError
 from corpactions.execution.crashpoints import crash_point
-from corpactions.execution.protocol import SessionFactory
 from corpactions.logs import get_logger
 from corpactions.models import (
     ActionKind,

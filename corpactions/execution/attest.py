@@ -24,7 +24,9 @@ from sqlmodel import col, func, select
 
 from corpactions.chain import tokens
 from corpactions.chain.rpc import Rpc
+from corpactions.corporate.splits import verify_split
 from corpactions.execution.reconcile import reconcile_from_chain
+from corpactions.execution.report import summarize
 from corpactions.logs import get_logger
 from corpactions.models import (
     ActionStatus,
@@ -32,6 +34,7 @@ from corpactions.models import (
     PayoutPlan,
     PlanStatus,
 )
+from corpactions.payouts.plan import load_lines
 from corpactions.payouts.verify import memo_text
 
 log = get_logger(__name__)
@@ -59,9 +62,6 @@ def ledger_path(data_dir: Path, plan_id: int, digest: str) -> Path:
 
 
 async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) -> None:
-    from corpactions.execution.protocol import summarize
-    from corpactions.payouts.plan import load_lines
-
     with session_factory() as session:
         plan = session.get(PayoutPlan, plan_id)
         assert plan is not None
@@ -102,8 +102,6 @@ async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) ->
             return
         stock_unchecked = plan.asset == "stock" and "split_check" not in plan.reconciliation
     if stock_unchecked:  # a split's new tokens: read every holder's balance and supply again
-        from corpactions.corporate.splits import verify_split
-
         await verify_split(plan_id, session_factory=session_factory, settings=ctx.settings)
     with session_factory() as session:
         plan = session.get(PayoutPlan, plan_id)

@@ -39,8 +39,10 @@ from sqlmodel import Session, col, func, select
 from corpactions.chain.keys import load_keypair
 from corpactions.chain.rpc import Rpc, TransactionRejected
 from corpactions.config import Settings, get_settings
+from corpactions.db import SessionFactory
 from corpactions.errors import ChainError, PlanError, TransientRpcError
 from corpactions.execution.approval import treasury_address
+from corpactions.execution.attest import finish_plan
 from corpactions.execution.batching import (
     MAX_COMPUTE_UNITS,
     MEMO_TEMPLATE,
@@ -58,6 +60,7 @@ from corpactions.execution.proofs import (
     mark_tampered,
     tamper_reason,
 )
+from corpactions.execution.report import Report, summarize
 from corpactions.logs import get_logger
 from corpactions.models import (
     ActionStatus,
@@ -73,30 +76,11 @@ from corpactions.models import (
 from corpactions.models.types import utcnow
 
 log = get_logger(__name__)
-SessionFactory = Callable[[], Any]
 LIVE = (BatchStatus.planned, BatchStatus.signed, BatchStatus.sent, BatchStatus.expired)
 LINES = PayoutLine.__table__  # type: ignore[attr-defined]
 CONCURRENT_BATCHES = 16
 CHECK_CHUNK = 256  # getSignatureStatuses takes at most 256 signatures
 """Batches advanced at once: their RPC calls overlap; ledger writes stay one at a time."""
-
-
-@dataclass
-class Report:
-    plan_id: int
-    status: str = ""
-    batches: int = 0
-    paid_lines: int = 0
-    paid_total: int = 0
-    held_lines: int = 0
-    held_total: int = 0
-    failed_lines: int = 0
-    open_lines: int = 0
-    fees: int = 0
-    attempts: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
 
 
 @dataclass
@@ -676,15 +660,20 @@ async def advance_batch(
         status = BatchStatus(batch.status)
     if status in (BatchStatus.planned, BatchStatus.expired):
         await _sign(rpc, session_factory, batch_id, ctx)
-        with session_factory() as session:
-            if BatchStatus(session.get(PayoutBatch, batch_id).status) == BatchStatus.signed:
-                await _send(rpc, session_factory, batch_id, ctx)
+        if _batch_status(session_factory, batch_id) == BatchStatus.signed:
+            await _send(rpc, session_factory, batch_id, ctx)
     elif status == BatchStatus.signed:
         await _send(rpc, session_factory, batch_id, ctx)
     elif status == BatchStatus.sent:
         await _check(rpc, session_factory, batch_id, ctx)
+    return _batch_status(session_factory, batch_id)
+
+
+def _batch_status(session_factory: SessionFactory, batch_id: int) -> BatchStatus:
     with session_factory() as session:
-        return BatchStatus(session.get(PayoutBatch, batch_id).status)
+        batch = session.get(PayoutBatch, batch_id)
+        assert batch is not None
+        return BatchStatus(batch.status)
 
 
 # ----- the whole plan --------------------------------------------------------------------------
@@ -698,41 +687,6 @@ def _live_batches(session: Session, plan_id: int) -> list[tuple[int, str]]:
         .order_by(col(PayoutBatch.seq))
     ).all()
     return [(batch_id or 0, str(status)) for batch_id, status in rows]
-
-
-def summarize(session: Session, plan_id: int) -> Report:
-    """Where a plan's payment stands: one grouped count and sum over its lines, and totals over
-    its batches (cheap enough to run on every progress tick)."""
-    report = Report(plan_id=plan_id)
-    plan = session.get(PayoutPlan, plan_id)
-    report.status = str(plan.status) if plan else "missing"
-    by_status = {
-        str(status): (int(count), int(total))
-        for status, count, total in session.exec(
-            select(
-                PayoutLine.status, func.count(), func.coalesce(func.sum(PayoutLine.amount_due), 0)
-            )
-            .where(PayoutLine.plan_id == plan_id)
-            .group_by(col(PayoutLine.status))
-        ).all()
-    }
-    report.paid_lines, report.paid_total = by_status.get(LineStatus.paid, (0, 0))
-    report.held_lines, report.held_total = by_status.get(LineStatus.held_for_claim, (0, 0))
-    report.failed_lines = by_status.get(LineStatus.failed, (0, 0))[0]
-    report.open_lines = sum(
-        by_status.get(s, (0, 0))[0] for s in (LineStatus.pending, LineStatus.batched)
-    )
-    finalized, fees, attempts = session.exec(
-        select(
-            func.coalesce(
-                func.sum(sa.case((col(PayoutBatch.status) == BatchStatus.finalized, 1), else_=0)), 0
-            ),
-            func.coalesce(func.sum(PayoutBatch.fee), 0),
-            func.coalesce(func.sum(PayoutBatch.attempt), 0),
-        ).where(PayoutBatch.plan_id == plan_id)
-    ).one()
-    report.batches, report.fees, report.attempts = int(finalized), int(fees or 0), int(attempts)
-    return report
 
 
 def begin_execution(session_factory: SessionFactory, plan_id: int) -> None:
@@ -779,6 +733,8 @@ async def execute_plan_async(
             await plan_batches(rpc, session_factory, plan_id, ctx)
             with session_factory() as session:
                 current = session.get(PayoutPlan, plan_id)
+                if current is None:
+                    raise PlanError(f"no payout plan {plan_id}")
                 _check_executable(session, current)
                 live = [] if current.status in FINISHED else _live_batches(session, plan_id)
             if not live:
@@ -815,8 +771,6 @@ async def execute_plan_async(
                     hint="run 'corpactions payouts execute' again: it resumes where it stopped",
                 )
             await asyncio.sleep(poll_seconds)
-        from corpactions.execution.attest import finish_plan
-
         await finish_plan(rpc, session_factory, plan_id, ctx)
     with session_factory() as session:
         return summarize(session, plan_id)
