@@ -18,7 +18,6 @@ import polars as pl
 import sqlalchemy as sa
 from solders.keypair import Keypair
 from solders.message import Message
-from solders.signature import Signature
 from solders.transaction import Transaction
 from sqlmodel import col, func, select
 
@@ -27,6 +26,7 @@ from corpactions.chain.rpc import Rpc
 from corpactions.corporate.splits import verify_split
 from corpactions.execution.reconcile import reconcile_from_chain
 from corpactions.execution.report import summarize
+from corpactions.execution.sendonce import Attempt, fate, settle
 from corpactions.logs import get_logger
 from corpactions.models import (
     ActionStatus,
@@ -163,16 +163,12 @@ async def publish_memo(
     nothing (the next run looks at that attempt instead).
     """
     if previous is not None:
-        earlier = Signature.from_string(previous)
-        status = (await rpc.signature_statuses([earlier], search_history=True))[0]
-        if status is not None and status.err is None:
+        found = await fate(rpc, Attempt(previous, previous_last_valid))
+        if found.succeeded:
             return previous
-        if await rpc.block_height("finalized") <= previous_last_valid:
+        if found.state == "pending":
             return None  # may still land; look again on the next run
-        # past its last valid block: re-sign only if the finalized chain has no such memo
-        landed = await rpc.transaction_status(earlier, "finalized")
-        if landed is not None and landed.err is None:
-            return previous
+        # expired unlanded, or landed with an error: a new attempt
     blockhash = await rpc.latest_blockhash()
     memo = tokens.memo(text, (authority.pubkey(),))
     tx = Transaction([authority], Message([memo], authority.pubkey()), blockhash.blockhash)
@@ -180,8 +176,10 @@ async def publish_memo(
         log.info("another executor is attesting this record; nothing sent", memo=text)
         return None
     signature = await rpc.send_raw(bytes(tx), skip_preflight=True)
-    await rpc.wait_landed([signature], timeout=120)
-    return str(signature)
+    landed = await settle(
+        rpc, Attempt(str(signature), blockhash.last_valid_block_height, bytes(tx))
+    )
+    return str(signature) if landed.succeeded else None
 
 
 def record_attempt(

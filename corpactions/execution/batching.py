@@ -93,7 +93,9 @@ def instructions(
                     payer, owner, mint, layout.TOKEN_PROGRAM_ID
                 )
             )
-        destination = tokens.associated_token_address(owner, mint, layout.TOKEN_PROGRAM_ID)
+        destination = spec.destination or tokens.associated_token_address(
+            owner, mint, layout.TOKEN_PROGRAM_ID
+        )
         if treasury is None:  # new stock tokens: the payer is the mint authority
             out.append(tokens.mint_to_checked(mint, destination, payer, spec.amount, decimals))
         else:

@@ -20,7 +20,6 @@ tasks run ``advance_batch`` per batch, and any number of restarts converge on th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +30,6 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
-from solders.signature import Signature
 from solders.transaction import Transaction
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
@@ -61,6 +59,7 @@ from corpactions.execution.proofs import (
     tamper_reason,
 )
 from corpactions.execution.report import Report, summarize
+from corpactions.execution.sendonce import Attempt, Fate, fates
 from corpactions.logs import get_logger
 from corpactions.models import (
     ActionStatus,
@@ -571,63 +570,23 @@ async def _check_many(
         ]
     if not sent:
         return
-    # The finalized height is read *before* the statuses: a transaction that landed at or
-    # below lastValidBlockHeight is then certain to show in the status lookup that follows.
-    finalized_height = await rpc.block_height("finalized")
-    statuses = await rpc.signature_statuses(
-        [Signature.from_string(sig) for _, sig, _, _ in sent], search_history=True
+    found = await fates(
+        rpc, [Attempt(sig, last_valid, signed) for _, sig, last_valid, signed in sent]
     )
-    gate = asyncio.Semaphore(CONCURRENT_BATCHES)
 
-    async def decide(
-        batch_id: int, signature: str, last_valid: int, signed: bytes | None, status: Any
-    ) -> None:
-        async with gate:
-            # One node's status answer never decides: an error or a success is taken from the
-            # transaction as the chain finalized it, and an expiry only once the finalized chain
-            # is past the attempt's last valid block and has no such transaction.
-            says_final = status is not None and "Finalized" in str(status.confirmation_status)
-            past = finalized_height > last_valid
-            if says_final or past or status is None:
-                landed = await _finalized_transaction(rpc, signature)
-                if landed is not None:
-                    slot, err = landed
-                    if err is None:
-                        await _finalize(rpc, session_factory, batch_id, signature, slot, ctx)
-                    else:
-                        await _failed(
-                            session_factory, batch_id, f"failed on chain in slot {slot}: {err}"
-                        )
-                    return
-                if past:
-                    _expire(session_factory, batch_id, signature)
-                    return
-            if status is not None and not says_final:
-                return  # processed or confirmed: wait for finality
-            # unknown, or "finalized" yet not readable at finalized: send the same bytes again
-            if signed is not None:
-                with contextlib.suppress(TransactionRejected):
-                    await rpc.send_raw(
-                        signed, skip_preflight=True
-                    )  # same bytes: lands at most once
+    async def settle(batch_id: int, signature: str, result: Fate) -> None:
+        if result.state == "landed" and result.err is None:
+            await _finalize(rpc, session_factory, batch_id, signature, result.slot, ctx)
+        elif result.state == "landed":
+            await _failed(
+                session_factory, batch_id, f"failed on chain in slot {result.slot}: {result.err}"
+            )
+        elif result.state == "expired":
+            _expire(session_factory, batch_id, signature)
 
     await asyncio.gather(
-        *(decide(*item, status) for item, status in zip(sent, statuses, strict=True))
+        *(settle(b, sig, r) for (b, sig, _, _), r in zip(sent, found, strict=True))
     )
-
-
-async def _finalized_transaction(rpc: Rpc, signature: str) -> tuple[int, Any] | None:
-    """(slot, err) of the transaction as the chain finalized it, or None if it has none."""
-    tx = await rpc.call_json(
-        "getTransaction",
-        [
-            signature,
-            {"encoding": "json", "commitment": "finalized", "maxSupportedTransactionVersion": 0},
-        ],
-    )
-    if not isinstance(tx, dict) or not isinstance(tx.get("meta"), dict):
-        return None
-    return int(tx.get("slot") or 0), tx["meta"].get("err")
 
 
 def _expire(session_factory: SessionFactory, batch_id: int, signature: str) -> None:
