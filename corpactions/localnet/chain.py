@@ -19,7 +19,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from solders import system_program, sysvar
@@ -66,6 +66,15 @@ def _builtin_owners(svm: LiteSVM) -> set[Pubkey]:
         if account is not None:
             owners.add(account.owner)
     return owners
+
+
+class ChainObserver(Protocol):
+    """Told of every landed transaction and every closed block, under the chain lock (the
+    websocket PubSub hub)."""
+
+    def landed(self, record: TxRecord) -> None: ...
+
+    def advanced(self, closed: Block) -> None: ...
 
 
 class StateFileError(ValueError):
@@ -188,6 +197,7 @@ class LocalChain:
         self._blocks: OrderedDict[int, Block] = OrderedDict()
         self._by_address: dict[str, list[str]] = {}
         self._order: dict[str, int] = {}
+        self.observers: list[ChainObserver] = []
         self.genesis_hash = str(self.svm.latest_blockhash())
         self._add_native_mints()
         if state_path is not None and state_path.exists():
@@ -270,6 +280,8 @@ class LocalChain:
                 self._sync_clock()
                 self._remember_blockhash()
                 self._open_block(closing.slot, closing.blockhash)
+                for observer in self.observers:
+                    observer.advanced(closing)
                 due = [p for p in self._pending if p.land_slot <= self.slot]
                 if due:
                     self._pending = [p for p in self._pending if p.land_slot > self.slot]
@@ -506,6 +518,8 @@ class LocalChain:
         self._history[record.signature] = record
         self._blocks[record.slot].signatures.append(record.signature)
         self._index(record)
+        for observer in self.observers:
+            observer.landed(record)
 
     def _index(self, record: TxRecord) -> None:
         self._order[record.signature] = len(self._order)

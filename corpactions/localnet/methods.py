@@ -157,7 +157,7 @@ def _bytes_at(offset: int, wanted: bytes) -> Callable[[bytes], bool]:
     return lambda data: data[offset:end] == wanted
 
 
-def _compile_filters(filters: Any) -> list[Callable[[bytes], bool]]:
+def compile_filters(filters: Any) -> list[Callable[[bytes], bool]]:
     if filters is None:
         return []
     if not isinstance(filters, list):
@@ -271,7 +271,7 @@ def _keyed(
     accounts: list[tuple[Pubkey, Account]] | None = None,
 ) -> list[dict[str, Any]]:
     """Encode the program's accounts (or the given subset) that pass the config's filters."""
-    filters = _compile_filters(config.get("filters")) + extra
+    filters = compile_filters(config.get("filters")) + extra
     encoding = config.get("encoding") or ("base64" if config.get("dataSlice") else "base58")
     out: list[dict[str, Any]] = []
     with chain.lock:
