@@ -6,9 +6,10 @@
 # scratch folder, never into .venv.
 #
 #   scripts/solana-py-suite.sh                 # the five files issue 25 names
-#   scripts/solana-py-suite.sh -k get_block    # extra pytest arguments are passed on
+#   scripts/solana-py-suite.sh --skip-known     # the same, less the exceptions docs/localnet.md lists
+#   scripts/solana-py-suite.sh tests/integration/test_spl_token.py -k mint   # pytest arguments
 #
-# SCRATCH=dir keeps the download between runs (default: a new temporary folder, removed after).
+# SLOT_MS=n sets the chain's slot time (default 400, a validator's). SCRATCH=dir keeps the download between runs (default: a new temporary folder, removed after).
 # Exit status: pytest's. Needs `scripts/setup.sh dev` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +58,18 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# The tests a local chain cannot honour, each with its reason in docs/localnet.md.
+known=(
+  tests/integration/test_spl_memo.py::test_send_memo_in_transaction
+  tests/integration/test_websockets.py::test_vote_subscribe
+  tests/integration/test_websockets.py::test_logs_subscribe_all_with_votes_receives_vote_log
+)
+skip=()
+if [ "${1:-}" = "--skip-known" ]; then
+  shift
+  for t in "${known[@]}"; do skip+=(--deselect "$t"); done
+fi
+
 files=(test_async_http_client.py test_spl_token.py test_spl_memo.py
        test_recent_performance_samples.py test_websockets.py)
 args=()
@@ -72,6 +85,6 @@ PYTHONPATH="$sdist:$scratch/deps" \
   "$python" -m pytest -p no:cacheprovider -p no:anyio -o addopts="" \
   -o asyncio_mode=auto -o asyncio_default_fixture_loop_scope=module \
   -o asyncio_default_test_loop_scope=module -o filterwarnings=default \
-  --rootdir "$sdist" -rfEs "${args[@]}"
+  --rootdir "$sdist" -rfEs "${skip[@]}" "${args[@]}"
 status=$?
 exit $status
