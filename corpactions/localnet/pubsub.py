@@ -17,6 +17,7 @@ values are the account's state when the notification is built.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,8 +61,10 @@ class Connection:
     subscriptions: dict[int, Subscription] = field(default_factory=dict)
 
     def push(self, message: dict[str, Any]) -> None:
-        """Queue a message from any thread."""
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, orjson.dumps(message))
+        """Queue a message from any thread; a connection whose loop has ended is passed over
+        (the chain's own work must never fail for a client that went away)."""
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, orjson.dumps(message))
 
 
 _SUBSCRIBE = {
