@@ -44,6 +44,12 @@ def _slot_param(params: list[Any], index: int, name: str = "slot") -> int:
     return value
 
 
+def _encoding_or_config(params: list[Any], index: int) -> dict[str, Any]:
+    """The configuration object, or the legacy form that gives the encoding alone."""
+    raw = params[index] if len(params) > index else None
+    return {"encoding": raw} if isinstance(raw, str) else config_at(params, index)
+
+
 # ----- transactions ---------------------------------------------------------------------------
 
 
@@ -198,11 +204,7 @@ def get_transaction(chain: LocalChain, params: list[Any]) -> Any:
     signature = param(params, 0, "signature")
     if not isinstance(signature, str):
         raise invalid_params("Invalid param: signature must be a string")
-    raw_config = params[1] if len(params) > 1 else None
-    if isinstance(raw_config, str):  # the legacy form: the encoding alone
-        config: dict[str, Any] = {"encoding": raw_config}
-    else:
-        config = config_at(params, 1)
+    config = _encoding_or_config(params, 1)
     commitment = at_least_confirmed(config)
     with chain.lock:
         record = chain.record(signature)
@@ -241,11 +243,7 @@ def _closed_block(chain: LocalChain, slot: int, commitment: str) -> Block:
 
 def get_block(chain: LocalChain, params: list[Any]) -> Any:
     slot = _slot_param(params, 0)
-    raw_config = params[1] if len(params) > 1 else None
-    if isinstance(raw_config, str):  # the legacy form: the encoding alone
-        config: dict[str, Any] = {"encoding": raw_config}
-    else:
-        config = config_at(params, 1)
+    config = _encoding_or_config(params, 1)
     commitment = at_least_confirmed(config)
     details = config.get("transactionDetails") or "full"
     if details not in ("full", "accounts", "signatures", "none"):
@@ -259,7 +257,9 @@ def get_block(chain: LocalChain, params: list[Any]) -> Any:
             "parentSlot": block.parent_slot,
             "previousBlockhash": block.previous_blockhash,
         }
-        records = [r for r in (chain.record(s) for s in block.signatures) if r is not None]
+        records = [
+            r for r in (chain.record(s) for s in block.signatures) if r is not None and r.tx_bytes
+        ]
         if details in ("full", "accounts"):
             result["transactions"] = [transaction_with_meta(r, config, details) for r in records]
         elif details == "signatures":
