@@ -199,7 +199,7 @@ class LocalChain:
         self._order: dict[str, int] = {}
         self.observers: list[ChainObserver] = []
         self.genesis_hash = str(self.svm.latest_blockhash())
-        self._add_native_mints()
+        self._add_native_mint()
         if state_path is not None and state_path.exists():
             self._load(state_path)
         self._sync_clock()
@@ -214,13 +214,6 @@ class LocalChain:
 
     def now(self) -> int:
         return int(time.time()) + self.time_offset
-
-    def block_time(self, slot: int) -> int | None:
-        with self._lock:
-            if slot == self.slot:
-                return self.now()
-            block = self._blocks.get(slot)
-            return block.block_time if block is not None else None
 
     def _sync_clock(self) -> None:
         clock = self.svm.get_clock()
@@ -237,7 +230,7 @@ class LocalChain:
                 break
             self._blockhashes.pop(oldest)
 
-    def _add_native_mints(self) -> None:
+    def _add_native_mint(self) -> None:
         """The wrapped-SOL mint every cluster has from genesis (9 decimals, no authorities)."""
         mint = TokenMint(
             mint_authority=None,
@@ -314,10 +307,7 @@ class LocalChain:
             return last_valid is not None and self.block_height <= last_valid
 
     def finalized_slot(self) -> int:
-        return max(0, self.slot - self.config.finality_lag)
-
-    def finalized_block_height(self) -> int:
-        return max(0, self.block_height - self.config.finality_lag)
+        return self.commitment_slot("finalized")
 
     def _lag(self, commitment: str | None) -> int:
         """Slots behind the open one for a commitment level; none given means finalized, as on
@@ -629,9 +619,6 @@ class LocalChain:
                 "err": record.err,
                 "confirmationStatus": status,
             }
-
-    def is_finalized(self, record: TxRecord) -> bool:
-        return record.slot <= self.finalized_slot()
 
     def recent_prioritization_fees(self) -> list[dict[str, int]]:
         with self._lock:
