@@ -6,6 +6,8 @@ plan ends attested.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -169,3 +171,51 @@ def test_workers_outlive_a_ledger_outage_mid_payout(
     )
     proxy.close()
     assert_paid_exactly_once(localnet_url, flow)
+
+
+def _children(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid`` (read from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_the_worker_starts_its_celery_process_again_when_it_dies_mid_payout(
+    pg_ledger: str,
+    redis_client: object,
+    localnet_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    processes: list[CeleryProcess],
+) -> None:
+    flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", holders=40, **FAST)
+    supervised = worker(tmp_path / "worker.log", "w1", pool="prefork")
+    processes.append(supervised)
+    [celery] = wait_for(
+        lambda: _children(supervised.proc.pid), "the Celery process", processes=(supervised,)
+    )
+    processes.append(beat(tmp_path / "beat.log", tmp_path / "beat-schedule"))
+    wait_for(
+        lambda: BatchStatus.sent in _batch_statuses(flow.plan_id),
+        "the first batch to be sent",
+        processes=tuple(processes),
+    )
+    os.kill(celery, signal.SIGKILL)  # as an "Unrecoverable error", a crash or the OOM killer
+    [heir] = wait_for(
+        lambda: [pid for pid in _children(supervised.proc.pid) if pid != celery],
+        "a new Celery process",
+        processes=(supervised,),
+    )
+    wait_for(lambda: _attested(flow.plan_id), "the plan to be attested", processes=tuple(processes))
+    assert_paid_exactly_once(localnet_url, flow)
+    assert "celery exited unexpectedly; restarting it" in supervised.tail(400)
+    # A stop is a stop: SIGTERM to the worker alone ends its Celery process and itself.
+    supervised.proc.send_signal(signal.SIGTERM)
+    supervised.proc.wait(timeout=30)
+    assert not Path(f"/proc/{heir}").exists()
