@@ -20,11 +20,18 @@ from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from corpactions import db
-from corpactions.models import BatchStatus, PayoutBatch, PayoutPlan, PlanStatus, TaskFailure
+from corpactions.models import (
+    BatchStatus,
+    LineStatus,
+    PayoutBatch,
+    PayoutPlan,
+    PlanStatus,
+    TaskFailure,
+)
 from tasks.app import app
 from tests.celerykit import FAST, CeleryProcess, beat, wait_for, worker
 from tests.outagekit import RedisServer, TcpProxy
-from tests.payflow import assert_paid_exactly_once, prepare
+from tests.payflow import assert_paid_exactly_once, lines_of, prepare
 
 
 @pytest.fixture
@@ -77,6 +84,12 @@ def test_the_broker_connection_is_cleaned_up_when_redis_dies_under_unacked_tasks
     _consumer_cut_off(connection, own_redis)
 
 
+def _fast(broker: RedisServer) -> dict[str, str]:
+    """The tests' fast schedule on a broker of the test's own: the machine's Redis is shared
+    with other runs, whose workers would take this test's messages (and this one theirs)."""
+    return {**FAST, "broker_url": broker.url}
+
+
 def _batch_statuses(plan_id: int) -> list[BatchStatus]:
     with db.session_scope() as session:
         return list(
@@ -109,13 +122,7 @@ def test_workers_and_beat_outlive_a_broker_outage_mid_payout(
     processes: list[CeleryProcess],
 ) -> None:
     env = {"CORPACTIONS_BROKER_URL": own_redis.url}
-    flow = prepare(
-        monkeypatch,
-        localnet_url,
-        tmp_path / "keys",
-        holders=40,
-        **{**FAST, "broker_url": own_redis.url},
-    )
+    flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", holders=40, **_fast(own_redis))
     processes.append(beat(tmp_path / "beat.log", tmp_path / "beat-schedule", env=env))
     processes.append(worker(tmp_path / "worker.log", "w1", env=env, pool="prefork"))
     wait_for(
@@ -137,22 +144,23 @@ def test_workers_and_beat_outlive_a_broker_outage_mid_payout(
     )
     _alive(processes)
     assert_paid_exactly_once(localnet_url, flow)
+    assert {line.status for line in lines_of(flow.plan_id)} == {LineStatus.paid}
     assert "Unrecoverable error" not in (tmp_path / "worker.log").read_text(errors="replace")
 
 
 def test_workers_outlive_a_ledger_outage_mid_payout(
     pg_ledger: str,
-    redis_client: object,
+    own_redis: RedisServer,
     localnet_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     processes: list[CeleryProcess],
 ) -> None:
-    flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", holders=40, **FAST)
+    flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", holders=40, **_fast(own_redis))
     direct = make_url(pg_ledger)
     proxy = TcpProxy((direct.host or "127.0.0.1", direct.port or 5432))
     proxied = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    env = {"CORPACTIONS_DATABASE_URL": proxied}
+    env = {"CORPACTIONS_DATABASE_URL": proxied, "CORPACTIONS_BROKER_URL": own_redis.url}
     processes.append(beat(tmp_path / "beat.log", tmp_path / "beat-schedule", env=env))
     processes.append(worker(tmp_path / "worker.log", "w1", env=env, pool="prefork"))
     wait_for(
@@ -171,6 +179,11 @@ def test_workers_outlive_a_ledger_outage_mid_payout(
     )
     proxy.close()
     assert_paid_exactly_once(localnet_url, flow)
+    assert {line.status for line in lines_of(flow.plan_id)} == {LineStatus.paid}
+    # Every task the outage hit retried until the ledger was back: none gave up (which would
+    # log this line, and record the failure if the ledger was already back).
+    assert _failures() == []
+    assert '"task failed for good"' not in (tmp_path / "worker.log").read_text(errors="replace")
 
 
 def _children(pid: int) -> list[int]:
@@ -188,19 +201,20 @@ def _children(pid: int) -> list[int]:
 
 def test_the_worker_starts_its_celery_process_again_when_it_dies_mid_payout(
     pg_ledger: str,
-    redis_client: object,
+    own_redis: RedisServer,
     localnet_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     processes: list[CeleryProcess],
 ) -> None:
-    flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", holders=40, **FAST)
-    supervised = worker(tmp_path / "worker.log", "w1", pool="prefork")
+    flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", holders=40, **_fast(own_redis))
+    env = {"CORPACTIONS_BROKER_URL": own_redis.url}
+    supervised = worker(tmp_path / "worker.log", "w1", env=env, pool="prefork")
     processes.append(supervised)
     [celery] = wait_for(
         lambda: _children(supervised.proc.pid), "the Celery process", processes=(supervised,)
     )
-    processes.append(beat(tmp_path / "beat.log", tmp_path / "beat-schedule"))
+    processes.append(beat(tmp_path / "beat.log", tmp_path / "beat-schedule", env=env))
     wait_for(
         lambda: BatchStatus.sent in _batch_statuses(flow.plan_id),
         "the first batch to be sent",
