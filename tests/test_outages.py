@@ -233,3 +233,20 @@ def test_the_worker_starts_its_celery_process_again_when_it_dies_mid_payout(
     supervised.proc.send_signal(signal.SIGTERM)
     supervised.proc.wait(timeout=30)
     assert not Path(f"/proc/{heir}").exists()
+
+
+def test_the_worker_gives_up_on_a_celery_that_exits_at_once(
+    pg_ledger: str, own_redis: RedisServer, tmp_path: Path
+) -> None:
+    # Celery refuses the log level (a usage error, exit 2) every time it starts: supervision
+    # restarts it a few times, then stops and exits with Celery's status instead of looping.
+    process = worker(
+        tmp_path / "worker.log", "w1", "-l", "NOISY", env={"CORPACTIONS_BROKER_URL": own_redis.url}
+    )
+    try:
+        assert process.proc.wait(timeout=90) == 2
+    finally:
+        process.stop()
+    log = process.log.read_text(errors="replace")
+    assert log.count("celery exited unexpectedly; restarting it") == 4
+    assert "celery keeps exiting at once; not restarting it" in log
