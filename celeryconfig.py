@@ -9,12 +9,17 @@ next scan. Intervals are settings (``CORPACTIONS_SCHEDULE_*_SECONDS``).
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from corpactions.config import get_settings
 
 _settings = get_settings()
 
 broker_url = _settings.broker_url
+# kombu's Redis transport with the fix that keeps a worker alive when Redis goes away while tasks
+# run (see tasks/transport.py); the URL stays redis://... and the result backend is unchanged.
+if urlsplit(broker_url).scheme in ("redis", "rediss"):
+    broker_transport = "tasks.transport:Transport"
 result_backend = _settings.broker_url
 task_serializer = "json"
 result_serializer = "json"

@@ -8,8 +8,8 @@ which run unchanged on PostgreSQL and SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
@@ -26,6 +26,9 @@ from corpactions.config import get_settings, normalize_database_url
 from corpactions.errors import LedgerError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+"""What workers and commands pass around to open a ledger session: ``session_scope`` itself, or
+a test's own."""
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -34,6 +37,17 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _failed_ping_is_a_disconnect(context: ExceptionContext) -> None:
+    """A pooled connection whose liveness check (``pool_pre_ping``) failed in any way is dead:
+    the pool opens a new one (which raises ``OperationalError``, hence ``LedgerError``, while
+    the ledger is down). Without this, a connection that died during the check can escape as a
+    ``ProgrammingError`` (seen with the ledger cut mid-payout: "can't change 'autocommit' now:
+    connection in transaction status ACTIVE", SQLAlchemy's psycopg ping restoring autocommit on
+    the broken connection), which is not transient, so the task gave up at once."""
+    if context.is_pre_ping:
+        context.is_disconnect = True
 
 
 _ENGINES: dict[str, Engine] = {}
@@ -55,7 +69,9 @@ def _create_engine(url: str, *, autocommit: bool = False) -> Engine:
     prepare = {} if autocommit else {"prepare_threshold": None}
     if autocommit:  # the API's pool: as many connections as its threads run queries at once
         options.update(pool_size=20, max_overflow=20)
-    return sa.create_engine(url, pool_pre_ping=True, connect_args=prepare, **options)
+    engine = sa.create_engine(url, pool_pre_ping=True, connect_args=prepare, **options)
+    sa.event.listen(engine, "handle_error", _failed_ping_is_a_disconnect)
+    return engine
 
 
 def get_engine(url: str | None = None, *, autocommit: bool = False) -> Engine:

@@ -59,9 +59,14 @@ def run_demo(
 ) -> DemoResult:
     """Run the whole job; ``keep_running``, when given, is called with the result while the
     local chain is still up (it serves until interrupted), before everything stops."""
+    from solders.pubkey import Pubkey
+    from spl.token.instructions import get_associated_token_address as spl_associated_address
+
+    from corpactions.chain import layout
     from corpactions.chain.rpc import Rpc
     from corpactions.execution.approval import approve
-    from corpactions.execution.protocol import Report, execute_plan
+    from corpactions.execution.protocol import execute_plan
+    from corpactions.execution.report import Report
     from corpactions.feeds.ingest import ingest
     from corpactions.feeds.polygon import parse_page
     from corpactions.instruments import add_instrument
@@ -161,8 +166,20 @@ def run_demo(
                     ]
                 )
 
-        paid = sum(line.amount_due for line in lines if line.status == "paid")
+        async def received() -> list[int]:
+            # each paid holder's USDC account, derived by solana-py's spl (not by corpactions)
+            mint = Pubkey.from_string(seeded.usdc_mint)
+            accounts = [
+                spl_associated_address(Pubkey.from_string(line.owner), mint) for line in paid_lines
+            ]
+            async with Rpc(chain.url) as rpc:
+                found = await rpc.accounts(accounts)
+            return [layout.decode_token_account(bytes(a.data)).amount if a else 0 for a in found]
+
+        paid_lines = [line for line in lines if line.status == "paid"]
+        paid = sum(line.amount_due for line in paid_lines)
         moved = seeded.treasury_usdc - asyncio.run(treasury_now())
+        holders_match = asyncio.run(received()) == [line.amount_due for line in paid_lines]
         summary = {
             "holders_paid": report.paid_lines,
             "usdc_paid": paid,
@@ -173,7 +190,8 @@ def run_demo(
             "escrowed_lines": sum(line.status == "escrowed" for line in lines),
             "escrowed_usdc": plan.escrowed_total,
             "withheld_usdc": plan.withheld_total,
-            "chain_matches_plan": moved == paid == plan.reconciliation.get("paid_total"),
+            "chain_matches_plan": holders_match
+            and moved == paid == plan.reconciliation.get("paid_total"),
             "attestation_signature": plan.attestation_signature,
             "ledger_sha256": plan.ledger_sha256,
             "status": str(plan.status),
@@ -190,6 +208,8 @@ def run_demo(
         if not summary["chain_matches_plan"]:
             raise CorpactionsError(
                 f"the treasury moved {moved} but the ledger says {paid} was paid"
+                if holders_match
+                else "a holder's USDC account (as spl derives it) does not hold its paid line"
             )
         result = DemoResult(run_dir, chain.url, plan_id, summary)
         if keep_running is not None:

@@ -134,6 +134,20 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
         .limit(limit)
     ):
         failures.append({"what": "action", "action_id": action.id, "reason": action.status_reason})
+    for plan in session.exec(
+        select(PayoutPlan)
+        .where(col(PayoutPlan.status).in_([PlanStatus.tampered, PlanStatus.discrepancy]))
+        .order_by(col(PayoutPlan.id))
+    ):
+        failures.append(
+            {
+                "what": f"plan {plan.status}",
+                "plan_id": plan.id,
+                "action_id": plan.action_id,
+                "reason": f"{plan.stale_reason}; nothing more is signed or attested until an "
+                "operator reviews it, computes and approves a new plan",
+            }
+        )
     for plan_id in halted_plans(session):
         failures.append(
             {

@@ -1,8 +1,11 @@
 """What every task shares: retries on transient errors only, and a recorded final failure.
 
 A task retries (with exponential backoff and jitter, up to ``max_retries``) exactly on the
-project's transient errors: RPC trouble, a feed provider down, the ledger unreachable. Anything
-else, or retries exhausted, ends the task: the failure is written to the ledger's
+project's transient errors: RPC trouble, a feed provider down, the ledger unreachable. The
+retries span minutes (waits of up to 1, 2, 4 ... 256, 300, 300, 300 seconds, each drawn at random
+below its bound: about 12 minutes in all on average, at most 23.5, and practically never under a
+minute), so a ledger or RPC outage of that order is waited out by the task itself. Anything else, or
+retries exhausted, ends the task: the failure is written to the ledger's
 ``taskfailure`` table, where ``corpactions status`` shows it to an operator. Nothing loops.
 """
 
@@ -30,7 +33,7 @@ class LedgerTask(Task):  # type: ignore[misc]
     retry_backoff = True
     retry_backoff_max = 300
     retry_jitter = True
-    max_retries = 5
+    max_retries = 12
 
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any

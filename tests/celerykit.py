@@ -65,14 +65,16 @@ class CeleryProcess:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def worker(log: Path, name: str, *extra: str, env: dict[str, str] | None = None) -> CeleryProcess:
+def worker(
+    log: Path, name: str, *extra: str, env: dict[str, str] | None = None, pool: str = "solo"
+) -> CeleryProcess:
     return CeleryProcess(
-        log, "worker", "--pool", "solo", "--name", f"{name}@%h", "-l", "INFO", *extra, env=env
+        log, "worker", "--pool", pool, "--name", f"{name}@%h", "-l", "INFO", *extra, env=env
     )
 
 
-def beat(log: Path, schedule: Path) -> CeleryProcess:
-    return CeleryProcess(log, "beat", "--schedule", str(schedule), "-l", "INFO")
+def beat(log: Path, schedule: Path, *, env: dict[str, str] | None = None) -> CeleryProcess:
+    return CeleryProcess(log, "beat", "--schedule", str(schedule), "-l", "INFO", env=env)
 
 
 def wait_for(

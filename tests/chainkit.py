@@ -31,11 +31,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_port_pair() -> int:
+    """A free port whose next port is free too (the localnet serves PubSub on port + 1)."""
+    for _ in range(100):
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no two free neighbouring ports")
+
+
 class LocalnetProcess:
     """``corpactions localnet`` as a real child process."""
 
     def __init__(self, *args: str, state: Path | None = None, port: int | None = None) -> None:
-        self.port = port or free_port()
+        self.port = port or free_port_pair()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [
             sys.executable,

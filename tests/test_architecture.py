@@ -49,3 +49,50 @@ def test_tasks_are_thin_wrappers_that_touch_no_database_chain_or_frames_directly
         for p in (ROOT / "tasks").glob("*.py")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Every module of the packages and the modules it imports, lazily imported ones included."""
+    modules: dict[str, Path] = {}
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            modules[name.removesuffix(".__init__")] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    if full in modules:
+                        deps.add(full)
+                    elif node.module in modules:
+                        deps.add(node.module)
+            elif isinstance(node, ast.Import):
+                deps.update(alias.name for alias in node.names if alias.name in modules)
+        graph[name] = deps - {name}
+    return graph
+
+
+def test_imports_point_down_the_pipeline_with_no_circle() -> None:
+    graph = _module_graph()
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(module: str) -> None:
+        state[module] = 1
+        path.append(module)
+        for dep in sorted(graph[module]):
+            if state.get(dep) == 1:
+                cycles.append([*path[path.index(dep) :], dep])
+            elif dep not in state:
+                visit(dep)
+        path.pop()
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module)
+    assert not cycles, cycles[:5]

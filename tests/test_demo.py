@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -11,6 +13,9 @@ from pathlib import Path
 
 import httpx
 import orjson
+from solders.pubkey import Pubkey
+from spl.token._layouts import ACCOUNT_LAYOUT
+from spl.token.instructions import get_associated_token_address
 
 from tests.chainkit import ROOT, free_port
 
@@ -39,6 +44,30 @@ def test_the_demo_pays_every_holder_and_the_chain_matches_the_plan(tmp_path: Pat
     assert summary["attestation_signature"]
     ledgers = list((Path(summary["run_dir"]) / "ledgers").glob("plan-*.csv"))
     assert len(ledgers) == 1 and summary["ledger_sha256"][:16] in ledgers[0].name
+
+
+def test_the_demos_holders_are_paid_in_the_usdc_accounts_solana_py_derives(tmp_path: Path) -> None:
+    """Read the demo's saved chain state with spl's layout at spl's derived addresses."""
+    result = _demo(tmp_path, "--holders", "25", "--json")
+    assert result.returncode == 0, result.stderr
+    run_dir = Path(orjson.loads(result.stdout)["run_dir"])
+    with sqlite3.connect(run_dir / "ledger.db") as conn:
+        paid = conn.execute(
+            "SELECT owner, amount_due FROM payoutline WHERE status = 'paid'"
+        ).fetchall()
+    usdc_mint = Pubkey.from_string(
+        orjson.loads((run_dir / "keys" / "seed.json").read_bytes())["usdc_mint"]
+    )
+    accounts = {
+        key: base64.b64decode(data)
+        for key, _, _, data in orjson.loads((run_dir / "chain.json").read_bytes())["accounts"]
+    }
+    assert len(paid) > 15
+    for owner, amount in paid:
+        address = get_associated_token_address(Pubkey.from_string(owner), usdc_mint)
+        parsed = ACCOUNT_LAYOUT.parse(accounts[str(address)])
+        assert (parsed.mint, parsed.owner) == (bytes(usdc_mint), bytes(Pubkey.from_string(owner)))
+        assert parsed.amount == amount
 
 
 def test_each_step_says_what_it_did_and_where(tmp_path: Path) -> None:

@@ -136,3 +136,24 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: cannot listen on 127.0.0.1")
     assert "Traceback" not in result.stderr
+
+
+def test_a_state_file_from_before_the_program_id_fix_is_refused_in_one_line(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "chain.json"
+    state.write_bytes(
+        orjson.dumps({"version": 1, "slot": 9, "block_height": 9, "accounts": [], "history": []})
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "corpactions.cli", "localnet", "--port", "0", "--state", str(state)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "wrong program id" in lines[0] and "cannot be migrated" in lines[0]

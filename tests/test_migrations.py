@@ -117,7 +117,7 @@ def test_a_multiplier_plan_approved_before_decisions_were_recorded_keeps_its_app
 def test_versions_without_a_source_sequence_are_reordered_by_receipt_and_reasons_kept(
     empty_url: str,
 ) -> None:
-    """0011: a version the source gave no sequence was keyed by its payload hash; it is
+    """0012: a version the source gave no sequence was keyed by its payload hash; it is
     re-keyed by its version number (the order of arrival), so the one received last ranks
     highest; a sequenced version keeps its key; a quarantine entry keeps its reason as a list."""
     db.upgrade(empty_url, "0010")

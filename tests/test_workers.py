@@ -176,6 +176,7 @@ def test_a_worker_killed_mid_payout_is_replaced_and_every_holder_is_paid_exactly
     doomed = worker(
         tmp_path / "doomed.log",
         "doomed",
+        "--no-supervise",  # the whole worker dies, as in a power cut
         env={"CORPACTIONS_CRASH_AT": "after_send", "CORPACTIONS_CRASH_SKIP": "1"},
     )
     processes.append(doomed)

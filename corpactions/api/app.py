@@ -25,7 +25,14 @@ from corpactions import __version__, db
 from corpactions.addresses import parse_address
 from corpactions.api import meetings, queries
 from corpactions.api.deps import MAX_ID, ReadSession
-from corpactions.api.schemas import ActionDetail, ActionPage, PayoutPage, Problem, Summary
+from corpactions.api.schemas import (
+    ActionDetail,
+    ActionPage,
+    LineProof,
+    PayoutPage,
+    Problem,
+    Summary,
+)
 from corpactions.config import Settings, get_settings
 from corpactions.errors import (
     BallotRejected,
@@ -39,6 +46,7 @@ from corpactions.errors import (
 from corpactions.execution.attest import read_ledger
 from corpactions.logs import get_logger
 from corpactions.models import ActionStatus
+from corpactions.payouts.verify import line_proof
 
 log = get_logger(__name__)
 SYMBOL = r"^[A-Za-z0-9.\-]{1,16}$"
@@ -237,6 +245,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="plan-{plan_id}-ledger.csv"'},
         )
+
+    @app.get(
+        "/v1/holders/{wallet}/proofs/{plan_id}",
+        response_model=LineProof,
+        responses={
+            **ERRORS,
+            409: {"model": Problem, "description": "The plan has no Merkle root."},
+        },
+        summary="A holder's line with its Merkle proof up to the plan root",
+    )
+    def holder_proof(
+        wallet: Wallet, plan_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: ReadSession
+    ) -> LineProof:
+        return LineProof(**line_proof(session, plan_id, wallet))
 
     @app.get(
         "/v1/holders/{wallet}/ballots",

@@ -166,3 +166,24 @@ class ActionDetail(ActionItem):
 
 class Problem(BaseModel):
     detail: str
+
+
+class LineProof(BaseModel):
+    """A holder's line, its Merkle leaf and proof, and the plan root (docs/architecture.md, "The
+    plan root"): recompute sha256(0x00 || leaf_text), walk the proof, compare with the root the
+    attestation memo carries on chain."""
+
+    plan_id: int
+    wallet: str
+    status: str
+    amount_due: int
+    account: str | None
+    signature: str | None
+    leaf_index: int
+    leaf_count: int
+    leaf_text: str
+    leaf_hash: str
+    proof: list[str] = Field(description="Sibling hashes (hex) from the leaf upward.")
+    root: str
+    attestation_signature: str | None
+    encoding: str

@@ -266,13 +266,55 @@ class Rpc:
             out.extend(resp.value)
         return out
 
+    async def transaction_status(
+        self, signature: Signature, commitment: str = "confirmed"
+    ) -> TransactionStatus | None:
+        """The transaction itself read at ``commitment`` (``getTransaction``), as a status; for
+        when a node's status answers cannot be taken alone."""
+        tx = await self.call_json(
+            "getTransaction",
+            [
+                str(signature),
+                {
+                    "encoding": "json",
+                    "commitment": commitment,
+                    "maxSupportedTransactionVersion": 0,
+                },
+            ],
+        )
+        if not isinstance(tx, dict) or not isinstance(tx.get("meta"), dict):
+            return None
+        err = tx["meta"].get("err")
+        return TransactionStatus.from_json(
+            orjson.dumps(
+                {
+                    "slot": int(tx.get("slot") or 0),
+                    "confirmations": None,
+                    "status": {"Ok": None} if err is None else {"Err": err},
+                    "err": err,
+                    "confirmationStatus": commitment,
+                }
+            ).decode()
+        )
+
     async def wait_landed(
         self, signatures: Sequence[Signature], *, timeout: float = 30.0, finalized: bool = False
     ) -> list[TransactionStatus]:
-        """Poll until every signature has a status (at ``finalized`` when asked)."""
+        """Poll until every signature has a status (at ``finalized`` when asked). A signature the
+        status answers still do not know after a few polls is looked up as a transaction."""
         deadline = asyncio.get_running_loop().time() + timeout
+        polls = 0
         while True:
+            polls += 1
             statuses = await self.signature_statuses(signatures)
+            if polls % 20 == 0:
+                statuses = [
+                    status
+                    or await self.transaction_status(
+                        signature, "finalized" if finalized else "confirmed"
+                    )
+                    for signature, status in zip(signatures, statuses, strict=True)
+                ]
             done = [
                 s is not None
                 and (

@@ -31,6 +31,7 @@ app.add_typer(meetings.app, name="meetings")
 app.command("api")(api.api)
 app.command("demo")(demo.demo)
 app.command("status")(status.status)
+app.command("verify-line")(payouts.verify_line)
 app.command("worker")(workers.worker)
 app.command("beat")(workers.beat)
 

@@ -57,6 +57,7 @@ def serve(
     from corpactions.localnet.chain import ChainConfig, StateFileError
     from corpactions.localnet.faults import Faults
     from corpactions.localnet.server import serve as run_server
+    from corpactions.localnet.server import websocket_url
 
     if http_error_status not in {429, 503}:
         raise UserInputError("--http-error-status must be 429 or 503")
@@ -72,7 +73,7 @@ def serve(
     def ready(url: str, chain: object) -> None:
         where = f", state {state}" if state else ""
         typer.echo(
-            f"localnet: serving Solana JSON-RPC on {url} "
+            f"localnet: serving Solana JSON-RPC on {url}, PubSub on {websocket_url(url)} "
             f"(slot {getattr(chain, 'slot', '?')}{where}); Ctrl-C stops",
             err=True,
         )
@@ -83,7 +84,8 @@ def serve(
         raise UserInputError(str(exc)) from exc
     except OSError as exc:
         raise UserInputError(
-            f"cannot listen on {host}:{port}: {exc.strerror}", hint="choose another --port"
+            f"cannot listen on {host}:{port}: {exc.strerror}",
+            hint="choose another --port (PubSub takes the next port too)",
         ) from exc
 
 

@@ -16,7 +16,7 @@ from corpactions.logs import get_logger
 from corpactions.models import PayoutPlan
 
 if TYPE_CHECKING:
-    from corpactions.execution.protocol import Report
+    from corpactions.execution.report import Report
 
 log = get_logger(__name__)
 
@@ -352,3 +352,42 @@ def ledger(
 
         write_export(data, out)
         typer.echo(f"wrote {out} ({len(data)} bytes)", err=True)
+
+
+def verify_line(
+    plan_id: int = typer.Argument(..., help="Plan id."),
+    wallet: str = typer.Option(..., "--wallet", help="The holder wallet (base58)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Check a holder's line: its leaf recomputed, its proof walked to the plan root, and that
+    root compared with the one the plan's attestation memo carries on chain (finalized)."""
+    import asyncio
+
+    from corpactions.addresses import parse_address
+    from corpactions.chain.rpc import Rpc
+    from corpactions.payouts.verify import verify_line as verify
+
+    owner = parse_address(wallet, what="wallet")
+    db.require_current_schema()
+
+    async def run() -> dict[str, Any]:
+        with db.session_scope() as session:
+            async with Rpc() as rpc:
+                return await verify(rpc, session, plan_id, owner)
+
+    result = asyncio.run(run())
+    if as_json:
+        print_json(result)
+    else:
+        typer.echo(f"plan {plan_id}, {owner}: {result['status']} {result['amount_due']}")
+        typer.echo(
+            f"  leaf {result['leaf_index']} of {result['leaf_count']}: {result['leaf_text']}"
+        )
+        typer.echo(f"  proof walks to root {result['root']}: {result['proof_reaches_root']}")
+        typer.echo(
+            f"  root attested on chain ({result['attestation_signature'] or 'not attested'}): "
+            f"{result['attested_root'] or 'none'}"
+        )
+        typer.echo(f"verified: {'yes' if result['verified'] else 'NO'}")
+    if not result["verified"]:
+        raise typer.Exit(1)

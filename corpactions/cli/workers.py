@@ -3,12 +3,20 @@
 They are the documented ``celery -A tasks.app worker|beat`` commands with the project's queues
 and defaults, after checking what a worker needs (a current ledger schema, a reachable broker)
 so that a mistake is one readable line rather than a retry loop in a log.
+
+``worker`` supervises its Celery process: Celery reconnects by itself after a broker or ledger
+outage, and should it still exit unexpectedly (an "Unrecoverable error", a crash, the OOM
+killer), it is started again after a short pause, so batches left ``sent`` are confirmed without
+anyone restarting it. A stop (SIGTERM, SIGINT, SIGQUIT, or Celery exiting 0) ends both.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import time
 from enum import StrEnum
 from pathlib import Path
 
@@ -17,8 +25,14 @@ import typer
 from corpactions import db
 from corpactions.config import get_settings
 from corpactions.errors import ConfigurationError, UserInputError
+from corpactions.logs import get_logger
 
+log = get_logger(__name__)
 QUEUES = ("feeds", "snapshots", "payouts", "confirm")
+STEADY_SECONDS = 30.0
+"""A Celery process that ran this long before exiting was working: restart it at once."""
+MAX_QUICK_EXITS = 5
+"""Quick exits in a row (a configuration Celery refuses, say) after which supervision gives up."""
 
 
 class Pool(StrEnum):
@@ -40,12 +54,59 @@ def _check_broker() -> None:
         ) from exc
 
 
+def _celery_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "tasks.app", *args]
+
+
 def _celery(*args: str) -> None:
     """Replace this process with Celery (signals then reach Celery directly)."""
-    argv = [sys.executable, "-m", "celery", "-A", "tasks.app", *args]
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, argv)  # noqa: S606 - a fixed argv, no shell
+    os.execv(sys.executable, _celery_argv(*args))  # noqa: S606 - a fixed argv, no shell
+
+
+def _supervise(*args: str) -> int:
+    """Run Celery as a child and start it again whenever it exits without being asked to.
+
+    The child stays in this process group, so a signal to the group (Ctrl-C, a service
+    manager's stop, a kill of the group) reaches both. A stop signal sent to this process alone
+    is passed on as a warm shutdown (SIGTERM; SIGQUIT stays a cold one) and ends supervision;
+    SIGHUP is left to Celery. Returns the exit status of the last Celery process (128 + N when a
+    signal N ended it).
+    """
+    stopping: list[int] = []
+    child: subprocess.Popen[bytes] | None = None
+
+    def on_stop(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGQUIT if signum == signal.SIGQUIT else signal.SIGTERM)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(signum, on_stop)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    quick_exits = 0
+    while True:
+        started = time.monotonic()
+        child = subprocess.Popen(_celery_argv(*args))
+        if stopping:  # the stop came while it was starting
+            child.terminate()
+        log.info("celery started", pid=child.pid)
+        returncode = child.wait()
+        code = 128 - returncode if returncode < 0 else returncode  # killed by a signal: as a shell
+        if stopping or code == 0:
+            return code
+        quick_exits = quick_exits + 1 if time.monotonic() - started < STEADY_SECONDS else 0
+        if quick_exits >= MAX_QUICK_EXITS:
+            log.error("celery keeps exiting at once; not restarting it", exit_code=code)
+            return code
+        pause = float(2 ** (quick_exits - 1)) if quick_exits else 1.0
+        log.error("celery exited unexpectedly; restarting it", exit_code=code, in_seconds=pause)
+        deadline = time.monotonic() + pause
+        while time.monotonic() < deadline and not stopping:
+            time.sleep(0.1)
+        if stopping:
+            return code
 
 
 def worker(
@@ -63,6 +124,12 @@ def worker(
         None, "--name", "-n", help="Worker node name (default: celery@hostname)."
     ),
     loglevel: str = typer.Option("INFO", "--loglevel", "-l", help="DEBUG, INFO, WARNING."),
+    supervise: bool = typer.Option(
+        True,
+        "--supervise/--no-supervise",
+        help="Start Celery again if it exits unexpectedly (default); --no-supervise replaces "
+        "this process with Celery, for a service manager that restarts it itself.",
+    ),
 ) -> None:
     """Start a Celery worker on this machine (any number, on any machines, share one Redis
     and one PostgreSQL)."""
@@ -80,7 +147,9 @@ def worker(
         args += ["-c", str(concurrency)]
     if name:
         args += ["-n", name]
-    _celery(*args)
+    if not supervise:
+        _celery(*args)
+    raise typer.Exit(_supervise(*args))
 
 
 def beat(

@@ -17,7 +17,6 @@ overwrites the pending one. That is refused unless the operator explicitly allow
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -29,18 +28,18 @@ import orjson
 import sqlalchemy as sa
 from solders.message import Message
 from solders.pubkey import Pubkey
-from solders.signature import Signature
 from solders.transaction import Transaction
 from sqlmodel import Session
 
 from corpactions.chain import layout, tokens
 from corpactions.chain.keys import load_keypair
-from corpactions.chain.rpc import Rpc, TransactionRejected
+from corpactions.chain.rpc import Rpc
 from corpactions.config import Settings, get_settings
 from corpactions.corporate.common import action_in_force, reverse_split_refused
+from corpactions.db import SessionFactory
 from corpactions.errors import MultiplierChanged, NotFound, PendingMultiplier, PlanError
 from corpactions.execution.crashpoints import crash_point
-from corpactions.execution.protocol import SessionFactory
+from corpactions.execution.sendonce import Attempt, settle
 from corpactions.logs import get_logger
 from corpactions.models import (
     ActionKind,
@@ -238,18 +237,12 @@ async def execute_multiplier_plan(
     if status not in (AdjustmentStatus.approved, AdjustmentStatus.sent):
         raise PlanError(f"multiplier plan {plan_id} is {status}; only approved plans are sent")
     async with Rpc(settings=settings) as rpc:
+        result = None
         if status == AdjustmentStatus.sent and signature and signed is not None:
-            landed = (
-                await rpc.signature_statuses(
-                    [Signature.from_string(signature)], search_history=True
-                )
-            )[0]
-            if landed is None and await rpc.block_height("finalized") <= (last_valid or 0):
-                with contextlib.suppress(TransactionRejected):
-                    await rpc.send_raw(signed, skip_preflight=True)  # same bytes: lands once
-                await rpc.wait_landed([Signature.from_string(signature)], timeout=120)
-            elif landed is None:
-                status = AdjustmentStatus.approved  # expired unlanded: sign a new attempt
+            result = await settle(rpc, Attempt(signature, last_valid or 0, signed))
+            if result.state == "expired" or (result.state == "landed" and result.err):
+                status = AdjustmentStatus.approved  # can never land as it is: a new attempt
+                result = None
         if status == AdjustmentStatus.approved:
             scaled = await read_scaled(rpc, mint)
             now = int(datetime.now(UTC).timestamp())
@@ -303,18 +296,14 @@ async def execute_multiplier_plan(
                 raise PlanError(f"another executor is sending multiplier plan {plan_id}")
             crash_point("after_persist")  # persisted, not sent: a rerun sends these bytes
             sent = await rpc.send_raw(bytes(tx), skip_preflight=True)
-            await rpc.wait_landed([sent], timeout=120)
-            signature = str(sent)
-        result = (
-            await rpc.signature_statuses(
-                [Signature.from_string(signature or "")], search_history=True
+            result = await settle(
+                rpc, Attempt(str(sent), blockhash.last_valid_block_height, bytes(tx))
             )
-        )[0]
         scaled = await read_scaled(rpc, mint)
     with session_factory() as session:
         plan = get_multiplier_plan(session, plan_id)
-        if result is None:
-            return plan  # not landed yet: run again
+        if result is None or result.state != "landed":
+            return plan  # not landed yet (or expired: the next run signs again): run again
         if result.err is not None:
             plan.status = AdjustmentStatus.failed
             plan.error = f"failed on chain: {result.err}"

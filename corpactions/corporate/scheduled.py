@@ -20,8 +20,8 @@ from sqlmodel import Session, col, select
 
 from corpactions.config import Settings
 from corpactions.corporate.multiplier import execute_multiplier_plan, get_multiplier_plan
+from corpactions.db import SessionFactory
 from corpactions.errors import MultiplierChanged, PendingMultiplier
-from corpactions.execution.protocol import SessionFactory
 from corpactions.logs import get_logger
 from corpactions.models import AdjustmentStatus, MultiplierPlan
 

@@ -32,8 +32,8 @@ from sqlmodel import Session
 from corpactions.chain.rpc import Rpc
 from corpactions.config import Settings, get_settings
 from corpactions.corporate.common import action_in_force, reverse_split_refused
+from corpactions.db import SessionFactory
 from corpactions.errors import PlanError
-from corpactions.execution.protocol import SessionFactory
 from corpactions.logs import get_logger
 from corpactions.models import (
     ActionKind,

@@ -1,8 +1,9 @@
 """After the last batch: reconcile the plan against the chain, then attest its ledger by memo.
 
 The ledger is a CSV file (header: plan id and plan hash; one row per line, sorted by owner:
-owner, amount due, status, signature, slot); its sha256 is written on chain in a memo signed by
-the payout authority, and the file is kept under the data dir so anyone can recompute the hash.
+owner, amount due, status, signature, slot); the plan's Merkle root and the file's sha256 are
+written on chain in a memo signed by the payout authority, and the file is kept under the data
+dir so anyone can recompute the hash (and any holder check its line against the root).
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ import polars as pl
 import sqlalchemy as sa
 from solders.keypair import Keypair
 from solders.message import Message
-from solders.signature import Signature
 from solders.transaction import Transaction
 from sqlmodel import col, func, select
 
 from corpactions.chain import tokens
 from corpactions.chain.rpc import Rpc
+from corpactions.corporate.splits import verify_split
+from corpactions.execution.reconcile import reconcile_from_chain
+from corpactions.execution.report import summarize
+from corpactions.execution.sendonce import Attempt, fate, settle
 from corpactions.logs import get_logger
 from corpactions.models import (
     ActionStatus,
@@ -30,6 +34,8 @@ from corpactions.models import (
     PayoutPlan,
     PlanStatus,
 )
+from corpactions.payouts.plan import load_lines
+from corpactions.payouts.verify import memo_text
 
 log = get_logger(__name__)
 
@@ -56,9 +62,6 @@ def ledger_path(data_dir: Path, plan_id: int, digest: str) -> Path:
 
 
 async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) -> None:
-    from corpactions.execution.protocol import summarize
-    from corpactions.payouts.plan import load_lines
-
     with session_factory() as session:
         plan = session.get(PayoutPlan, plan_id)
         assert plan is not None
@@ -72,24 +75,33 @@ async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) ->
             )
             return
         if plan.status == PlanStatus.executing:
-            plan.reconciliation = {
-                "verified_from": "USDC balance deltas of every finalized transaction",
-                "paid_lines": report.paid_lines,
-                "paid_total": report.paid_total,
-                "treasury_outflow": report.paid_total,
-                "planned_to_send": plan.sent_total,
-                "held_for_claim": report.held_total,
-                "transactions": report.batches,
-                "fees_lamports": report.fees,
-                "reconciled_at": datetime.now(UTC).isoformat(),
-            }
+            treasury = str(ctx.treasury) if ctx.treasury is not None else None
+            chain = await reconcile_from_chain(
+                rpc, session, plan, mint=str(ctx.mint), treasury=treasury
+            )
+            plan.reconciliation = {**chain, "fees_lamports": report.fees}
+            if not chain["matches"]:
+                failed = [name for name, (a, b) in chain["checks"].items() if a != b]
+                plan.status = PlanStatus.discrepancy
+                plan.stale_reason = (
+                    f"{chain['difference_count']} line difference(s) between ledger and chain"
+                    + (f"; failed checks: {', '.join(failed)}" if failed else "")
+                )
+                session.add(plan)
+                log.error(
+                    "plan disagrees with the chain; not attested",
+                    plan=plan_id,
+                    reason=plan.stale_reason,
+                    differences=chain["differences"][:5],
+                )
+                return
             plan.status = PlanStatus.reconciled
             plan.paid_at = datetime.now(UTC)
             session.add(plan)
+        if plan.status == PlanStatus.discrepancy:
+            return
         stock_unchecked = plan.asset == "stock" and "split_check" not in plan.reconciliation
     if stock_unchecked:  # a split's new tokens: read every holder's balance and supply again
-        from corpactions.corporate.splits import verify_split
-
         await verify_split(plan_id, session_factory=session_factory, settings=ctx.settings)
     with session_factory() as session:
         plan = session.get(PayoutPlan, plan_id)
@@ -103,6 +115,7 @@ async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) ->
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         previous = plan.attestation_signature
+        root = plan.plan_hash
         previous_last_valid = int(plan.inputs.get("attestation_last_valid", 0))
 
     def record(signature: str, last_valid: int) -> bool:
@@ -123,7 +136,7 @@ async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) ->
     landed = await publish_memo(
         rpc,
         ctx.authority,
-        f"corpactions attest plan {plan_id} ledger sha256 {digest}",
+        memo_text(plan_id, root, digest),
         previous=previous,
         previous_last_valid=previous_last_valid,
         record=record,
@@ -150,13 +163,12 @@ async def publish_memo(
     nothing (the next run looks at that attempt instead).
     """
     if previous is not None:
-        status = (
-            await rpc.signature_statuses([Signature.from_string(previous)], search_history=True)
-        )[0]
-        if status is not None and status.err is None:
+        found = await fate(rpc, Attempt(previous, previous_last_valid))
+        if found.succeeded:
             return previous
-        if await rpc.block_height("finalized") <= previous_last_valid:
+        if found.state == "pending":
             return None  # may still land; look again on the next run
+        # expired unlanded, or landed with an error: a new attempt
     blockhash = await rpc.latest_blockhash()
     memo = tokens.memo(text, (authority.pubkey(),))
     tx = Transaction([authority], Message([memo], authority.pubkey()), blockhash.blockhash)
@@ -164,8 +176,10 @@ async def publish_memo(
         log.info("another executor is attesting this record; nothing sent", memo=text)
         return None
     signature = await rpc.send_raw(bytes(tx), skip_preflight=True)
-    await rpc.wait_landed([signature], timeout=120)
-    return str(signature)
+    landed = await settle(
+        rpc, Attempt(str(signature), blockhash.last_valid_block_height, bytes(tx))
+    )
+    return str(signature) if landed.succeeded else None
 
 
 def record_attempt(

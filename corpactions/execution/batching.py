@@ -93,7 +93,9 @@ def instructions(
                     payer, owner, mint, layout.TOKEN_PROGRAM_ID
                 )
             )
-        destination = tokens.associated_token_address(owner, mint, layout.TOKEN_PROGRAM_ID)
+        destination = spec.destination or tokens.associated_token_address(
+            owner, mint, layout.TOKEN_PROGRAM_ID
+        )
         if treasury is None:  # new stock tokens: the payer is the mint authority
             out.append(tokens.mint_to_checked(mint, destination, payer, spec.amount, decimals))
         else:
@@ -172,3 +174,64 @@ def pack(
         batches.append(ready[start : start + low])
         start += low
     return batches
+
+
+_TOKEN_DESTINATION = {12: 2, 14: 1}
+"""transferChecked (12): source, mint, destination, owner; mintToChecked (14): mint, destination,
+authority: the position of the destination among the instruction's accounts."""
+
+
+def stored_transaction_problem(
+    signed: bytes, specs: list[LineSpec], *, mint: Pubkey, treasury: Pubkey | None
+) -> str | None:
+    """Why a transaction kept in the ledger must not be broadcast, or None.
+
+    It must call only programs the project uses (at the libraries' ids), and pay each line's
+    owner at the associated account derived now. A ledger written by a build with another
+    program id or derivation (see the README's upgrade note) fails here instead of sending
+    tokens to accounts no one can reach."""
+    from solders.transaction import VersionedTransaction
+
+    try:
+        message = VersionedTransaction.from_bytes(signed).message
+    except ValueError:
+        return "the stored transaction does not decode"
+    keys = list(message.account_keys)
+    destinations: list[Pubkey] = []
+    amounts: list[int] = []
+    source_ok = True
+    for ix in message.instructions:
+        program = keys[ix.program_id_index]
+        if program not in layout.PROGRAMS_USED:
+            return f"it calls {program}, which is not a program corpactions uses"
+        data = bytes(ix.data)
+        if program in layout.TOKEN_PROGRAMS and data and data[0] in _TOKEN_DESTINATION:
+            accounts = bytes(ix.accounts)
+            destinations.append(keys[accounts[_TOKEN_DESTINATION[data[0]]]])
+            amounts.append(int.from_bytes(data[1:9], "little"))
+            if data[0] == 12 and treasury is not None and keys[accounts[0]] != treasury:
+                source_ok = False
+    if not source_ok:
+        return f"it pays from an account that is not the treasury {treasury}"
+    expected = [
+        spec.destination or tokens.associated_token_address(Pubkey.from_string(spec.owner), mint)
+        for spec in specs
+    ]
+    if destinations != expected:
+        wrong = next(
+            (
+                (spec.owner, got)
+                for spec, got, want in zip(specs, destinations, expected, strict=False)
+                if got != want
+            ),
+            None,
+        )
+        if wrong is not None:
+            return (
+                f"it pays {wrong[1]}, which is not the associated account of {wrong[0]} "
+                "(derived by a build with another program id?)"
+            )
+        return f"it pays {len(destinations)} accounts for {len(specs)} lines"
+    if amounts != [spec.amount for spec in specs]:
+        return "its amounts are not the lines' amounts"
+    return None

@@ -20,7 +20,6 @@ tasks run ``advance_batch`` per batch, and any number of restarts converge on th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +30,6 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
-from solders.signature import Signature
 from solders.transaction import Transaction
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
@@ -39,8 +37,10 @@ from sqlmodel import Session, col, func, select
 from corpactions.chain.keys import load_keypair
 from corpactions.chain.rpc import Rpc, TransactionRejected
 from corpactions.config import Settings, get_settings
+from corpactions.db import SessionFactory
 from corpactions.errors import ChainError, PlanError, TransientRpcError
 from corpactions.execution.approval import treasury_address
+from corpactions.execution.attest import finish_plan
 from corpactions.execution.batching import (
     MAX_COMPUTE_UNITS,
     MEMO_TEMPLATE,
@@ -48,8 +48,18 @@ from corpactions.execution.batching import (
     inspect_recipients,
     instructions,
     pack,
+    stored_transaction_problem,
 )
 from corpactions.execution.crashpoints import crash_point
+from corpactions.execution.proofs import (
+    PlanTampered,
+    approved,
+    check_line_count,
+    mark_tampered,
+    tamper_reason,
+)
+from corpactions.execution.report import Report, summarize
+from corpactions.execution.sendonce import Attempt, Fate, fates
 from corpactions.logs import get_logger
 from corpactions.models import (
     ActionStatus,
@@ -65,30 +75,11 @@ from corpactions.models import (
 from corpactions.models.types import utcnow
 
 log = get_logger(__name__)
-SessionFactory = Callable[[], Any]
 LIVE = (BatchStatus.planned, BatchStatus.signed, BatchStatus.sent, BatchStatus.expired)
 LINES = PayoutLine.__table__  # type: ignore[attr-defined]
 CONCURRENT_BATCHES = 16
 CHECK_CHUNK = 256  # getSignatureStatuses takes at most 256 signatures
 """Batches advanced at once: their RPC calls overlap; ledger writes stay one at a time."""
-
-
-@dataclass
-class Report:
-    plan_id: int
-    status: str = ""
-    batches: int = 0
-    paid_lines: int = 0
-    paid_total: int = 0
-    held_lines: int = 0
-    held_total: int = 0
-    failed_lines: int = 0
-    open_lines: int = 0
-    fees: int = 0
-    attempts: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
 
 
 @dataclass
@@ -134,6 +125,13 @@ FINISHED = (PlanStatus.reconciled, PlanStatus.attested)
 
 
 def _check_executable(session: Session, plan: PayoutPlan) -> None:
+    if plan.status == PlanStatus.tampered:
+        raise PlanTampered(f"plan {plan.id} is tampered: {plan.stale_reason}")
+    if plan.status == PlanStatus.discrepancy:
+        raise PlanError(
+            f"plan {plan.id} disagrees with the chain and is not attested: {plan.stale_reason}",
+            hint=f"see the report in 'corpactions payouts show {plan.id} --json' (reconciliation)",
+        )
     if plan.status in FINISHED:
         return  # paid already; running again only completes the attestation
     if plan.status not in (PlanStatus.approved, PlanStatus.executing):
@@ -277,19 +275,28 @@ async def plan_batches(
 # ----- one batch ------------------------------------------------------------------------------
 
 
-def _specs(session: Session, batch: PayoutBatch) -> list[LineSpec]:
+def _proven_specs(session: Session, batch: PayoutBatch) -> tuple[list[LineSpec], str | None]:
+    """The batch's lines as transfer specs, each proven against the approved root first; a
+    failure marks the plan tampered (committed with the session) and is returned instead."""
     lines = session.exec(
         select(PayoutLine).where(PayoutLine.batch_id == batch.id).order_by(col(PayoutLine.owner))
     ).all()
-    return [
+    plan = session.get(PayoutPlan, batch.plan_id)
+    assert plan is not None
+    reason = tamper_reason(session, plan, lines)
+    if reason is not None:
+        return [], f"plan {batch.plan_id} batch {batch.seq}: {reason}"
+    specs = [
         LineSpec(
             line.id or 0,
             line.owner,
             line.amount_due,
             create=line.status_reason == "create USDC account",
+            destination=Pubkey.from_string(line.account or ""),
         )
         for line in lines
     ]
+    return specs, None
 
 
 async def _unit_price(rpc: Rpc, cap: int) -> int:
@@ -309,9 +316,11 @@ async def _sign(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: C
     with session_factory() as session:
         batch = session.get(PayoutBatch, batch_id)
         assert batch is not None
-        specs = _specs(session, batch)
+        specs, tampered = _proven_specs(session, batch)
         attempt = batch.attempt + 1
         plan_id, seq = batch.plan_id, batch.seq
+    if tampered:
+        raise PlanTampered(tampered)  # nothing of this batch is signed
     payer = ctx.authority.pubkey()
     memo = MEMO_TEMPLATE.format(plan=plan_id, batch=seq, attempt=attempt)
     price = await _unit_price(rpc, ctx.settings.compute_unit_price_cap)
@@ -403,11 +412,25 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-async def _send(rpc: Rpc, session_factory: SessionFactory, batch_id: int) -> None:
+async def _send(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: Context) -> None:
     with session_factory() as session:
         batch = session.get(PayoutBatch, batch_id)
         assert batch is not None and batch.signed_tx is not None
         signed = batch.signed_tx
+        specs, tampered = _proven_specs(session, batch)
+        problem = None
+        if not tampered:
+            problem = stored_transaction_problem(
+                signed, specs, mint=ctx.mint, treasury=ctx.treasury
+            )
+    if tampered:
+        raise PlanTampered(tampered)  # the stored attempt is not broadcast
+    if problem is not None:
+        raise PlanError(
+            f"batch {batch.seq} of plan {batch.plan_id} is not sent: {problem}",
+            hint="ledgers written before the program-id fix are not migrated; see the "
+            "README's upgrade note",
+        )
     try:
         await rpc.send_raw(signed, skip_preflight=True)
     except TransactionRejected as exc:  # refused outright (e.g. blockhash unknown): nothing landed
@@ -547,41 +570,22 @@ async def _check_many(
         ]
     if not sent:
         return
-    # The finalized height is read *before* the statuses: a transaction that landed at or
-    # below lastValidBlockHeight is then certain to show in the status lookup that follows.
-    finalized_height = await rpc.block_height("finalized")
-    statuses = await rpc.signature_statuses(
-        [Signature.from_string(sig) for _, sig, _, _ in sent], search_history=True
+    found = await fates(
+        rpc, [Attempt(sig, last_valid, signed) for _, sig, last_valid, signed in sent]
     )
-    gate = asyncio.Semaphore(CONCURRENT_BATCHES)
 
-    async def decide(
-        batch_id: int, signature: str, last_valid: int, signed: bytes | None, status: Any
-    ) -> None:
-        async with gate:
-            if status is not None:
-                if status.err is not None:
-                    await _failed(
-                        session_factory,
-                        batch_id,
-                        f"failed on chain in slot {status.slot}: {status.err}",
-                    )
-                elif "Finalized" in str(status.confirmation_status):
-                    await _finalize(
-                        rpc, session_factory, batch_id, signature, int(status.slot), ctx
-                    )
-                return
-            if finalized_height > last_valid:
-                _expire(session_factory, batch_id, signature)
-                return
-            if signed is not None:
-                with contextlib.suppress(TransactionRejected):
-                    await rpc.send_raw(
-                        signed, skip_preflight=True
-                    )  # same bytes: lands at most once
+    async def settle(batch_id: int, signature: str, result: Fate) -> None:
+        if result.state == "landed" and result.err is None:
+            await _finalize(rpc, session_factory, batch_id, signature, result.slot, ctx)
+        elif result.state == "landed":
+            await _failed(
+                session_factory, batch_id, f"failed on chain in slot {result.slot}: {result.err}"
+            )
+        elif result.state == "expired":
+            _expire(session_factory, batch_id, signature)
 
     await asyncio.gather(
-        *(decide(*item, status) for item, status in zip(sent, statuses, strict=True))
+        *(settle(b, sig, r) for (b, sig, _, _), r in zip(sent, found, strict=True))
     )
 
 
@@ -615,15 +619,20 @@ async def advance_batch(
         status = BatchStatus(batch.status)
     if status in (BatchStatus.planned, BatchStatus.expired):
         await _sign(rpc, session_factory, batch_id, ctx)
-        with session_factory() as session:
-            if BatchStatus(session.get(PayoutBatch, batch_id).status) == BatchStatus.signed:
-                await _send(rpc, session_factory, batch_id)
+        if _batch_status(session_factory, batch_id) == BatchStatus.signed:
+            await _send(rpc, session_factory, batch_id, ctx)
     elif status == BatchStatus.signed:
-        await _send(rpc, session_factory, batch_id)
+        await _send(rpc, session_factory, batch_id, ctx)
     elif status == BatchStatus.sent:
         await _check(rpc, session_factory, batch_id, ctx)
+    return _batch_status(session_factory, batch_id)
+
+
+def _batch_status(session_factory: SessionFactory, batch_id: int) -> BatchStatus:
     with session_factory() as session:
-        return BatchStatus(session.get(PayoutBatch, batch_id).status)
+        batch = session.get(PayoutBatch, batch_id)
+        assert batch is not None
+        return BatchStatus(batch.status)
 
 
 # ----- the whole plan --------------------------------------------------------------------------
@@ -639,41 +648,6 @@ def _live_batches(session: Session, plan_id: int) -> list[tuple[int, str]]:
     return [(batch_id or 0, str(status)) for batch_id, status in rows]
 
 
-def summarize(session: Session, plan_id: int) -> Report:
-    """Where a plan's payment stands: one grouped count and sum over its lines, and totals over
-    its batches (cheap enough to run on every progress tick)."""
-    report = Report(plan_id=plan_id)
-    plan = session.get(PayoutPlan, plan_id)
-    report.status = str(plan.status) if plan else "missing"
-    by_status = {
-        str(status): (int(count), int(total))
-        for status, count, total in session.exec(
-            select(
-                PayoutLine.status, func.count(), func.coalesce(func.sum(PayoutLine.amount_due), 0)
-            )
-            .where(PayoutLine.plan_id == plan_id)
-            .group_by(col(PayoutLine.status))
-        ).all()
-    }
-    report.paid_lines, report.paid_total = by_status.get(LineStatus.paid, (0, 0))
-    report.held_lines, report.held_total = by_status.get(LineStatus.held_for_claim, (0, 0))
-    report.failed_lines = by_status.get(LineStatus.failed, (0, 0))[0]
-    report.open_lines = sum(
-        by_status.get(s, (0, 0))[0] for s in (LineStatus.pending, LineStatus.batched)
-    )
-    finalized, fees, attempts = session.exec(
-        select(
-            func.coalesce(
-                func.sum(sa.case((col(PayoutBatch.status) == BatchStatus.finalized, 1), else_=0)), 0
-            ),
-            func.coalesce(func.sum(PayoutBatch.fee), 0),
-            func.coalesce(func.sum(PayoutBatch.attempt), 0),
-        ).where(PayoutBatch.plan_id == plan_id)
-    ).one()
-    report.batches, report.fees, report.attempts = int(finalized), int(fees or 0), int(attempts)
-    return report
-
-
 def begin_execution(session_factory: SessionFactory, plan_id: int) -> None:
     """Check that the plan may be executed and move an approved plan to executing."""
     with session_factory() as session:
@@ -681,6 +655,15 @@ def begin_execution(session_factory: SessionFactory, plan_id: int) -> None:
         if plan is None:
             raise PlanError(f"no payout plan {plan_id}")
         _check_executable(session, plan)
+        tampered = None
+        if plan.status in (PlanStatus.approved, PlanStatus.executing):
+            try:
+                approved(session, plan)
+                tampered = check_line_count(session, plan)
+            except PlanTampered as exc:
+                tampered = exc.message
+            if tampered:
+                mark_tampered(session, plan, tampered)
         if plan.status == PlanStatus.approved:
             plan.status = PlanStatus.executing
             session.add(plan)
@@ -688,6 +671,8 @@ def begin_execution(session_factory: SessionFactory, plan_id: int) -> None:
             if action is not None:
                 action.status = ActionStatus.paying
                 session.add(action)
+    if tampered:
+        raise PlanTampered(f"plan {plan_id}: {tampered}")
 
 
 async def execute_plan_async(
@@ -707,6 +692,8 @@ async def execute_plan_async(
             await plan_batches(rpc, session_factory, plan_id, ctx)
             with session_factory() as session:
                 current = session.get(PayoutPlan, plan_id)
+                if current is None:
+                    raise PlanError(f"no payout plan {plan_id}")
                 _check_executable(session, current)
                 live = [] if current.status in FINISHED else _live_batches(session, plan_id)
             if not live:
@@ -743,8 +730,6 @@ async def execute_plan_async(
                     hint="run 'corpactions payouts execute' again: it resumes where it stopped",
                 )
             await asyncio.sleep(poll_seconds)
-        from corpactions.execution.attest import finish_plan
-
         await finish_plan(rpc, session_factory, plan_id, ctx)
     with session_factory() as session:
         return summarize(session, plan_id)

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from corpactions.chain import layout
 from corpactions.chain.rpc import Rpc
 from corpactions.config import Settings, get_settings
-from corpactions.execution.protocol import SessionFactory
+from corpactions.db import SessionFactory
 from corpactions.logs import get_logger
 from corpactions.models import (
     CorporateAction,

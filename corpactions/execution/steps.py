@@ -16,13 +16,13 @@ from sqlmodel import Session, col, select
 
 from corpactions.chain.rpc import Rpc
 from corpactions.config import Settings, get_settings
+from corpactions.db import SessionFactory
 from corpactions.errors import PlanError
 from corpactions.execution.attest import finish_plan
 from corpactions.execution.protocol import (
     CHECK_CHUNK,
     LIVE,
     Context,
-    SessionFactory,
     _check_many,
     advance_batch,
     begin_execution,
@@ -224,7 +224,7 @@ async def confirm_in_flight(
             [plan_id]
             if plan_id is not None
             else [
-                int(p)
+                int(p or 0)
                 for p in session.exec(
                     select(PayoutPlan.id).where(
                         PayoutPlan.status == PlanStatus.executing, _unchanged_action()

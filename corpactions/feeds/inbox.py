@@ -9,15 +9,12 @@ name announces no known format stay where they are and are logged.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
-
 from corpactions.config import Settings, get_settings
+from corpactions.db import SessionFactory
 from corpactions.feeds.formats import PARSERS, format_of, parse_payload, read_bounded
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.normalized import MalformedPayload
@@ -26,7 +23,6 @@ from corpactions.feeds.symbols import apply_ticker_changes
 from corpactions.logs import get_logger
 
 log = get_logger(__name__)
-SessionFactory = Callable[[], AbstractContextManager[Session]]
 
 
 def _move(path: Path, folder: str) -> Path:

@@ -11,6 +11,7 @@ All public methods take the chain lock: the HTTP server and the clock thread sha
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import threading
 import time
@@ -18,18 +19,21 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
-from solders import sysvar
+from solders import system_program, sysvar
 from solders.account import Account
+from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 from solders.signature import Signature
-from solders.transaction import VersionedTransaction
+from solders.token.state import Mint as TokenMint
+from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata, TransactionMetadata
 from solders.transaction_status import TransactionStatus
+from spl.token.constants import NATIVE_DECIMALS, WRAPPED_SOL_MINT
 
 from corpactions.chain import layout
 from corpactions.localnet.faults import Faults
@@ -38,9 +42,14 @@ LAMPORTS_PER_SIGNATURE = 5000
 DEFAULT_COMPUTE_UNITS_PER_INSTRUCTION = 200_000
 MAX_COMPUTE_UNITS = 1_400_000
 STATUS_CACHE_SLOTS = 300
+MAX_BLOCKS = 100_000
+"""Blocks kept in memory; older slots answer as cleaned up (a node's ledger is pruned too)."""
+COMMITMENTS = ("processed", "confirmed", "finalized")
 STATE_VERSION = 2
 """2: the first version whose associated token accounts are derived from the real Associated
 Token program id; version-1 files are refused (their accounts sit at other addresses)."""
+FAUCET = Keypair.from_seed(hashlib.sha256(b"corpactions-localnet-faucet").digest())
+"""The airdrop payer (requestAirdrop): a fixed key, so a restarted chain pays from the same one."""
 _SYSVARS = (sysvar.CLOCK, sysvar.RENT, sysvar.EPOCH_SCHEDULE, sysvar.SLOT_HASHES)
 
 
@@ -59,6 +68,15 @@ def _builtin_owners(svm: LiteSVM) -> set[Pubkey]:
     return owners
 
 
+class ChainObserver(Protocol):
+    """Told of every landed transaction and every closed block, under the chain lock (the
+    websocket PubSub hub)."""
+
+    def landed(self, record: TxRecord) -> None: ...
+
+    def advanced(self, closed: Block) -> None: ...
+
+
 class StateFileError(ValueError):
     """A state file this localnet cannot load; the message says what to do."""
 
@@ -71,6 +89,23 @@ class ChainRequestError(Exception):
         self.code = code
         self.message = message
         self.data = data
+
+
+@dataclass
+class Block:
+    """One slot's block: its transactions in landing order; ``blockhash`` is set when it closes
+    (the hash that transactions landing in the next slot reference as the latest)."""
+
+    slot: int
+    parent_slot: int
+    block_height: int
+    block_time: int
+    previous_blockhash: str
+    blockhash: str = ""
+    signatures: list[str] = field(default_factory=list)
+
+    def to_state(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 @dataclass
@@ -87,6 +122,9 @@ class TxRecord:
     post_balances: list[int]
     pre_token_balances: list[dict[str, Any]]
     post_token_balances: list[dict[str, Any]]
+    accounts: list[str] = field(default_factory=list)
+    """Every account the transaction references (the address index of
+    getSignaturesForAddress); derived from ``tx_bytes`` when a state file lacks it."""
 
     def to_state(self) -> dict[str, Any]:
         data = self.__dict__.copy()
@@ -97,7 +135,11 @@ class TxRecord:
     def from_state(cls, data: dict[str, Any]) -> TxRecord:
         data = dict(data)
         data["tx_bytes"] = base64.b64decode(data["tx_bytes"])
-        return cls(**data)
+        record = cls(**data)
+        if not record.accounts and record.tx_bytes:
+            tx = VersionedTransaction.from_bytes(record.tx_bytes)
+            record.accounts = [str(k) for k in tx.message.account_keys]
+        return record
 
 
 @dataclass
@@ -112,7 +154,8 @@ class ChainConfig:
     """Milliseconds per slot of the clock thread; 0 stops time (slots move only with work)."""
     blockhash_validity: int = 150
     finality_lag: int = 2
-    """Slots after landing before a transaction counts as finalized."""
+    """Slots after landing before a transaction counts as finalized (confirmed: one slot, when
+    the block closes; at 0 everything is final at once)."""
     faults: Faults = field(default_factory=Faults)
 
 
@@ -151,11 +194,17 @@ class LocalChain:
         self._decimals: dict[Pubkey, int] = {}
         self._dirty = False
         self._fees_by_slot: OrderedDict[int, int] = OrderedDict()
-        self._slot_times: OrderedDict[int, int] = OrderedDict()
+        self._blocks: OrderedDict[int, Block] = OrderedDict()
+        self._by_address: dict[str, list[str]] = {}
+        self._order: dict[str, int] = {}
+        self.observers: list[ChainObserver] = []
+        self.genesis_hash = str(self.svm.latest_blockhash())
+        self._add_native_mint()
         if state_path is not None and state_path.exists():
             self._load(state_path)
         self._sync_clock()
         self._remember_blockhash()
+        self._open_block(self.slot - 1, "")
 
     # ----- time -------------------------------------------------------------------------------
 
@@ -166,16 +215,7 @@ class LocalChain:
     def now(self) -> int:
         return int(time.time()) + self.time_offset
 
-    def block_time(self, slot: int) -> int | None:
-        with self._lock:
-            if slot == self.slot:
-                return self.now()
-            return self._slot_times.get(slot)
-
     def _sync_clock(self) -> None:
-        self._slot_times[self.slot] = self.now()
-        while len(self._slot_times) > 100_000:
-            self._slot_times.popitem(last=False)
         clock = self.svm.get_clock()
         clock.slot = self.slot
         clock.unix_timestamp = self.now()
@@ -190,15 +230,51 @@ class LocalChain:
                 break
             self._blockhashes.pop(oldest)
 
+    def _add_native_mint(self) -> None:
+        """The wrapped-SOL mint every cluster has from genesis (9 decimals, no authorities)."""
+        mint = TokenMint(
+            mint_authority=None,
+            supply=0,
+            decimals=NATIVE_DECIMALS,
+            is_initialized=True,
+            freeze_authority=None,
+        )
+        self.svm.set_account(
+            WRAPPED_SOL_MINT,
+            Account(
+                lamports=self.rent_exempt_minimum(layout.MINT_LEN),
+                data=bytes(mint),
+                owner=layout.TOKEN_PROGRAM_ID,
+                executable=False,
+            ),
+        )
+
+    def _open_block(self, parent_slot: int, previous_blockhash: str) -> None:
+        self._blocks[self.slot] = Block(
+            slot=self.slot,
+            parent_slot=parent_slot,
+            block_height=self.block_height,
+            block_time=self.now(),
+            previous_blockhash=previous_blockhash or str(self.svm.latest_blockhash()),
+        )
+        while len(self._blocks) > MAX_BLOCKS:
+            self._blocks.popitem(last=False)
+
     def advance(self, slots: int = 1) -> None:
-        """Produce ``slots`` blocks: new blockhash each, delayed transactions land when due."""
+        """Close the open block and produce ``slots`` more: a new blockhash each (the closed
+        block's hash), delayed transactions land when due."""
         with self._lock:
             for _ in range(slots):
+                closing = self._blocks[self.slot]
+                self.svm.expire_blockhash()
+                closing.blockhash = str(self.svm.latest_blockhash())
                 self.slot += 1
                 self.block_height += 1
-                self.svm.expire_blockhash()
                 self._sync_clock()
                 self._remember_blockhash()
+                self._open_block(closing.slot, closing.blockhash)
+                for observer in self.observers:
+                    observer.advanced(closing)
                 due = [p for p in self._pending if p.land_slot <= self.slot]
                 if due:
                     self._pending = [p for p in self._pending if p.land_slot > self.slot]
@@ -213,9 +289,16 @@ class LocalChain:
 
     # ----- blockhashes ------------------------------------------------------------------------
 
-    def latest_blockhash(self) -> tuple[str, int]:
+    def latest_blockhash(self, commitment: str | None = "processed") -> tuple[str, int]:
+        """The newest blockhash of the bank at ``commitment`` (a closed block's hash when the
+        level lags the open slot) and the last block height at which it is valid."""
         with self._lock:
             blockhash = str(self.svm.latest_blockhash())
+            slot = self.commitment_slot(commitment)
+            if slot < self.slot and slot in self._blocks:
+                closed = self._blocks[slot].blockhash
+                if closed in self._blockhashes:
+                    blockhash = closed
             return blockhash, self._blockhashes[blockhash]
 
     def is_blockhash_valid(self, blockhash: str) -> bool:
@@ -224,10 +307,76 @@ class LocalChain:
             return last_valid is not None and self.block_height <= last_valid
 
     def finalized_slot(self) -> int:
-        return max(0, self.slot - self.config.finality_lag)
+        return self.commitment_slot("finalized")
 
-    def finalized_block_height(self) -> int:
-        return max(0, self.block_height - self.config.finality_lag)
+    def _lag(self, commitment: str | None) -> int:
+        """Slots behind the open one for a commitment level; none given means finalized, as on
+        a node. Processed sees the open block; confirmed the last closed one."""
+        if commitment is None or commitment == "finalized":
+            return self.config.finality_lag
+        if commitment == "confirmed":
+            return min(1, self.config.finality_lag)
+        if commitment == "processed":
+            return 0
+        raise ChainRequestError(
+            -32602,
+            f"Invalid params: unknown commitment {commitment!r}; expected one of "
+            + ", ".join(COMMITMENTS),
+        )
+
+    def commitment_slot(self, commitment: str | None) -> int:
+        with self._lock:
+            return max(0, self.slot - self._lag(commitment))
+
+    def commitment_block_height(self, commitment: str | None) -> int:
+        with self._lock:
+            return max(0, self.block_height - self._lag(commitment))
+
+    def confirmation_status(self, slot: int) -> str:
+        if slot <= self.finalized_slot():
+            return "finalized"
+        if slot <= self.commitment_slot("confirmed"):
+            return "confirmed"
+        return "processed"
+
+    # ----- blocks -----------------------------------------------------------------------------
+
+    def block(self, slot: int) -> Block | None:
+        """The block of ``slot`` if the chain keeps one (closed or open)."""
+        with self._lock:
+            return self._blocks.get(slot)
+
+    def blocks(self) -> list[Block]:
+        with self._lock:
+            return list(self._blocks.values())
+
+    def block_slots(self, start: int, end: int) -> list[int]:
+        """Slots with a block in ``start..end`` (inclusive), ascending."""
+        with self._lock:
+            first = self.first_available_block()
+            return [s for s in range(max(start, first), end + 1) if s in self._blocks]
+
+    def first_available_block(self) -> int:
+        with self._lock:
+            return next(iter(self._blocks))
+
+    def signatures_for_address(self, address: str) -> list[str]:
+        """Signatures of the transactions that reference ``address``, oldest first."""
+        with self._lock:
+            return list(self._by_address.get(address, ()))
+
+    def landing_order(self, signature: str) -> int | None:
+        with self._lock:
+            return self._order.get(signature)
+
+    def transaction_count(self, up_to_slot: int) -> int:
+        with self._lock:
+            return sum(1 for r in self._history.values() if r.slot <= up_to_slot)
+
+    def known_accounts(self) -> list[Pubkey]:
+        """Accounts the chain's own state holds (touched by transactions or written)."""
+        with self._lock:
+            return list(self._touched)
 
     # ----- accounts ---------------------------------------------------------------------------
 
@@ -272,28 +421,30 @@ class LocalChain:
     # ----- transactions -----------------------------------------------------------------------
 
     def airdrop(self, pubkey: Pubkey, lamports: int) -> str:
+        """Pay ``lamports`` from the faucet in a real system transfer, as a test validator's
+        faucet does: it lands like any transaction (history, block, fee paid by the faucet)."""
         with self._lock:
-            before = self.svm.get_balance(pubkey) or 0
-            result = self.svm.airdrop(pubkey, lamports)
-            if isinstance(result, FailedTransactionMetadata):
-                raise ChainRequestError(-32603, f"airdrop failed: {result.err()}")
-            signature = str(result.signature())
-            self._history[signature] = TxRecord(
-                signature=signature,
-                slot=self.slot,
-                block_time=self.now(),
-                err=None,
-                tx_bytes=b"",
-                fee=0,
-                logs=list(result.logs()),
-                compute_units=int(result.compute_units_consumed()),
-                pre_balances=[before],
-                post_balances=[self.svm.get_balance(pubkey) or 0],
-                pre_token_balances=[],
-                post_token_balances=[],
+            self.svm.airdrop(FAUCET.pubkey(), lamports + LAMPORTS_PER_SIGNATURE)
+            transfer = system_program.transfer(
+                system_program.TransferParams(
+                    from_pubkey=FAUCET.pubkey(), to_pubkey=pubkey, lamports=lamports
+                )
             )
-            self._touched.add(pubkey)
-            self.advance(1)
+            tx = Transaction(
+                [FAUCET], Message([transfer], FAUCET.pubkey()), self.svm.latest_blockhash()
+            )
+            if str(tx.signatures[0]) in self._history:  # the same airdrop twice in one slot
+                self.advance(1)
+                tx = Transaction(
+                    [FAUCET], Message([transfer], FAUCET.pubkey()), self.svm.latest_blockhash()
+                )
+            signature = str(tx.signatures[0])
+            self._land(VersionedTransaction.from_legacy(tx), advance=True)
+            record = self._history.get(signature)
+            if record is None or record.err is not None:
+                raise ChainRequestError(
+                    -32603, f"airdrop failed: {record.err if record else 'not processed'}"
+                )
             return signature
 
     def simulate(self, tx: VersionedTransaction) -> dict[str, Any]:
@@ -352,6 +503,25 @@ class LocalChain:
             self._land(tx, advance=True)
             return signature
 
+    def _record(self, record: TxRecord) -> None:
+        """Keep a landed transaction: history, its place in the open block, the indexes."""
+        self._history[record.signature] = record
+        self._blocks[record.slot].signatures.append(record.signature)
+        self._index(record)
+        for observer in self.observers:
+            observer.landed(record)
+
+    def _index(self, record: TxRecord) -> None:
+        self._order[record.signature] = len(self._order)
+        for key in dict.fromkeys(record.accounts):
+            self._by_address.setdefault(key, []).append(record.signature)
+
+    def _after_landing(self) -> None:
+        """With time stopped (slot_ms 0) each landed transaction closes its slot; with a running
+        clock the slot keeps collecting transactions until the clock closes it."""
+        if self.config.slot_ms <= 0:
+            self.advance(1)
+
     def _preflight_error(self, err: str, text: str) -> ChainRequestError:
         return ChainRequestError(-32002, f"Transaction simulation failed: {text}", unexecuted(err))
 
@@ -400,19 +570,22 @@ class LocalChain:
             meta = result
             err = None
         signature = str(tx.signatures[0])
-        self._history[signature] = TxRecord(
-            signature=signature,
-            slot=self.slot,
-            block_time=self.now(),
-            err=err,
-            tx_bytes=bytes(tx),
-            fee=int(meta.fee()),
-            logs=list(meta.logs()),
-            compute_units=int(meta.compute_units_consumed()),
-            pre_balances=pre_balances,
-            post_balances=post_balances,
-            pre_token_balances=pre_tokens,
-            post_token_balances=self._token_balances(keys),
+        self._record(
+            TxRecord(
+                signature=signature,
+                slot=self.slot,
+                block_time=self.now(),
+                err=err,
+                tx_bytes=bytes(tx),
+                fee=int(meta.fee()),
+                logs=list(meta.logs()),
+                compute_units=int(meta.compute_units_consumed()),
+                pre_balances=pre_balances,
+                post_balances=post_balances,
+                pre_token_balances=pre_tokens,
+                post_token_balances=self._token_balances(keys),
+                accounts=[str(k) for k in keys],
+            )
         )
         self._touched.update(keys)
         for key in keys:
@@ -424,7 +597,7 @@ class LocalChain:
                 self._fees_by_slot.popitem(last=False)
         self._dirty = True
         if advance:
-            self.advance(1)
+            self._after_landing()
 
     def record(self, signature: str) -> TxRecord | None:
         with self._lock:
@@ -438,17 +611,14 @@ class LocalChain:
             age = self.slot - record.slot
             if not search_history and age > STATUS_CACHE_SLOTS:
                 return None
-            finalized = age >= self.config.finality_lag
+            status = self.confirmation_status(record.slot)
             return {
                 "slot": record.slot,
-                "confirmations": None if finalized else age,
+                "confirmations": None if status == "finalized" else age,
                 "status": {"Ok": None} if record.err is None else {"Err": record.err},
                 "err": record.err,
-                "confirmationStatus": "finalized" if finalized else "confirmed",
+                "confirmationStatus": status,
             }
-
-    def is_finalized(self, record: TxRecord) -> bool:
-        return self.slot - record.slot >= self.config.finality_lag
 
     def recent_prioritization_fees(self) -> list[dict[str, int]]:
         with self._lock:
@@ -492,6 +662,12 @@ class LocalChain:
                 "time_offset": self.time_offset,
                 "accounts": accounts,
                 "history": [r.to_state() for r in self._history.values()],
+                "genesis_hash": self.genesis_hash,
+                "blocks": [
+                    b.to_state()
+                    for b in self._blocks.values()
+                    if b.signatures and b.slot < self.slot
+                ],
             }
             self._dirty = False
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -536,9 +712,14 @@ class LocalChain:
                 ),
             )
             self._touched.add(key)
+        self.genesis_hash = str(state.get("genesis_hash") or self.genesis_hash)
+        for item in state.get("blocks", []):
+            block = Block(**item)
+            self._blocks[block.slot] = block
         for item in state["history"]:
             record = TxRecord.from_state(item)
             self._history[record.signature] = record
+            self._index(record)
 
 
 def unexecuted(err: str) -> dict[str, Any]:

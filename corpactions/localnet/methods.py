@@ -20,52 +20,23 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
 from corpactions.chain import layout
+from corpactions.localnet import cluster, history
 from corpactions.localnet.chain import ChainRequestError, LocalChain, token_amount_json, unexecuted
+from corpactions.localnet.params import (
+    SOLANA_CORE_VERSION,
+    config_at,
+    context,
+    invalid_params,
+    param,
+    pubkey_param,
+    with_context,
+)
 
-SOLANA_CORE_VERSION = "2.2.7"
-FEATURE_SET = 3294202862
 MAX_MULTIPLE_ACCOUNTS = 100
 MAX_SIGNATURE_STATUSES = 256
 U64_MAX = 2**64 - 1
 
 Handler = Callable[[LocalChain, list[Any]], Any]
-
-
-def invalid_params(message: str) -> ChainRequestError:
-    return ChainRequestError(-32602, message)
-
-
-def _param(params: list[Any], index: int, name: str) -> Any:
-    if len(params) <= index:
-        raise invalid_params(f"missing parameter: {name}")
-    return params[index]
-
-
-def _config(params: list[Any], index: int) -> dict[str, Any]:
-    if len(params) <= index or params[index] is None:
-        return {}
-    value = params[index]
-    if not isinstance(value, dict):
-        raise invalid_params("Invalid params: configuration must be an object")
-    return value
-
-
-def _pubkey(value: Any, name: str = "pubkey") -> Pubkey:
-    if not isinstance(value, str):
-        raise invalid_params(f"Invalid param: {name} must be a base-58 string")
-    try:
-        return Pubkey.from_string(value)
-    except ValueError as exc:
-        raise invalid_params(f"Invalid param: Invalid {name}") from exc
-
-
-def _context(chain: LocalChain, commitment: str | None = None) -> dict[str, Any]:
-    slot = chain.finalized_slot() if commitment == "finalized" else chain.slot
-    return {"apiVersion": SOLANA_CORE_VERSION, "slot": slot}
-
-
-def _with_context(chain: LocalChain, config: dict[str, Any], value: Any) -> dict[str, Any]:
-    return {"context": _context(chain, config.get("commitment")), "value": value}
 
 
 # ----- account encoding -----------------------------------------------------------------------
@@ -186,7 +157,7 @@ def _bytes_at(offset: int, wanted: bytes) -> Callable[[bytes], bool]:
     return lambda data: data[offset:end] == wanted
 
 
-def _compile_filters(filters: Any) -> list[Callable[[bytes], bool]]:
+def compile_filters(filters: Any) -> list[Callable[[bytes], bool]]:
     if filters is None:
         return []
     if not isinstance(filters, list):
@@ -229,7 +200,7 @@ def _compile_filters(filters: Any) -> list[Callable[[bytes], bool]]:
 
 
 def get_version(chain: LocalChain, params: list[Any]) -> Any:
-    return {"solana-core": SOLANA_CORE_VERSION, "feature-set": FEATURE_SET}
+    return {"solana-core": SOLANA_CORE_VERSION, "feature-set": cluster.FEATURE_SET}
 
 
 def get_health(chain: LocalChain, params: list[Any]) -> Any:
@@ -237,67 +208,59 @@ def get_health(chain: LocalChain, params: list[Any]) -> Any:
 
 
 def get_slot(chain: LocalChain, params: list[Any]) -> Any:
-    return (
-        chain.finalized_slot()
-        if _config(params, 0).get("commitment") == "finalized"
-        else chain.slot
-    )
+    return chain.commitment_slot(config_at(params, 0).get("commitment"))
 
 
 def get_block_height(chain: LocalChain, params: list[Any]) -> Any:
-    if _config(params, 0).get("commitment") == "finalized":
-        return chain.finalized_block_height()
-    return chain.block_height
+    return chain.commitment_block_height(config_at(params, 0).get("commitment"))
 
 
 def get_latest_blockhash(chain: LocalChain, params: list[Any]) -> Any:
-    config = _config(params, 0)
-    blockhash, last_valid = chain.latest_blockhash()
-    return _with_context(
-        chain, config, {"blockhash": blockhash, "lastValidBlockHeight": last_valid}
-    )
+    config = config_at(params, 0)
+    blockhash, last_valid = chain.latest_blockhash(config.get("commitment"))
+    return with_context(chain, config, {"blockhash": blockhash, "lastValidBlockHeight": last_valid})
 
 
 def is_blockhash_valid(chain: LocalChain, params: list[Any]) -> Any:
-    blockhash = _param(params, 0, "blockhash")
+    blockhash = param(params, 0, "blockhash")
     if not isinstance(blockhash, str):
         raise invalid_params("Invalid param: blockhash must be a string")
-    return _with_context(chain, _config(params, 1), chain.is_blockhash_valid(blockhash))
+    return with_context(chain, config_at(params, 1), chain.is_blockhash_valid(blockhash))
 
 
 def get_balance(chain: LocalChain, params: list[Any]) -> Any:
-    pubkey = _pubkey(_param(params, 0, "pubkey"))
-    return _with_context(chain, _config(params, 1), chain.balance(pubkey))
+    pubkey = pubkey_param(param(params, 0, "pubkey"))
+    return with_context(chain, config_at(params, 1), chain.balance(pubkey))
 
 
 def get_account_info(chain: LocalChain, params: list[Any]) -> Any:
-    pubkey = _pubkey(_param(params, 0, "pubkey"))
-    config = _config(params, 1)
+    pubkey = pubkey_param(param(params, 0, "pubkey"))
+    config = config_at(params, 1)
     account = chain.get_account(pubkey)
     value = (
         encode_account(chain, account, config, default="base58")
         if account is not None and account.lamports > 0
         else None
     )
-    return _with_context(chain, config, value)
+    return with_context(chain, config, value)
 
 
 def get_multiple_accounts(chain: LocalChain, params: list[Any]) -> Any:
-    keys = _param(params, 0, "pubkeys")
+    keys = param(params, 0, "pubkeys")
     if not isinstance(keys, list):
         raise invalid_params("Invalid params: pubkeys must be an array")
     if len(keys) > MAX_MULTIPLE_ACCOUNTS:
         raise invalid_params(f"Too many inputs provided; max {MAX_MULTIPLE_ACCOUNTS}")
-    config = _config(params, 1)
+    config = config_at(params, 1)
     with chain.lock:
-        accounts = chain.get_accounts([_pubkey(k) for k in keys])
+        accounts = chain.get_accounts([pubkey_param(k) for k in keys])
         values = [
             encode_account(chain, a, config, default="base64")
             if a is not None and a.lamports > 0
             else None
             for a in accounts
         ]
-    return _with_context(chain, config, values)
+    return with_context(chain, config, values)
 
 
 def _keyed(
@@ -308,7 +271,7 @@ def _keyed(
     accounts: list[tuple[Pubkey, Account]] | None = None,
 ) -> list[dict[str, Any]]:
     """Encode the program's accounts (or the given subset) that pass the config's filters."""
-    filters = _compile_filters(config.get("filters")) + extra
+    filters = compile_filters(config.get("filters")) + extra
     encoding = config.get("encoding") or ("base64" if config.get("dataSlice") else "base58")
     out: list[dict[str, Any]] = []
     with chain.lock:
@@ -359,25 +322,25 @@ def _refuse_if_configured(chain: LocalChain, program: Pubkey) -> None:
 
 
 def get_program_accounts(chain: LocalChain, params: list[Any]) -> Any:
-    program = _pubkey(_param(params, 0, "program id"), "program id")
-    config = _config(params, 1)
+    program = pubkey_param(param(params, 0, "program id"), "program id")
+    config = config_at(params, 1)
     _refuse_if_configured(chain, program)
     value = _keyed(chain, program, config, [])
     if config.get("withContext"):
-        return _with_context(chain, config, value)
+        return with_context(chain, config, value)
     return value
 
 
 def get_program_accounts_v2(chain: LocalChain, params: list[Any]) -> Any:
     """The paginated variant: pages of ``limit`` program accounts in pubkey order, filtered after
     paging (a short page does not end the walk); ``paginationKey`` is null on the last page."""
-    program = _pubkey(_param(params, 0, "program id"), "program id")
-    config = _config(params, 1)
+    program = pubkey_param(param(params, 0, "program id"), "program id")
+    config = config_at(params, 1)
     limit = config.get("limit") or 1000
     if not isinstance(limit, int) or not 1 <= limit <= 10_000:
         raise invalid_params("Invalid params: limit must be between 1 and 10000")
     after = config.get("paginationKey")
-    start = bytes(_pubkey(after, "paginationKey")) if after else b""
+    start = bytes(pubkey_param(after, "paginationKey")) if after else b""
     with chain.lock:
         ordered = sorted(chain.program_accounts(program), key=lambda item: bytes(item[0]))
         remaining = [item for item in ordered if bytes(item[0]) > start]
@@ -385,28 +348,18 @@ def get_program_accounts_v2(chain: LocalChain, params: list[Any]) -> Any:
         value = _keyed(chain, program, config, [], page)
     result = {"accounts": value, "paginationKey": str(page[-1][0]) if rest else None}
     if config.get("withContext"):
-        return _with_context(chain, config, result)
+        return with_context(chain, config, result)
     return result
 
 
-def get_block_time(chain: LocalChain, params: list[Any]) -> Any:
-    slot = _param(params, 0, "slot")
-    if not isinstance(slot, int) or slot < 0:
-        raise invalid_params("Invalid param: slot must be a non-negative integer")
-    block_time = chain.block_time(slot)
-    if block_time is None:
-        raise ChainRequestError(-32004, f"Block not available for slot {slot}")
-    return block_time
-
-
 def admin_set_account(chain: LocalChain, params: list[Any]) -> Any:
-    pubkey = _pubkey(_param(params, 0, "pubkey"))
-    spec = _config(params, 1)
+    pubkey = pubkey_param(param(params, 0, "pubkey"))
+    spec = config_at(params, 1)
     try:
         account = Account(
             lamports=int(spec["lamports"]),
             data=base64.b64decode(spec["data"]),
-            owner=_pubkey(spec["owner"], "owner"),
+            owner=pubkey_param(spec["owner"], "owner"),
             executable=False,
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -425,43 +378,45 @@ def _token_account(chain: LocalChain, pubkey: Pubkey) -> tuple[Account, layout.T
 
 
 def get_token_account_balance(chain: LocalChain, params: list[Any]) -> Any:
-    pubkey = _pubkey(_param(params, 0, "pubkey"))
+    pubkey = pubkey_param(param(params, 0, "pubkey"))
     with chain.lock:
         _, decoded = _token_account(chain, pubkey)
         decimals = chain.mint_decimals(decoded.mint)
         if decimals is None:
             raise invalid_params("Invalid param: could not find mint")
-        return _with_context(chain, _config(params, 1), token_amount_json(decoded.amount, decimals))
+        return with_context(
+            chain, config_at(params, 1), token_amount_json(decoded.amount, decimals)
+        )
 
 
 def get_token_supply(chain: LocalChain, params: list[Any]) -> Any:
-    pubkey = _pubkey(_param(params, 0, "mint"), "mint")
+    pubkey = pubkey_param(param(params, 0, "mint"), "mint")
     with chain.lock:
         account = chain.get_account(pubkey)
         if account is None or not layout.is_mint(account.owner, bytes(account.data)):
             raise invalid_params("Invalid param: not a Token mint")
         mint = layout.decode_mint(bytes(account.data))
-        return _with_context(
-            chain, _config(params, 1), token_amount_json(mint.supply, mint.decimals)
+        return with_context(
+            chain, config_at(params, 1), token_amount_json(mint.supply, mint.decimals)
         )
 
 
 def get_token_accounts_by_owner(chain: LocalChain, params: list[Any]) -> Any:
-    owner = _pubkey(_param(params, 0, "owner"), "owner")
-    selector = _param(params, 1, "mint or programId")
-    config = _config(params, 2)
+    owner = pubkey_param(param(params, 0, "owner"), "owner")
+    selector = param(params, 1, "mint or programId")
+    config = config_at(params, 2)
     if not isinstance(selector, dict) or len(selector) != 1:
         raise invalid_params("Invalid params: expected {mint} or {programId}")
     owner_filter = lambda data, o=bytes(owner): data[32:64] == o  # noqa: E731
     if "mint" in selector:
-        mint = _pubkey(selector["mint"], "mint")
+        mint = pubkey_param(selector["mint"], "mint")
         mint_account = chain.get_account(mint)
         if mint_account is None or mint_account.owner not in layout.TOKEN_PROGRAMS:
             raise invalid_params("Invalid param: could not find mint")
         programs = [mint_account.owner]
         extra = [owner_filter, lambda data, m=bytes(mint): data[0:32] == m]
     elif "programId" in selector:
-        program = _pubkey(selector["programId"], "programId")
+        program = pubkey_param(selector["programId"], "programId")
         if program not in layout.TOKEN_PROGRAMS:
             raise invalid_params("Invalid param: unrecognized Token program id")
         programs = [program]
@@ -479,26 +434,26 @@ def get_token_accounts_by_owner(chain: LocalChain, params: list[Any]) -> Any:
                 [check, *extra],
             )
         )
-    return _with_context(chain, config, value)
+    return with_context(chain, config, value)
 
 
 def get_minimum_balance_for_rent_exemption(chain: LocalChain, params: list[Any]) -> Any:
-    size = _param(params, 0, "data length")
+    size = param(params, 0, "data length")
     if not isinstance(size, int) or size < 0:
         raise invalid_params("Invalid param: data length must be a non-negative integer")
     return chain.rent_exempt_minimum(size)
 
 
 def request_airdrop(chain: LocalChain, params: list[Any]) -> Any:
-    pubkey = _pubkey(_param(params, 0, "pubkey"))
-    lamports = _param(params, 1, "lamports")
+    pubkey = pubkey_param(param(params, 0, "pubkey"))
+    lamports = param(params, 1, "lamports")
     if not isinstance(lamports, int) or lamports <= 0:
         raise invalid_params("Invalid param: lamports must be a positive integer")
     return chain.airdrop(pubkey, lamports)
 
 
 def _decode_transaction(params: list[Any], config: dict[str, Any]) -> VersionedTransaction:
-    raw = _param(params, 0, "transaction")
+    raw = param(params, 0, "transaction")
     if not isinstance(raw, str):
         raise invalid_params("Invalid params: transaction must be an encoded string")
     encoding = config.get("encoding") or "base58"
@@ -522,13 +477,13 @@ def _decode_transaction(params: list[Any], config: dict[str, Any]) -> VersionedT
 
 
 def send_transaction(chain: LocalChain, params: list[Any]) -> Any:
-    config = _config(params, 1)
+    config = config_at(params, 1)
     tx = _decode_transaction(params, config)
     return chain.send(tx, skip_preflight=bool(config.get("skipPreflight", False)))
 
 
 def simulate_transaction(chain: LocalChain, params: list[Any]) -> Any:
-    config = _config(params, 1)
+    config = config_at(params, 1)
     tx = _decode_transaction(params, config)
     if config.get("sigVerify") and not all(tx.verify_with_results()):
         raise ChainRequestError(-32003, "Transaction signature verification failure")
@@ -536,121 +491,27 @@ def simulate_transaction(chain: LocalChain, params: list[Any]) -> Any:
         str(tx.message.recent_blockhash)
     ):
         value = unexecuted("BlockhashNotFound")
-        return _with_context(chain, config, value)
-    return _with_context(chain, config, chain.simulate(tx))
+        return with_context(chain, config, value)
+    return with_context(chain, config, chain.simulate(tx))
 
 
 def get_signature_statuses(chain: LocalChain, params: list[Any]) -> Any:
-    signatures = _param(params, 0, "signatures")
+    signatures = param(params, 0, "signatures")
     if not isinstance(signatures, list) or not all(isinstance(s, str) for s in signatures):
         raise invalid_params("Invalid params: signatures must be an array of strings")
     if len(signatures) > MAX_SIGNATURE_STATUSES:
         raise invalid_params(f"Too many inputs provided; max {MAX_SIGNATURE_STATUSES}")
-    config = _config(params, 1)
+    config = config_at(params, 1)
     search = bool(config.get("searchTransactionHistory", False))
     return {
-        "context": _context(chain),
+        "context": context(chain, "processed"),
         "value": [chain.signature_status(s, search_history=search) for s in signatures],
     }
 
 
-def _message_json(message: Message | MessageV0) -> dict[str, Any]:
-    header = message.header
-    keys = [str(k) for k in message.account_keys]
-    out: dict[str, Any] = {
-        "accountKeys": keys,
-        "header": {
-            "numReadonlySignedAccounts": header.num_readonly_signed_accounts,
-            "numReadonlyUnsignedAccounts": header.num_readonly_unsigned_accounts,
-            "numRequiredSignatures": header.num_required_signatures,
-        },
-        "instructions": [
-            {
-                "accounts": list(ix.accounts),
-                "data": base58.b58encode(bytes(ix.data)).decode(),
-                "programIdIndex": ix.program_id_index,
-                "stackHeight": None,
-            }
-            for ix in message.instructions
-        ],
-        "recentBlockhash": str(message.recent_blockhash),
-    }
-    if isinstance(message, MessageV0):
-        out["addressTableLookups"] = [
-            {
-                "accountKey": str(lookup.account_key),
-                "writableIndexes": list(lookup.writable_indexes),
-                "readonlyIndexes": list(lookup.readonly_indexes),
-            }
-            for lookup in message.address_table_lookups
-        ]
-    return out
-
-
-def get_transaction(chain: LocalChain, params: list[Any]) -> Any:
-    signature = _param(params, 0, "signature")
-    if not isinstance(signature, str):
-        raise invalid_params("Invalid param: signature must be a string")
-    raw_config = params[1] if len(params) > 1 else None
-    if isinstance(raw_config, str):  # the legacy form: the encoding alone
-        config: dict[str, Any] = {"encoding": raw_config}
-    else:
-        config = _config(params, 1)
-    encoding = config.get("encoding") or "json"
-    with chain.lock:
-        record = chain.record(signature)
-        if record is None or not record.tx_bytes:
-            return None
-        if config.get("commitment") == "finalized" and not chain.is_finalized(record):
-            return None
-        tx = VersionedTransaction.from_bytes(record.tx_bytes)
-        is_v0 = isinstance(tx.message, MessageV0)
-        if is_v0 and config.get("maxSupportedTransactionVersion") is None:
-            raise ChainRequestError(
-                -32015,
-                "Transaction version (0) is not supported by the requesting client. "
-                "Please try the request again with the following configuration parameter: "
-                '"maxSupportedTransactionVersion": 0',
-            )
-        if encoding == "base64":
-            transaction: Any = [base64.b64encode(record.tx_bytes).decode(), "base64"]
-        elif encoding == "base58":
-            transaction = [base58.b58encode(record.tx_bytes).decode(), "base58"]
-        elif encoding in ("json", "jsonParsed") and isinstance(tx.message, Message | MessageV0):
-            transaction = {
-                "message": _message_json(tx.message),
-                "signatures": [str(s) for s in tx.signatures],
-            }
-        else:
-            raise invalid_params(f"Invalid params: unknown encoding {encoding!r}")
-        meta = {
-            "computeUnitsConsumed": record.compute_units,
-            "err": record.err,
-            "fee": record.fee,
-            "innerInstructions": [],
-            "loadedAddresses": {"readonly": [], "writable": []},
-            "logMessages": record.logs,
-            "postBalances": record.post_balances,
-            "postTokenBalances": record.post_token_balances,
-            "preBalances": record.pre_balances,
-            "preTokenBalances": record.pre_token_balances,
-            "rewards": [],
-            "status": {"Ok": None} if record.err is None else {"Err": record.err},
-        }
-        result: dict[str, Any] = {
-            "blockTime": record.block_time,
-            "meta": meta,
-            "slot": record.slot,
-            "transaction": transaction,
-        }
-        if config.get("maxSupportedTransactionVersion") is not None:
-            result["version"] = 0 if is_v0 else "legacy"
-        return result
-
-
 def get_fee_for_message(chain: LocalChain, params: list[Any]) -> Any:
-    raw = _param(params, 0, "message")
-    config = _config(params, 1)
+    raw = param(params, 0, "message")
+    config = config_at(params, 1)
     try:
         data = base64.b64decode(raw, validate=True)
         message: Message | MessageV0 = (
@@ -659,8 +520,8 @@ def get_fee_for_message(chain: LocalChain, params: list[Any]) -> Any:
     except (TypeError, ValueError) as exc:
         raise invalid_params("Invalid params: failed to decode message") from exc
     if not chain.is_blockhash_valid(str(message.recent_blockhash)):
-        return _with_context(chain, config, None)
-    return _with_context(chain, config, chain.fee_for_message(message))
+        return with_context(chain, config, None)
+    return with_context(chain, config, chain.fee_for_message(message))
 
 
 def get_recent_prioritization_fees(chain: LocalChain, params: list[Any]) -> Any:
@@ -668,7 +529,7 @@ def get_recent_prioritization_fees(chain: LocalChain, params: list[Any]) -> Any:
 
 
 def admin_advance_slots(chain: LocalChain, params: list[Any]) -> Any:
-    count = _param(params, 0, "slots")
+    count = param(params, 0, "slots")
     if not isinstance(count, int) or not 0 < count <= 100_000:
         raise invalid_params("Invalid param: slots must be an integer from 1 to 100000")
     chain.advance(count)
@@ -676,7 +537,7 @@ def admin_advance_slots(chain: LocalChain, params: list[Any]) -> Any:
 
 
 def admin_set_faults(chain: LocalChain, params: list[Any]) -> Any:
-    changes = _config(params, 0)
+    changes = config_at(params, 0)
     try:
         with chain.lock:
             chain.faults.update(changes)
@@ -686,7 +547,7 @@ def admin_set_faults(chain: LocalChain, params: list[Any]) -> Any:
 
 
 def admin_set_time_offset(chain: LocalChain, params: list[Any]) -> Any:
-    seconds = _param(params, 0, "seconds")
+    seconds = param(params, 0, "seconds")
     if not isinstance(seconds, int):
         raise invalid_params("Invalid param: seconds must be an integer")
     chain.set_time_offset(seconds)
@@ -705,7 +566,6 @@ METHODS: dict[str, Handler] = {
     "getMultipleAccounts": get_multiple_accounts,
     "getProgramAccounts": get_program_accounts,
     "getProgramAccountsV2": get_program_accounts_v2,
-    "getBlockTime": get_block_time,
     "getTokenAccountBalance": get_token_account_balance,
     "getTokenSupply": get_token_supply,
     "getTokenAccountsByOwner": get_token_accounts_by_owner,
@@ -714,13 +574,14 @@ METHODS: dict[str, Handler] = {
     "sendTransaction": send_transaction,
     "simulateTransaction": simulate_transaction,
     "getSignatureStatuses": get_signature_statuses,
-    "getTransaction": get_transaction,
     "getFeeForMessage": get_fee_for_message,
     "getRecentPrioritizationFees": get_recent_prioritization_fees,
     "localnet_advanceSlots": admin_advance_slots,
     "localnet_setFaults": admin_set_faults,
     "localnet_setTimeOffset": admin_set_time_offset,
     "localnet_setAccount": admin_set_account,
+    **history.METHODS,
+    **cluster.METHODS,
 }
 
 

@@ -1,4 +1,5 @@
-"""JSON-RPC over HTTP for the local chain (uvicorn + a small ASGI app), and its clock.
+"""JSON-RPC over HTTP for the local chain (uvicorn + a small ASGI app), websocket PubSub on the
+next port (as a node serves 8899 and 8900), and its clock.
 
 ``serve()`` runs in the foreground until SIGINT/SIGTERM and saves the state on the way out.
 ``LocalnetThread`` runs the same server in a background thread of this process on a free port
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 import signal
 import socket
 import threading
@@ -18,9 +21,11 @@ from typing import Any
 
 import orjson
 import uvicorn
+from websockets.asyncio.server import serve as websocket_serve
 
 from corpactions.localnet.chain import ChainConfig, LocalChain
 from corpactions.localnet.methods import dispatch
+from corpactions.localnet.pubsub import PubSubHub, serve_connection
 from corpactions.logs import get_logger
 
 Scope = MutableMapping[str, Any]
@@ -164,6 +169,41 @@ class Clock(threading.Thread):
         self.stopped.set()
 
 
+def bind_pair(host: str, port: int) -> tuple[socket.socket, socket.socket]:
+    """Sockets for HTTP on ``port`` and websockets on ``port + 1``; port 0 picks a free pair."""
+    if port:
+        http = bind_socket(host, port)
+        try:
+            return http, bind_socket(host, port + 1)
+        except OSError:
+            http.close()
+            raise
+    for _ in range(100):
+        http = bind_socket(host, 0)
+        try:
+            return http, bind_socket(host, http.getsockname()[1] + 1)
+        except OSError:
+            http.close()
+    raise OSError("no two free neighbouring ports")
+
+
+def websocket_url(http_url: str) -> str:
+    """The PubSub URL of a local chain served at ``http_url`` (the next port)."""
+    scheme_host, port = http_url.rsplit(":", 1)
+    return f"ws{scheme_host[4:]}:{int(port) + 1}"
+
+
+async def _serve_both(
+    server: uvicorn.Server, chain: LocalChain, http: socket.socket, ws: socket.socket
+) -> None:
+    hub = PubSubHub(chain)
+    quiet = logging.getLogger("corpactions.localnet.websockets")
+    quiet.setLevel(logging.WARNING)
+    handler = functools.partial(serve_connection, hub)
+    async with websocket_serve(handler, sock=ws, logger=quiet):
+        await server.serve(sockets=[http])
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -198,9 +238,10 @@ def serve(
     config: ChainConfig | None = None,
     on_ready: Callable[[str, LocalChain], None] | None = None,
 ) -> None:
-    """Serve JSON-RPC until SIGINT/SIGTERM; then stop the clock and save the state."""
+    """Serve JSON-RPC (and PubSub on the next port) until SIGINT/SIGTERM; then stop the clock
+    and save the state."""
     chain = LocalChain(config, state_path)
-    sock = bind_socket(host, port)
+    sock, ws_sock = bind_pair(host, port)
     url = f"http://{host}:{sock.getsockname()[1]}"
     clock = Clock(chain)
     clock.start()
@@ -215,12 +256,13 @@ def serve(
     if on_ready is not None:
         on_ready(url, chain)
     try:
-        server.run(sockets=[sock])
+        asyncio.run(_serve_both(server, chain, sock, ws_sock))
     finally:
         clock.stop()
         clock.join(timeout=5)
         chain.save()
         sock.close()
+        ws_sock.close()
         log.info("localnet stopped", slot=chain.slot, state=str(state_path) if state_path else None)
 
 
@@ -236,14 +278,15 @@ class LocalnetThread:
         config: ChainConfig | None = None,
     ) -> None:
         self.chain = LocalChain(config, state_path)
-        self._sock = bind_socket(host, port)
+        self._sock, self._ws_sock = bind_pair(host, port)
         self.url = f"http://{host}:{self._sock.getsockname()[1]}"
+        self.ws_url = websocket_url(self.url)
         self._server = _uvicorn_server(self.chain)
         self._clock = Clock(self.chain)
         self._thread = threading.Thread(target=self._run, name="localnet-http", daemon=True)
 
     def _run(self) -> None:
-        asyncio.run(self._server.serve(sockets=[self._sock]))
+        asyncio.run(_serve_both(self._server, self.chain, self._sock, self._ws_sock))
 
     def start(self, timeout: float = 10.0) -> LocalnetThread:
         self._clock.start()
@@ -263,6 +306,7 @@ class LocalnetThread:
         self._clock.join(timeout=5)
         self.chain.save()
         self._sock.close()
+        self._ws_sock.close()
 
     def __enter__(self) -> LocalnetThread:
         return self.start()

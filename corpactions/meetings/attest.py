@@ -9,9 +9,9 @@ from sqlmodel import Session, select
 from corpactions.chain.keys import load_keypair
 from corpactions.chain.rpc import Rpc
 from corpactions.config import Settings, get_settings
+from corpactions.db import SessionFactory
 from corpactions.errors import CorpactionsError
 from corpactions.execution.attest import publish_memo, record_attempt
-from corpactions.execution.protocol import SessionFactory
 from corpactions.logs import get_logger
 from corpactions.meetings.ballots import meeting_of
 from corpactions.meetings.tally import close_meeting

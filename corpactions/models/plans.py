@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from corpactions.models.types import U64, DecimalText, UTCDateTime, utcnow
@@ -22,6 +22,10 @@ class PlanStatus(StrEnum):
     paid = "paid"
     reconciled = "reconciled"
     attested = "attested"
+    tampered = "tampered"
+    """A line failed its proof against the approved root before signing; nothing more is sent."""
+    discrepancy = "discrepancy"
+    """The chain's finalized transactions disagree with the ledger; no attestation is sent."""
 
 
 class LineStatus(StrEnum):
@@ -57,6 +61,9 @@ class PayoutPlan(SQLModel, table=True):
     inputs: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     """The canonical inputs the hash covers: action version, snapshot hash, rates, policy."""
     plan_hash: str = Field(max_length=64)
+    """The Merkle root over the inputs (leaf 0) and the lines (``corpactions.payouts.merkle``)."""
+    inputs_proof: bytes | None = Field(default=None, sa_type=LargeBinary)
+    """Leaf 0's proof: the executor checks the inputs (mint, line count) against the root."""
     created_by: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     stale_reason: str | None = None
@@ -94,6 +101,12 @@ class PayoutLine(SQLModel, table=True):
     batch_id: int | None = Field(default=None, foreign_key="payoutbatch.id", index=True)
     signature: str | None = Field(default=None, max_length=88)
     slot: int | None = None
+    leaf_index: int | None = None
+    """The line's leaf in the plan's Merkle tree (1..n; leaf 0 is the plan's inputs)."""
+    account: str | None = Field(default=None, max_length=44)
+    """The token account the line pays: the owner's associated account for the plan's mint."""
+    proof: bytes | None = Field(default=None, sa_type=LargeBinary)
+    """Sibling hashes from the leaf to the plan root (``corpactions.payouts.merkle``)."""
 
 
 class Approval(SQLModel, table=True):

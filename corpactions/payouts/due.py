@@ -7,8 +7,6 @@ A plan computed here is a draft like any other: it waits for an operator's appro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -17,6 +15,7 @@ from corpactions.actions import record_reason
 from corpactions.config import Settings, get_settings
 from corpactions.corporate.multiplier import compute_multiplier_plan
 from corpactions.corporate.splits import compute_split_plans
+from corpactions.db import SessionFactory
 from corpactions.errors import CorpactionsError
 from corpactions.logs import get_logger
 from corpactions.models import (
@@ -35,7 +34,6 @@ from corpactions.payouts.plan import compute_plan
 from snapshots.take import current_snapshot
 
 log = get_logger(__name__)
-SessionFactory = Callable[[], AbstractContextManager[Session]]
 SCHEDULER = "scheduler"
 """The maker recorded on plans the scheduler computes."""
 

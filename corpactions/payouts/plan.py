@@ -10,7 +10,8 @@
    frozen policy; amounts due below the minimum are carried; the rest are pending (to send).
 6. Reconciliation, stored with the plan: sent + carried + escrowed + withheld == gross pool +
    carried in, and funded == gross pool + undistributed.
-7. ``plan_hash``: sha256 over the canonical inputs and the lines; approval binds to it.
+7. ``plan_hash``: the Merkle root over the canonical inputs and each line (``merkle``); each line
+   keeps its leaf index, the account it pays and its proof; approval binds to the root.
 
 A plan is immutable. Computing again for the same action makes a new plan and marks older draft
 plans stale.
@@ -18,18 +19,19 @@ plans stale.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import orjson
 import polars as pl
 import sqlalchemy as sa
+from solders.pubkey import Pubkey
+from solders.token.associated import get_associated_token_address
 from sqlmodel import Session, col, select
 
 from corpactions.actions import current_version
+from corpactions.chain.layout import TOKEN_PROGRAM_ID
 from corpactions.config import Settings, get_settings
 from corpactions.errors import NotFound, PlanError
 from corpactions.logs import get_logger
@@ -47,23 +49,26 @@ from corpactions.models import (
     Snapshot,
     Wallet,
 )
+from corpactions.payouts import merkle
 from corpactions.payouts.allocate import allocate, pool_of, rate_fraction
 from snapshots.parse import owners_as_base58
 from snapshots.take import current_snapshot, load_holders
 
 log = get_logger(__name__)
-HASH_COLUMNS = (
+_INSERT_CHUNK = 5000
+LEAF_COLUMNS = (
+    "leaf_index",
     "owner",
+    "account",
+    "amount_due",
     "shares",
     "gross",
     "withholding",
     "net",
     "carried_in",
-    "amount_due",
-    "status",
     "tax_class",
+    "status",
 )
-_INSERT_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -80,20 +85,62 @@ def _withholding(gross: pl.Expr, rate: Decimal) -> pl.Expr:
     return ((wide * (2 * numerator) + denominator) // (2 * denominator)).cast(pl.Int64)
 
 
-def canonical_lines(lines: pl.DataFrame) -> bytes:
-    """The lines as the hash sees them: one CSV row per owner, sorted by owner, no header."""
-    ordered = lines.select([pl.col(c).cast(pl.String).fill_null("") for c in HASH_COLUMNS]).sort(
-        "owner"
+@dataclass(frozen=True)
+class PlanTree:
+    root: bytes
+    inputs_proof: bytes
+    lines: pl.DataFrame
+    """The lines in leaf order, with ``leaf_index``, ``account``, ``leaf_text`` and ``proof``."""
+
+
+def _mint_of(inputs: dict[str, Any], asset: str) -> str:
+    """The mint a plan's lines deliver: USDC, or for a stock plan the instrument's own."""
+    return str(inputs["usdc_mint"] if asset == "usdc" else inputs["mint"])
+
+
+def plan_tree(
+    plan_id: int, inputs: dict[str, Any], lines: pl.DataFrame, *, mint: str, asset: str
+) -> PlanTree:
+    """The Merkle tree of a plan (``corpactions.payouts.merkle``): the root, and each line with
+    its leaf index, the associated account it pays and its proof."""
+    ordered = lines.sort("owner")
+    mint_key = Pubkey.from_string(mint)
+    accounts = [
+        str(get_associated_token_address(Pubkey.from_string(owner), mint_key, TOKEN_PROGRAM_ID))
+        for owner in ordered["owner"].to_list()
+    ]
+    ordered = ordered.with_columns(
+        leaf_index=pl.int_range(1, ordered.height + 1, dtype=pl.Int64),
+        account=pl.Series(accounts, dtype=pl.String),
     )
-    return ordered.write_csv(include_header=False).encode()
-
-
-def compute_hash(inputs: dict[str, Any], lines: pl.DataFrame) -> str:
-    digest = hashlib.sha256()
-    digest.update(orjson.dumps(inputs, option=orjson.OPT_SORT_KEYS))
-    digest.update(b"\n")
-    digest.update(canonical_lines(lines))
-    return digest.hexdigest()
+    texts = [
+        merkle.line_text(
+            plan_id=plan_id,
+            index=row["leaf_index"],
+            owner=row["owner"],
+            account=row["account"],
+            mint=mint,
+            asset=asset,
+            amount_due=row["amount_due"],
+            shares=row["shares"],
+            gross=row["gross"],
+            withholding=row["withholding"],
+            net=row["net"],
+            carried_in=row["carried_in"],
+            tax_class=row["tax_class"],
+            status=row["status"],
+        )
+        for row in ordered.select(LEAF_COLUMNS).iter_rows(named=True)
+    ]
+    leaves = [merkle.leaf_hash(merkle.inputs_text(plan_id, inputs))]
+    leaves += [merkle.leaf_hash(text) for text in texts]
+    levels = merkle.levels_of(leaves)
+    proofs = merkle.all_proofs(levels)
+    ordered = ordered.with_columns(
+        leaf_text=pl.Series(texts, dtype=pl.Binary),
+        proof=pl.Series(proofs[1:], dtype=pl.Binary),
+    )
+    return PlanTree(levels[-1], proofs[0], ordered)
 
 
 def _wallet_flags(session: Session) -> pl.DataFrame:
@@ -389,6 +436,7 @@ def store_plan(
         session.add(older)
     totals = _totals(lines)
     funded = int(inputs.get("funded_amount", totals["gross_pool"]))
+    inputs = {**inputs, "tree": merkle.SCHEME, "line_count": lines.height}
     plan = PayoutPlan(
         action_id=action.id or 0,
         action_version=version.version,
@@ -399,7 +447,7 @@ def store_plan(
         undistributed=funded - totals["gross_pool"],
         line_count=lines.height,
         inputs=inputs,
-        plan_hash=compute_hash(inputs, lines),
+        plan_hash="",  # the root, once the plan has its id (every leaf names the plan)
         created_by=maker,
         gross_pool=totals["gross_pool"],
         withheld_total=totals["withheld_total"],
@@ -411,7 +459,15 @@ def store_plan(
     reconcile(plan)
     session.add(plan)
     session.flush()
-    rows = lines.with_columns(plan_id=pl.lit(plan.id, dtype=pl.Int64)).to_dicts()
+    tree = plan_tree(plan.id or 0, inputs, lines, mint=_mint_of(inputs, asset), asset=asset)
+    plan.plan_hash = tree.root.hex()
+    plan.inputs_proof = tree.inputs_proof
+    session.add(plan)
+    rows = (
+        tree.lines.with_columns(plan_id=pl.lit(plan.id, dtype=pl.Int64))
+        .drop("leaf_text")
+        .to_dicts()
+    )
     for start in range(0, len(rows), _INSERT_CHUNK):
         session.execute(sa.insert(PayoutLine), rows[start : start + _INSERT_CHUNK])
     if action.status in (ActionStatus.snapshotted, ActionStatus.confirmed, ActionStatus.announced):
@@ -472,15 +528,14 @@ def get_plan(session: Session, plan_id: int) -> PayoutPlan:
 
 
 def verify_hash(session: Session, plan: PayoutPlan) -> str:
-    """Recompute the hash from the stored inputs and lines; it must equal ``plan_hash``."""
-    lines = load_lines(session, plan.id or 0)
-    original = lines.with_columns(
-        status=pl.when(
-            pl.col("status").is_in(
-                [LineStatus.batched.value, LineStatus.paid.value, LineStatus.failed.value]
-            )
+    """Recompute the root from the stored inputs and lines (every one); it must equal
+    ``plan_hash``."""
+    if plan.inputs.get("tree") != merkle.SCHEME:
+        raise PlanError(
+            f"plan {plan.id} was computed before plans had a Merkle root; it cannot be approved "
+            "or paid",
+            hint=f"compute a new plan for action {plan.action_id}",
         )
-        .then(pl.lit(LineStatus.pending.value))
-        .otherwise(pl.col("status"))
-    )
-    return compute_hash(plan.inputs, original)
+    lines = load_lines(session, plan.id or 0)
+    mint = _mint_of(plan.inputs, plan.asset)
+    return plan_tree(plan.id or 0, plan.inputs, lines, mint=mint, asset=plan.asset).root.hex()

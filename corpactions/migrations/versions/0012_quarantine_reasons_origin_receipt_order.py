@@ -1,8 +1,8 @@
 """quarantine: every reason, origin, position, format, requeue; versions of unsequenced sources
 ordered by receipt; the tickers an instrument trades under (ticker changes)
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from alembic import op
 import corpactions.models.types
 
 
-revision: str = '0011'
-down_revision: str | None = '0010'
+revision: str = '0012'
+down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

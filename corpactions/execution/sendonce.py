@@ -1,0 +1,119 @@
+"""The one rule for every chain write: what has become of an attempt recorded before it was sent.
+
+Every write of corpactions (payout batches, attestation memos, multiplier updates) follows the
+same protocol: the signed bytes, their signature and the blockhash's ``lastValidBlockHeight`` are
+recorded in the ledger by compare-and-set *before* the first send; afterwards only this module
+decides what the attempt's fate is:
+
+- ``landed``: the transaction as the chain finalized it (read with ``getTransaction`` at
+  finalized), with its error if it failed; a status answer alone never decides this;
+- ``pending``: it may still land (or has landed below finalized): wait; when the node does not
+  know it at all, the same bytes are sent again (they can land at most once);
+- ``expired``: the finalized chain is past its last valid block height and holds no such
+  transaction: it can never land, and only now may a new attempt be signed.
+
+The finalized height is read before the statuses: a transaction that landed at or below its last
+valid height is then certain to be found by the finalized read that follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from solders.signature import Signature
+
+from corpactions.chain.rpc import Rpc, TransactionRejected
+
+
+@dataclass(frozen=True)
+class Attempt:
+    signature: str
+    last_valid_block_height: int
+    signed: bytes | None = None
+    """The recorded bytes; given, they are sent again while the attempt is unknown."""
+
+
+@dataclass(frozen=True)
+class Fate:
+    state: Literal["landed", "pending", "expired"]
+    slot: int = 0
+    err: Any = None
+    """For ``landed``: the error the finalized transaction shows (None: it succeeded)."""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "landed" and self.err is None
+
+
+CONCURRENCY = 16
+PENDING = Fate("pending")
+EXPIRED = Fate("expired")
+
+
+async def finalized_transaction(rpc: Rpc, signature: str) -> Fate | None:
+    """The transaction as the chain finalized it, or None if there is none (yet)."""
+    tx = await rpc.call_json(
+        "getTransaction",
+        [
+            signature,
+            {"encoding": "json", "commitment": "finalized", "maxSupportedTransactionVersion": 0},
+        ],
+    )
+    if not isinstance(tx, dict) or not isinstance(tx.get("meta"), dict):
+        return None
+    return Fate("landed", int(tx.get("slot") or 0), tx["meta"].get("err"))
+
+
+async def fates(rpc: Rpc, attempts: Sequence[Attempt]) -> list[Fate]:
+    """The fate of each recorded attempt (see the module docstring)."""
+    if not attempts:
+        return []
+    finalized_height = await rpc.block_height("finalized")
+    statuses = await rpc.signature_statuses(
+        [Signature.from_string(a.signature) for a in attempts], search_history=True
+    )
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(attempt: Attempt, status: Any) -> Fate:
+        async with gate:
+            return await _fate(rpc, attempt, status, finalized_height)
+
+    return list(await asyncio.gather(*(one(a, s) for a, s in zip(attempts, statuses, strict=True))))
+
+
+async def fate(rpc: Rpc, attempt: Attempt) -> Fate:
+    return (await fates(rpc, [attempt]))[0]
+
+
+async def _fate(rpc: Rpc, attempt: Attempt, status: Any, finalized_height: int) -> Fate:
+    says_final = status is not None and "Finalized" in str(status.confirmation_status)
+    past = finalized_height > attempt.last_valid_block_height
+    if says_final or past or status is None:
+        landed = await finalized_transaction(rpc, attempt.signature)
+        if landed is not None:
+            return landed
+        if past:
+            return EXPIRED
+    if status is not None and not says_final:
+        return PENDING  # processed or confirmed, success or error: only finality decides
+    # unknown to the node, or "finalized" yet not readable at finalized: send the same bytes
+    if attempt.signed is not None:
+        with contextlib.suppress(TransactionRejected):
+            await rpc.send_raw(attempt.signed, skip_preflight=True)
+    return PENDING
+
+
+async def settle(rpc: Rpc, attempt: Attempt, *, timeout: float = 120.0) -> Fate:
+    """Ask for the attempt's fate until it is no longer pending, or ``timeout`` passes (then
+    ``pending``: the caller runs again later; nothing is lost)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        found = await fate(rpc, attempt)
+        if found.state != "pending" or loop.time() > deadline:
+            return found
+        await asyncio.sleep(0.25)
