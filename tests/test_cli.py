@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import orjson
 import pytest
 import sqlalchemy as sa
+import typer
+from typer._click.utils import make_default_short_help
 from typer.testing import CliRunner
 
 from corpactions import db
 from corpactions.cli import app
+from corpactions.cli.root import COMMANDS, load_command
 
 runner = CliRunner()
 GROUPS = [
@@ -36,6 +43,51 @@ def test_root_help_lists_every_group() -> None:
     assert result.exit_code == 0
     for group in GROUPS:
         assert f"  {group} " in result.output
+
+
+HEAVY = {"polars", "solders", "sqlalchemy", "sqlmodel", "fastapi", "celery", "numpy", "httpx"}
+
+
+def _imported(args: list[str]) -> set[str]:
+    """Top-level packages a fresh ``python -m corpactions.cli ARGS`` imports (-X importtime)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "corpactions.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Usage:" in done.stdout
+    lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in lines[1:]}
+
+
+def test_root_help_imports_no_domain_library() -> None:
+    """Every command pays the root's start: it loads no command group, hence none of polars,
+    solders, SQLAlchemy, FastAPI or Celery."""
+    imported = _imported(["--help"])
+    assert "typer" in imported  # the probe sees imports at all
+    assert not imported & HEAVY, sorted(imported & HEAVY)
+
+
+def test_a_group_help_imports_only_its_own_group() -> None:
+    imported = _imported(["db", "--help"])
+    assert "sqlalchemy" in imported
+    assert not imported & {"polars", "solders", "fastapi", "celery"}
+
+
+def test_the_root_listing_is_each_commands_own_help() -> None:
+    """The listing is written from COMMANDS without importing them; it says what the loaded
+    commands say."""
+    assert set(COMMANDS) == {*GROUPS, "meetings"}
+    for name, (_module, _attribute, text) in COMMANDS.items():
+        command = load_command(name)
+        assert command.name == name
+        for limit in (30, 45, 66, 200):
+            assert make_default_short_help(text, limit) == command.get_short_help_str(limit), name
+    group = typer.main.get_command(app)
+    assert group.list_commands(typer.Context(group)) == list(COMMANDS)
 
 
 @pytest.mark.parametrize("group", GROUPS)
