@@ -11,11 +11,11 @@ type byte visible), anything shorter is not a token account.
 
 Three decoders, tried in order, give identical frames (a test holds them to it):
 
-1. fixed width (``snapshots.fixed_width``): when every base64 slice has one length (always so
-   for SPL Token with its ``dataSize 165`` filter), one cache-friendly pass over the body finds
-   the account items and their strings, and only the bytes read (owner, amount, state, type)
-   are decoded, in bulk;
-2. regex: one count-checked pass over the body for the base64 strings (mixed lengths);
+1. scan (``snapshots.scan``): compact JSON as nodes write it, slices of any lengths (grouped
+   by width), one cache-friendly pass over the body finds the account items and their
+   strings, and only the bytes read (owner, amount, state, type) are decoded, in bulk;
+2. regex: one count-checked pass over the body for the base64 strings (whitespace between
+   tokens, for one);
 3. exact: ``orjson`` with the cyclic garbage collector paused (it, not the parser, dominates
    when a million small containers are built), for any other shape of JSON.
 
@@ -35,7 +35,7 @@ import polars as pl
 from solders.pubkey import Pubkey
 
 from corpactions.errors import RpcRefused, SnapshotError
-from snapshots.fixed_width import decode_fixed_width
+from snapshots.scan import decode_by_scan
 
 SLICE_OFFSET = 32
 SLICE_LEN_TOKEN = 77
@@ -170,12 +170,12 @@ def _columns(decoded: pl.Series) -> pl.DataFrame:
 def parse_program_accounts(
     raw: bytes, *, method: str = "getProgramAccounts", decoder: str = "auto"
 ) -> ParsedPage:
-    """Decode one raw JSON-RPC response body (``decoder``: auto, fixed, regex or exact)."""
+    """Decode one raw JSON-RPC response body (``decoder``: auto, scan, regex or exact)."""
     _raise_if_error(raw, method)
     accounts: pl.DataFrame | None = None
     used = "exact"
-    if decoder in ("auto", "fixed"):
-        accounts, used = decode_fixed_width(raw, state_at=STATE_AT, type_at=TYPE_AT), "fixed"
+    if decoder in ("auto", "scan"):
+        accounts, used = decode_by_scan(raw, state_at=STATE_AT, type_at=TYPE_AT), "scan"
     if accounts is None and decoder in ("auto", "regex"):
         decoded = _regex(raw, raw.count(b'"pubkey"'))
         accounts, used = (_columns(decoded) if decoded is not None else None), "regex"

@@ -1,23 +1,26 @@
-"""The fast decoder: a getProgramAccounts body whose base64 slices all have one width.
+"""The fast decoder: a getProgramAccounts body read as bytes, never as JSON objects.
 
-Always the case for SPL Token (its ``dataSize 165`` filter and one ``dataSlice``), and for a
-Token-2022 mint whose accounts all carry extensions or all carry none. The body is read as
-bytes, never as JSON objects:
+Slices may have any lengths (Token-2022 mixes 133-byte slices of 165-byte accounts with
+134-byte ones of longer accounts, and may list other accounts that share the mint's bytes);
+they are grouped by width, and each group is checked with one vectorised step.
 
 1. one pass over the body, 4 MiB at a time (the chunk stays in cache for the checks), finds
    every ``{`` and ``[``: the account items are the ``{"pubkey"`` or ``{"account"`` among them
    (nodes write the item's keys in either order), the base64 strings start after the
    ``"data":["`` among them. Each item must be followed by exactly one data string before the
    next item begins, so no account can be skipped unseen;
-2. every string must end after the same number of characters with ``","base64"]`` and the
-   same padding, which fixes the slice length;
+2. every string's width is found by groups: the first string not yet placed fixes a width by
+   its closing quote, every string that ends there with ``","base64"]`` (before the next item)
+   takes it, and so on for the rest (one step per distinct width, 1 for SPL Token, 1 or 2
+   for Token-2022's accounts). Width and padding give each slice's length;
 3. only what the snapshot reads is decoded: the first 56 characters (bytes 0..42: owner and
    amount) by polars in one vectorised call over an Arrow binary-view array that points into
    the body itself (no copy), and the one base64 quad that holds the state byte (and, for
    Token-2022, the account-type byte) by a table lookup in numpy.
 
-Anything else (items opening with another key, whitespace, mixed widths, characters outside
-base64 where they are read) returns None and the caller uses a slower decoder that accepts it.
+Anything else (items opening with another key, whitespace, slices shorter than owner + amount,
+characters outside base64 where they are read) returns None and the caller uses a slower
+decoder that accepts it.
 """
 
 from __future__ import annotations
@@ -99,33 +102,66 @@ def _byte_at(words: np.ndarray, starts: np.ndarray, index: int) -> np.ndarray | 
     return ((first & 0x03) << 6) | second  # type: ignore[no-any-return]
 
 
+_MAX_WIDTHS = 64  # distinct string widths accepted (a dataSlice of <= 134 bytes gives <= 46)
+
+
+def _widths(
+    raw: bytes, words: np.ndarray, starts: np.ndarray, items: np.ndarray
+) -> np.ndarray | None:
+    """Characters in every base64 string, grouped by width: the first string not yet placed
+    fixes a width (its closing quote), and every string that ends there (``","base64"]``
+    right after, before the next item opens) takes it; one vectorised check per distinct
+    width. None when a string is shorter than owner + amount or not a whole number of quads."""
+    widths = np.zeros(len(starts), dtype=np.int64)
+    todo = np.arange(len(starts))
+    last = len(words) - 1
+    following = np.append(items[1:], len(raw))  # where the next item opens
+    for _ in range(_MAX_WIDTHS):
+        if not len(todo):
+            return widths
+        first = int(starts[todo[0]])
+        width = raw.find(b'"', first) - first
+        if width < HEAD_CHARS or width % 4:
+            return None
+        ends = starts[todo] + (width - 2)
+        tails = ends + 5
+        inside = (tails <= last) & (tails + 8 <= following[todo])
+        fits = (
+            inside
+            & ((words[np.minimum(ends, last)] >> np.uint64(16)) == np.uint64(_KEY_END))
+            & (words[np.minimum(tails, last)] == np.uint64(_KEY_END_TAIL))
+        )
+        if not fits[0]:
+            return None
+        widths[todo[fits]] = width
+        todo = todo[~fits]
+    return None
+
+
+def _sizes(words: np.ndarray, starts: np.ndarray, widths: np.ndarray) -> np.ndarray | None:
+    """Decoded length of every string: its width in bytes less its padding ('=' or '==')."""
+    ending = words[starts + (widths - 2)]
+    last_pad = ((ending >> np.uint64(8)) & np.uint64(0xFF)) == np.uint64(_EQUALS)
+    first_pad = (ending & np.uint64(0xFF)) == np.uint64(_EQUALS)
+    if bool((first_pad & ~last_pad).any()):
+        return None  # '=' before a data character: not base64
+    return widths // 4 * 3 - last_pad - first_pad  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class _Layout:
     raw: bytes
     words: np.ndarray
-    width: int  # characters in every string
-    ending: int  # the first string's u64 from two characters before its end (padding, '","bas')
-    size: int  # decoded slice length
     state_at: int
     type_at: int
 
 
-def _columns(layout: _Layout, starts: np.ndarray) -> pl.DataFrame | None:
-    """The columns for the strings at ``starts``: the first HEAD_CHARS characters decoded by
-    polars through Arrow binary views into the body (length, 4-byte prefix, buffer 0, offset;
-    no copy of the text), the state and type bytes by table lookup."""
+def _columns(layout: _Layout, starts: np.ndarray, sizes: np.ndarray) -> pl.DataFrame | None:
+    """The columns for the strings at ``starts`` (decoded lengths ``sizes``): the first
+    HEAD_CHARS characters decoded by polars through Arrow binary views into the body (length,
+    4-byte prefix, buffer 0, offset; no copy of the text), the state and type bytes by table
+    lookup where the slice holds them (state 0 and no type otherwise, as the other decoders)."""
     count = len(starts)
-    # Same width and padding everywhere: 133- and 134-byte slices both take 180 characters.
-    ending = layout.words[starts + (layout.width - 2)]
-    if not bool(((ending >> np.uint64(16)) == np.uint64(_KEY_END)).all()):
-        return None
-    for shift in (0, 8):  # the padding, not the characters before it (those carry data)
-        expected = (layout.ending >> shift) & 0xFF == _EQUALS
-        padded = ((ending >> np.uint64(shift)) & np.uint64(0xFF)) == np.uint64(_EQUALS)
-        if not bool((padded == expected).all()):
-            return None
-    if not bool((layout.words[starts + (layout.width + 3)] == np.uint64(_KEY_END_TAIL)).all()):
-        return None
     views = np.zeros((count, 4), dtype=np.int32)
     views[:, 0] = HEAD_CHARS
     views[:, 1] = (layout.words[starts] & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.int32)
@@ -137,23 +173,33 @@ def _columns(layout: _Layout, starts: np.ndarray) -> pl.DataFrame | None:
         head = pl.Series("head", pl.from_arrow(text)).bin.decode("base64")
     except pl.exceptions.ComputeError:
         return None
-    if layout.size > layout.state_at:
-        state = _byte_at(layout.words, starts, layout.state_at)
-    else:
-        state = np.zeros(count, np.uint8)
-    kind = _byte_at(layout.words, starts, layout.type_at) if layout.size > layout.type_at else None
-    if state is None or (layout.size > layout.type_at and kind is None):
-        return None
+    state = np.zeros(count, np.uint8)
+    has_state = sizes > layout.state_at
+    if bool(has_state.all()):
+        found = _byte_at(layout.words, starts, layout.state_at)
+        if found is None:
+            return None
+        state = found
+    elif bool(has_state.any()):
+        found = _byte_at(layout.words, starts[has_state], layout.state_at)
+        if found is None:
+            return None
+        state[has_state] = found
+    kind = np.zeros(count, np.uint8)
+    has_type = sizes > layout.type_at
+    if bool(has_type.any()):
+        found = _byte_at(layout.words, starts[has_type], layout.type_at)
+        if found is None:
+            return None
+        kind[has_type] = found
     return pl.DataFrame({"head": head}).select(
         owner=pl.col("head").bin.slice(0, 32),
         amount=pl.col("head")
         .bin.slice(32, 8)
         .bin.reinterpret(dtype=pl.UInt64, endianness="little"),
         state=pl.Series(state, dtype=pl.UInt8),
-        slice_len=pl.lit(layout.size, dtype=pl.UInt32),
-        account_type=pl.Series(kind, dtype=pl.UInt8)
-        if kind is not None
-        else pl.lit(None, pl.UInt8),
+        slice_len=pl.Series(sizes, dtype=pl.UInt32),
+        account_type=pl.Series(pa.array(kind, mask=~has_type), dtype=pl.UInt8),
     )
 
 
@@ -162,11 +208,11 @@ def _parts(length: int) -> int:
     return max(1, min(pl.thread_pool_size(), _MAX_PARTS, length // _MIN_PART))
 
 
-def decode_fixed_width(
+def decode_by_scan(
     raw: bytes, *, state_at: int, type_at: int, parts: int | None = None
 ) -> pl.DataFrame | None:
     """Columns owner, amount, state, slice_len, account_type; None when the body does not have
-    the one shape this decoder reads (the caller then falls back). ``parts``: threads to split
+    the shape this decoder reads (the caller then falls back). ``parts``: threads to split
     the body over (default: polars' pool size for a large body, else one)."""
     if len(raw) >= 2**31 or len(raw) < 8:
         return None  # Arrow views address the body with 32-bit offsets
@@ -188,27 +234,19 @@ def decode_fixed_width(
             return None
         if not (bool((items < starts).all()) and bool((starts[:-1] < items[1:]).all())):
             return None  # an item without its data string, or one with two
-        width = raw.find(b'"', int(starts[0])) - int(starts[0])
-        if width < HEAD_CHARS or width % 4 or int(starts[-1]) + width + 11 > len(raw):
+        widths = _widths(raw, words, starts, items)
+        sizes = _sizes(words, starts, widths) if widths is not None else None
+        if sizes is None:
             return None
-        # The first string fixes the width and padding; every string must end the same way.
-        ending = int(words[int(starts[0]) + width - 2])
-        if ending >> 16 != _KEY_END:
-            return None
-        padded = [(ending >> shift) & 0xFF == _EQUALS for shift in (0, 8)]
-        if padded == [True, False]:
-            return None  # '=' before a data character: not base64
-        padding = sum(padded)
-        layout = _Layout(
-            raw=raw,
-            words=words,
-            width=width,
-            ending=ending,
-            size=width // 4 * 3 - padding,
-            state_at=state_at,
-            type_at=type_at,
+        layout = _Layout(raw=raw, words=words, state_at=state_at, type_at=type_at)
+        bounds = np.linspace(0, count, parts + 1).astype(np.intp)
+        frames = list(
+            pool.map(
+                lambda low, high: _columns(layout, starts[low:high], sizes[low:high]),
+                bounds[:-1],
+                bounds[1:],
+            )
         )
-        frames = list(pool.map(lambda part: _columns(layout, part), np.array_split(starts, parts)))
     if any(frame is None for frame in frames):
         return None
     return pl.concat([frame for frame in frames if frame is not None], rechunk=False)
