@@ -93,13 +93,18 @@ def token_account(
 
 
 def item(
-    pubkey: str, data: bytes, *, order: str = "struct", program: str = TOKEN_2022
+    pubkey: str,
+    data: bytes,
+    *,
+    order: str = "struct",
+    program: str = TOKEN_2022,
+    length: int = SLICE_LENGTH,
 ) -> dict[str, Any]:
     """One getProgramAccounts entry as a node writes it: base64 of the slice (truncated at the
     data's end), keys in struct order (``pubkey`` first, ``lamports`` first within the
-    account) or sorted (older nodes)."""
+    account) or sorted (older nodes); ``length``: the dataSlice length asked."""
     encoded = [
-        base64.b64encode(data[SLICE_OFFSET : SLICE_OFFSET + SLICE_LENGTH]).decode(),
+        base64.b64encode(data[SLICE_OFFSET : SLICE_OFFSET + length]).decode(),
         "base64",
     ]
     account = {
