@@ -64,6 +64,7 @@ from tests.snapkit import SHAPES, item, token_account
 
 CACHE = Path(tempfile.gettempdir()) / "corpactions-bench"
 SLOT = 345_678_901
+CONTENT_TYPE = "application/json; charset=utf-8"  # as a node's JSON-RPC server sends it
 SHAPE_WEIGHTS = {  # share of token accounts per shape (associated accounts dominate)
     "no extensions": 0.08,
     "ImmutableOwner": 0.85,
@@ -282,7 +283,7 @@ class Node(BaseHTTPRequestHandler):
     def send_json(self, document: Any) -> None:
         body = orjson.dumps(document)
         self.send_response(200)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", CONTENT_TYPE)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -319,7 +320,7 @@ class Node(BaseHTTPRequestHandler):
             head, tail = b'{"jsonrpc":"2.0","result":', b',"id":' + str(ident).encode() + b"}"
         parts: list[bytes | memoryview] = [head, memoryview(self.data["array"]), tail]
         self.send_response(200)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", CONTENT_TYPE)
         if self.use_gzip and "gzip" in self.headers.get("Accept-Encoding", ""):
             key = (with_context, ident)
             if key not in self.gzip_bodies:  # made once per request id: see the warm-up run
@@ -344,20 +345,42 @@ class Node(BaseHTTPRequestHandler):
             self.wfile.write(part)
 
 
+LAUNCHER = r"""
+import os, sys, time
+start = time.perf_counter()
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+elapsed = time.perf_counter() - start
+with open(sys.argv[1], "w") as out:
+    out.write(f"{elapsed} {usage.ru_maxrss / 1024} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
 def run_timed(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """(seconds from spawn to exit, peak RSS in MB, stdout) of one child process."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        child = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=ROOT)
-        _, status, usage = os.wait4(child.pid, 0)
-        elapsed = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
+    """(seconds from spawn to exit, peak RSS in MB, stdout) of one child process.
+
+    The child is spawned by a small launcher process and timed there: Linux carries the
+    parent's resident size at fork over into the child's peak RSS, and this benchmark's
+    process holds the whole response."""
+    with (
+        tempfile.NamedTemporaryFile("r") as result,
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+    ):
+        subprocess.run(
+            [sys.executable, "-S", "-c", LAUNCHER, result.name, *command],
+            stdout=out,
+            stderr=err,
+            env=env,
+            cwd=ROOT,
+            check=True,
+        )
+        seconds, rss, code = result.read().split()
         out.seek(0)
         err.seek(0)
-        text = out.read().decode()
-        if child.returncode:
+        if int(code):
             raise SystemExit(f"{command[:3]} failed: {err.read().decode()[-3000:]}")
-        return elapsed, usage.ru_maxrss / 1024, text
+        return float(seconds), float(rss), out.read().decode()
 
 
 def digest(path: Path) -> tuple[int, int, str]:

@@ -22,6 +22,7 @@ from corpactions.chain.rpc import Rpc
 from corpactions.config import Settings
 from corpactions.errors import RpcRefused, SnapshotError
 from corpactions.logs import get_logger
+from snapshots import download
 from snapshots.parse import (
     SLICE_LEN_TOKEN,
     SLICE_LEN_TOKEN_2022,
@@ -102,6 +103,18 @@ def _request_config(mint: Pubkey, token_2022: bool) -> dict[str, Any]:
     }
 
 
+async def _program_accounts(rpc: Rpc, method: str, params: list[Any]) -> bytes:
+    """The raw body of one (large) getProgramAccounts(V2) answer, read whole (``download``)."""
+    return await download.call_raw(
+        rpc.url,
+        method,
+        params,
+        timeout=rpc.timeout,
+        max_retries=rpc.max_retries,
+        backoff_seconds=rpc.backoff_seconds,
+    )
+
+
 async def _paginated(
     rpc: Rpc, program: Pubkey, config: dict[str, Any], limit: int, stage: Stage
 ) -> tuple[list[pl.DataFrame], int, int]:
@@ -113,7 +126,7 @@ async def _paginated(
         page_config = dict(config, limit=limit)
         if key:
             page_config["paginationKey"] = key
-        raw = await rpc.call_raw("getProgramAccountsV2", [str(program), page_config])
+        raw = await _program_accounts(rpc, "getProgramAccountsV2", [str(program), page_config])
         page = parse_program_accounts(raw, method="getProgramAccountsV2")
         pages += 1
         frames.append(page.accounts)
@@ -131,7 +144,7 @@ async def _read_accounts(
         frames, slot, pages = await _paginated(rpc, program, config, limit, stage)
         return frames, slot, pages, True
     try:
-        raw = await rpc.call_raw("getProgramAccounts", [str(program), config])
+        raw = await _program_accounts(rpc, "getProgramAccounts", [str(program), config])
         page = parse_program_accounts(raw)
     except RpcRefused as exc:
         if pagination == "never":

@@ -223,32 +223,24 @@ def aggregate_holders(accounts: pl.LazyFrame, *, excluded: Collection[str] = ())
 
     Columns: owner (32-byte key), amount (UInt64 raw units), accounts (non-zero accounts held),
     frozen_amount (held in frozen accounts), frozen, excluded. Sorted by owner bytes.
+
+    One query, collected once. Sums are taken in 64 bits when the balances together fit in 64
+    bits (always so for a real mint: they add up to its u64 supply), since then no owner's sum
+    can wrap; otherwise in 128 bits, and an owner beyond a u64 is refused.
     """
+    positive = accounts.filter(pl.col("amount") > 0)
+    total = positive.select(pl.col("amount").cast(pl.Int128).sum()).collect().item()
+    wide = int(total or 0) > U64_MAX
+    amount = pl.col("amount").cast(pl.Int128) if wide else pl.col("amount")
     frozen = pl.col("state") == STATE_FROZEN
-    wide = pl.col("amount").cast(pl.Int128)  # sums in 128 bits: a wrap would go unnoticed
-    grouped = (
-        accounts.filter(pl.col("amount") > 0)
-        .group_by("owner")
-        .agg(
-            amount=wide.sum(),
-            accounts=pl.len().cast(pl.UInt32),
-            frozen_amount=wide.filter(frozen).sum(),
-        )
-        .collect()
-    )
-    if grouped.height and int(grouped["amount"].max()) > U64_MAX:  # type: ignore[arg-type]
-        raise SnapshotError(
-            "an owner's balances add up to more than a u64 can hold",
-            hint="no real mint can be in this state; the RPC node returned inconsistent data",
-        )
     holders = (
-        grouped.lazy()
-        .with_columns(
-            pl.col("amount").cast(pl.UInt64),
-            pl.col("frozen_amount").cast(pl.UInt64),
+        positive.group_by("owner")
+        .agg(
+            amount=amount.sum(),
+            accounts=pl.len().cast(pl.UInt32),
+            frozen_amount=amount.filter(frozen).sum(),
         )
         .with_columns(
-            frozen=pl.col("frozen_amount") > 0,
             excluded=pl.col("owner").is_in(
                 pl.Series(address_bytes(excluded), dtype=pl.Binary).implode()
             ),
@@ -261,9 +253,25 @@ def aggregate_holders(accounts: pl.LazyFrame, *, excluded: Collection[str] = ())
         .sort("_order")
         .collect()
     )
+    if wide:
+        if holders.height and int(holders["amount"].max()) > U64_MAX:  # type: ignore[arg-type]
+            raise SnapshotError(
+                "an owner's balances add up to more than a u64 can hold",
+                hint="no real mint can be in this state; the RPC node returned inconsistent data",
+            )
+        holders = holders.with_columns(
+            pl.col("amount").cast(pl.UInt64), pl.col("frozen_amount").cast(pl.UInt64)
+        )
     if bool(holders.select((pl.col("_order").diff() == 0).any()).item()):
         holders = holders.sort("_order", "owner")  # owners sharing 8 bytes: the whole key decides
-    return holders.select("owner", "amount", "accounts", "frozen_amount", "frozen", "excluded")
+    return holders.select(
+        "owner",
+        "amount",
+        "accounts",
+        "frozen_amount",
+        frozen=pl.col("frozen_amount") > 0,
+        excluded="excluded",
+    )
 
 
 def total_amount(accounts: pl.DataFrame) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,7 +49,7 @@ def test_root_help_lists_every_group() -> None:
 HEAVY = {"polars", "solders", "sqlalchemy", "sqlmodel", "fastapi", "celery", "numpy", "httpx"}
 
 
-def _imported(args: list[str]) -> set[str]:
+def _imported(args: list[str], env: dict[str, str] | None = None) -> set[str]:
     """Top-level packages a fresh ``python -m corpactions.cli ARGS`` imports (-X importtime)."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "corpactions.cli", *args],
@@ -56,19 +57,44 @@ def _imported(args: list[str]) -> set[str]:
         text=True,
         check=False,
         cwd=Path(__file__).resolve().parents[1],
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "Usage:" in done.stdout
     lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
-    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in lines[1:]}
+    modules = {line.rsplit("|", 1)[1].strip() for line in lines[1:]}
+    return modules | {module.split(".")[0] for module in modules}
 
 
 def test_root_help_imports_no_domain_library() -> None:
     """Every command pays the root's start: it loads no command group, hence none of polars,
     solders, SQLAlchemy, FastAPI or Celery."""
     imported = _imported(["--help"])
+    assert not any(
+        module.startswith("corpactions.cli.")
+        for module in imported - {"corpactions.cli.root", "corpactions.cli.__main__"}
+    )
     assert "typer" in imported  # the probe sees imports at all
     assert not imported & HEAVY, sorted(imported & HEAVY)
+
+
+def test_a_ledger_read_imports_no_alembic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A ledger read checks the schema without Alembic: the stamped revision against the
+    migration files' head, both held here to what Alembic says."""
+    from corpactions.config import get_settings
+
+    monkeypatch.setenv("CORPACTIONS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CORPACTIONS_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        db.upgrade()
+        assert db._stamped_revision(None) == db.current_revision() == db.head_revision()
+        assert db._code_head() == db.head_revision()
+    finally:
+        db.dispose_engines()
+        get_settings.cache_clear()
+    imported = _imported(["instruments", "list", "--json"], env=dict(os.environ))
+    assert "sqlalchemy" in imported
+    assert not imported & {"alembic", "polars", "solders", "fastapi", "celery"}
 
 
 def test_a_group_help_imports_only_its_own_group() -> None:
