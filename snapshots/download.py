@@ -3,8 +3,10 @@
 A mint with a million holders answers getProgramAccounts with hundreds of megabytes. Read
 through httpx's async stream that body arrives in ~7,500 chunks of 64 KiB, each a trip through
 the event loop and h11 (1.5-2.6 s for 490 MB here); ``http.client`` reads a body of known
-length with one ``read`` into a single ``bytes`` (0.6 s), and is run in a worker thread so the
-caller's event loop is not blocked. Chunked transfer and gzip/deflate encodings are read too.
+length in 4 MiB reads straight into one preallocated buffer (0.6 s), in a worker thread so the
+caller's event loop is not blocked, and reports each arrival to a receiver that can start on
+the body before it is complete (``snapshots.scan.StreamScan``). Chunked transfer and
+gzip/deflate encodings are read too (whole, then handed over).
 Every other call (supply, mint, block time) stays on ``corpactions.chain.rpc.Rpc``; this
 module only posts one request and returns the raw body, with the same error translation
 (429/5xx/no answer: transient and retried with backoff; any other status: refused).
@@ -17,7 +19,8 @@ import base64
 import http.client
 import random
 import zlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import orjson
@@ -37,8 +40,49 @@ def _transient(message: str, retry_after: str | None = None) -> TransientRpcErro
     return error
 
 
-def post_once(url: str, body: bytes, *, timeout: float, method: str) -> bytes:
-    """POST ``body`` to ``url`` and return the decoded response body (blocking)."""
+class Receiver(Protocol):
+    """Where a body of known length is read to as it arrives (``snapshots.scan.StreamScan``)."""
+
+    buffer: bytearray
+
+    def arrived(self, end: int) -> None: ...
+
+    def abandon(self) -> None: ...
+
+
+_READ = 1 << 22  # bytes per read into a receiver's buffer
+
+
+def _read_into(response: http.client.HTTPResponse, receiver: Receiver) -> bytearray:
+    view = memoryview(receiver.buffer)
+    got = 0
+    try:
+        while got < len(view):
+            count = response.readinto(view[got : got + _READ])
+            if not count:
+                break
+            got += count
+            receiver.arrived(got)
+    except BaseException:
+        receiver.abandon()
+        raise
+    if got < len(view):
+        receiver.abandon()
+        raise http.client.IncompleteRead(bytes(0), len(view) - got)
+    return receiver.buffer
+
+
+def post_once(
+    url: str,
+    body: bytes,
+    *,
+    timeout: float,
+    method: str,
+    receiver: Callable[[int], Receiver] | None = None,
+) -> bytes | bytearray:
+    """POST ``body`` to ``url`` and return the decoded response body (blocking). With
+    ``receiver``, a plain body of known length is read into ``receiver(length).buffer`` and
+    each arrival reported (a chunked or compressed body is read whole as without)."""
     parts = urlsplit(url)
     connection_class = (
         http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
@@ -56,7 +100,13 @@ def post_once(url: str, body: bytes, *, timeout: float, method: str) -> bytes:
     try:
         connection.request("POST", target, body=body, headers=headers)
         response = connection.getresponse()
-        data = response.read()
+        length = response.getheader("Content-Length")
+        plain = not response.getheader("Content-Encoding") and not response.chunked
+        data: bytes | bytearray
+        if receiver is not None and response.status == 200 and plain and length:
+            data = _read_into(response, receiver(int(length)))
+        else:
+            data = response.read()
     except (OSError, http.client.HTTPException) as exc:
         raise _transient(f"RPC {method} at {url} failed: no answer ({exc})") from exc
     finally:
@@ -87,13 +137,17 @@ async def call_raw(
     timeout: float,
     max_retries: int = 6,
     backoff_seconds: float = 0.1,
-) -> bytes:
-    """POST one JSON-RPC request in a worker thread; the raw body, retried when transient."""
+    receiver: Callable[[int], Receiver] | None = None,
+) -> bytes | bytearray:
+    """POST one JSON-RPC request in a worker thread; the raw body, retried when transient
+    (``receiver``: see ``post_once``)."""
     body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
     delay = backoff_seconds
     for attempt in range(max_retries + 1):
         try:
-            return await asyncio.to_thread(post_once, url, body, timeout=timeout, method=method)
+            return await asyncio.to_thread(
+                post_once, url, body, timeout=timeout, method=method, receiver=receiver
+            )
         except TransientRpcError as exc:
             if attempt >= max_retries:
                 raise

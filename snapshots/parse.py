@@ -35,7 +35,7 @@ import polars as pl
 from solders.pubkey import Pubkey
 
 from corpactions.errors import RpcRefused, SnapshotError
-from snapshots.scan import decode_by_scan
+from snapshots.scan import Found, decode_by_scan
 
 SLICE_OFFSET = 32
 SLICE_LEN_TOKEN = 77
@@ -81,7 +81,7 @@ class ParsedPage:
     decoder: str
 
 
-def _raise_if_error(raw: bytes, method: str) -> None:
+def _raise_if_error(raw: bytes | bytearray, method: str) -> None:
     # An error body is small with "error" near the top; account data (base58/base64) has no quotes.
     if b'"error"' not in raw[:512]:
         return
@@ -101,14 +101,14 @@ def _decoded(encoded: pl.Series) -> pl.Series | None:
         return None
 
 
-def _regex(raw: bytes, expected: int) -> pl.Series | None:
+def _regex(raw: bytes | bytearray, expected: int) -> pl.Series | None:
     found = _DATA.findall(raw)
     if len(found) != expected:
         return None
     return _decoded(pl.Series("bin", found, dtype=pl.Binary))
 
 
-def _exact(raw: bytes) -> tuple[pl.Series, int | None, str | None, bool]:
+def _exact(raw: bytes | bytearray) -> tuple[pl.Series, int | None, str | None, bool]:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -168,14 +168,20 @@ def _columns(decoded: pl.Series) -> pl.DataFrame:
 
 
 def parse_program_accounts(
-    raw: bytes, *, method: str = "getProgramAccounts", decoder: str = "auto"
+    raw: bytes | bytearray,
+    *,
+    method: str = "getProgramAccounts",
+    decoder: str = "auto",
+    found: Found | None = None,
 ) -> ParsedPage:
-    """Decode one raw JSON-RPC response body (``decoder``: auto, scan, regex or exact)."""
+    """Decode one raw JSON-RPC response body (``decoder``: auto, scan, regex or exact;
+    ``found``: the scan's first step, done by a ``StreamScan`` while the body arrived)."""
     _raise_if_error(raw, method)
     accounts: pl.DataFrame | None = None
     used = "exact"
     if decoder in ("auto", "scan"):
-        accounts, used = decode_by_scan(raw, state_at=STATE_AT, type_at=TYPE_AT), "scan"
+        accounts = decode_by_scan(raw, state_at=STATE_AT, type_at=TYPE_AT, found=found)
+        used = "scan"
     if accounts is None and decoder in ("auto", "regex"):
         decoded = _regex(raw, raw.count(b'"pubkey"'))
         accounts, used = (_columns(decoded) if decoded is not None else None), "regex"

@@ -25,6 +25,7 @@ decoder that accepts it.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -52,7 +53,7 @@ _VALUES[np.frombuffer(_ALPHABET, dtype=np.uint8)] = np.arange(64, dtype=np.uint8
 HEAD_CHARS = 56  # base64 of bytes 0..42: owner (0..32) and amount (32..40)
 
 
-def _eight_bytes_at_every_offset(raw: bytes) -> np.ndarray:
+def _eight_bytes_at_every_offset(raw: bytes | bytearray) -> np.ndarray:
     """A little-endian u64 read at each byte offset (overlapping, unaligned view, no copy)."""
     return np.ndarray(shape=(max(len(raw) - 7, 0),), dtype="<u8", buffer=raw, strides=(1,))
 
@@ -106,7 +107,7 @@ _MAX_WIDTHS = 64  # distinct string widths accepted (a dataSlice of <= 134 bytes
 
 
 def _widths(
-    raw: bytes, words: np.ndarray, starts: np.ndarray, items: np.ndarray
+    raw: bytes | bytearray, words: np.ndarray, starts: np.ndarray, items: np.ndarray
 ) -> np.ndarray | None:
     """Characters in every base64 string, grouped by width: the first string not yet placed
     fixes a width (its closing quote), and every string that ends there (``","base64"]``
@@ -164,7 +165,7 @@ class _ArrowArray:
 
 @dataclass(frozen=True)
 class _Layout:
-    raw: bytes
+    raw: bytes | bytearray
     words: np.ndarray
     state_at: int
     type_at: int
@@ -224,12 +225,79 @@ def _parts(length: int) -> int:
     return max(1, min(pl.thread_pool_size(), _MAX_PARTS, length // _MIN_PART))
 
 
+Found = tuple[np.ndarray, np.ndarray]  # offsets of the account items and of their strings
+
+
+class StreamScan:
+    """Finds the items and strings (step 1) while the body arrives: the reader writes into
+    ``buffer`` and reports each new end with ``arrived``; a thread scans every whole chunk as
+    soon as it (and the 16 bytes the checks read past it) is there, so download and scan
+    overlap. ``found()`` waits for the last chunk and gives what ``decode_by_scan`` takes."""
+
+    def __init__(self, size: int) -> None:
+        self.buffer = bytearray(size)
+        self._size = size
+        self._arrived = 0
+        self._failed = False
+        self._ready = threading.Condition()
+        self._found: list[Found] = []
+        self._thread = threading.Thread(target=self._scan, name="snapshot-scan", daemon=True)
+        self._thread.start()
+
+    def arrived(self, end: int) -> None:
+        with self._ready:
+            self._arrived = end
+            self._ready.notify()
+
+    def abandon(self) -> None:
+        """The body will not be complete (a read failed): stop scanning."""
+        with self._ready:
+            self._failed = True
+            self._ready.notify()
+        self._thread.join()
+
+    def _scan(self) -> None:
+        if self._size < 8:
+            return
+        body = np.frombuffer(self.buffer, dtype=np.uint8)
+        words = _eight_bytes_at_every_offset(self.buffer)
+        done = 0
+        while done < self._size:
+            with self._ready:
+                while not self._failed and not (
+                    self._arrived == self._size or self._arrived >= done + _CHUNK + 16
+                ):
+                    self._ready.wait()
+                if self._failed:
+                    return
+                arrived = self._arrived
+            if arrived == self._size:
+                high = self._size
+            else:  # whole chunks whose checks can read 16 bytes past their end
+                high = done + (arrived - 16 - done) // _CHUNK * _CHUNK
+            self._found.append(_items_and_strings(body, words, done, high))
+            done = high
+
+    def found(self) -> Found:
+        self._thread.join()
+        return (
+            np.concatenate([pair[0] for pair in self._found] or [np.empty(0, np.intp)]),
+            np.concatenate([pair[1] for pair in self._found] or [np.empty(0, np.intp)]),
+        )
+
+
 def decode_by_scan(
-    raw: bytes, *, state_at: int, type_at: int, parts: int | None = None
+    raw: bytes | bytearray,
+    *,
+    state_at: int,
+    type_at: int,
+    parts: int | None = None,
+    found: Found | None = None,
 ) -> pl.DataFrame | None:
     """Columns owner, amount, state, slice_len, account_type; None when the body does not have
     the shape this decoder reads (the caller then falls back). ``parts``: threads to split
-    the body over (default: polars' pool size for a large body, else one)."""
+    the body over (default: polars' pool size for a large body, else one); ``found``: the
+    items and strings when a ``StreamScan`` found them while the body arrived."""
     if len(raw) >= 2**31 or len(raw) < 8:
         return None  # Arrow views address the body with 32-bit offsets
     body = np.frombuffer(raw, dtype=np.uint8)
@@ -237,14 +305,18 @@ def decode_by_scan(
     parts = parts or _parts(len(raw))
     step = -(-len(raw) // parts)
     with ThreadPoolExecutor(parts) as pool:
-        found = list(
-            pool.map(
-                lambda low: _items_and_strings(body, words, low, min(low + step, len(raw))),
-                range(0, len(raw), step),
+        if found is None:
+            pieces = list(
+                pool.map(
+                    lambda low: _items_and_strings(body, words, low, min(low + step, len(raw))),
+                    range(0, len(raw), step),
+                )
             )
-        )
-        items = np.concatenate([pair[0] for pair in found])
-        starts = np.concatenate([pair[1] for pair in found])
+            found = (
+                np.concatenate([pair[0] for pair in pieces]),
+                np.concatenate([pair[1] for pair in pieces]),
+            )
+        items, starts = found
         count = len(starts)
         if count == 0 or len(items) != count:
             return None
