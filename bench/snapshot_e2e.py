@@ -84,6 +84,23 @@ url, mint_text, program_text, out, classic = sys.argv[1:6]
 classic = classic == "1"
 mint, program = Pubkey.from_string(mint_text), Pubkey.from_string(program_text)
 
+def holdings(accounts):
+    totals = {}
+    total = 0
+    for keyed in accounts:
+        data = bytes(keyed.account.data)
+        if classic:
+            if len(data) != 77 or data[76] == 0:
+                continue
+        elif len(data) < 133 or data[76] == 0 or (len(data) > 133 and data[133] != 2):
+            continue  # not an initialized token account
+        amount = int.from_bytes(data[32:40], "little")
+        total += amount
+        if amount:
+            owner = data[:32]
+            totals[owner] = totals.get(owner, 0) + amount
+    return totals, total
+
 async def read():
     async with AsyncClient(url, timeout=120) as client:
         before = int((await client.get_token_supply(mint)).value.amount)
@@ -96,24 +113,13 @@ async def read():
             data_slice=DataSliceOpts(offset=32, length=77 if classic else 134),
             filters=filters,
         )
+        totals, total = holdings(resp.value)
         after = int((await client.get_token_supply(mint)).value.amount)
-        return before, resp, after
+        return before, totals, total, after
 
-before, resp, after = asyncio.run(read())
-totals = {}
-total = 0
-for keyed in resp.value:
-    data = bytes(keyed.account.data)
-    if classic:
-        if len(data) != 77 or data[76] == 0:
-            continue
-    elif len(data) < 133 or data[76] == 0 or (len(data) > 133 and data[133] != 2):
-        continue  # not an initialized token account
-    amount = int.from_bytes(data[32:40], "little")
-    total += amount
-    if amount:
-        owner = data[:32]
-        totals[owner] = totals.get(owner, 0) + amount
+# The loop runs inside the coroutine and only the totals come out: asyncio's task repr of a
+# result holding the typed response costs minutes (seen here), which no one would ship.
+before, totals, total, after = asyncio.run(read())
 if not before == after == total:
     sys.exit(f"supply {before}/{after} but balances sum to {total}")
 owners = sorted(totals)
