@@ -163,6 +163,14 @@ class _ArrowArray:
         return self.array.__arrow_c_array__(requested_schema)  # type: ignore[no-any-return]
 
 
+def _series(values: np.ndarray, kind: pa.DataType) -> pl.Series:
+    """A polars Series over a numpy array's memory, through Arrow (``pl.Series(ndarray)``
+    imports ``numpy.ma``, 0.1 s of a snapshot's start)."""
+    values = np.ascontiguousarray(values)
+    array = pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
+    return pl.Series(_ArrowArray(array))
+
+
 @dataclass(frozen=True)
 class _Layout:
     raw: bytes | bytearray
@@ -212,10 +220,10 @@ def _columns(layout: _Layout, starts: np.ndarray, sizes: np.ndarray) -> pl.DataF
         amount=pl.col("head")
         .bin.slice(32, 8)
         .bin.reinterpret(dtype=pl.UInt64, endianness="little"),
-        state=pl.Series(state, dtype=pl.UInt8),
-        slice_len=pl.Series(sizes, dtype=pl.UInt32),
-        account_type=pl.when(pl.Series(has_type))
-        .then(pl.Series(kind, dtype=pl.UInt8))
+        state=_series(state, pa.uint8()),
+        slice_len=_series(sizes.astype(np.uint32), pa.uint32()),
+        account_type=pl.when(_series(has_type.view(np.uint8), pa.uint8()) == 1)
+        .then(_series(kind, pa.uint8()))
         .otherwise(pl.lit(None, dtype=pl.UInt8)),
     )
 

@@ -45,7 +45,13 @@ def snapshot_dict(
         from snapshots.parse import owners_as_base58
 
         data["frozen_owners"] = int(holders["frozen"].sum())
-        top_rows = holders.sort(["amount", "owner"], descending=[True, False]).head(top)
+        # the top holders among those at or above the top-th largest amount: no sort of all
+        floor = holders["amount"].top_k(top).min() if top and holders.height else None
+        top_rows = (
+            (holders.filter(pl.col("amount") >= floor) if floor is not None else holders)
+            .sort(["amount", "owner"], descending=[True, False])
+            .head(top)
+        )
         data["top_holders"] = [
             {
                 "owner": r["owner"],
