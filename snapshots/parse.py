@@ -230,35 +230,54 @@ def aggregate_holders(accounts: pl.LazyFrame, *, excluded: Collection[str] = ())
     Columns: owner (32-byte key), amount (UInt64 raw units), accounts (non-zero accounts held),
     frozen_amount (held in frozen accounts), frozen, excluded. Sorted by owner bytes.
 
-    One query, collected once. Sums are taken in 64 bits when the balances together fit in 64
-    bits (always so for a real mint: they add up to its u64 supply), since then no owner's sum
-    can wrap; otherwise in 128 bits, and an owner beyond a u64 is refused.
+    Accounts are sorted by their owner's first 8 bytes read as a big-endian integer (which
+    orders owners as their bytes do; sorting the binary column directly costs several times
+    more) and summed per run of that key, in order: half the time of hashing 32-byte owners.
+    Two different owners sharing those 8 bytes (about 1 in 10^7 for a million random keys)
+    would share a run: then the accounts are grouped by the whole owner and sorted by it.
+    Sums are taken in 64 bits when the balances together fit in 64 bits (always so for a real
+    mint: they add up to its u64 supply), since then no owner's sum can wrap; otherwise in 128
+    bits, and an owner beyond a u64 is refused.
     """
     positive = accounts.filter(pl.col("amount") > 0)
     total = positive.select(pl.col("amount").cast(pl.Int128).sum()).collect().item()
     wide = int(total or 0) > U64_MAX
     amount = pl.col("amount").cast(pl.Int128) if wide else pl.col("amount")
     frozen = pl.col("state") == STATE_FROZEN
-    holders = (
-        positive.group_by("owner")
-        .agg(
-            amount=amount.sum(),
-            accounts=pl.len().cast(pl.UInt32),
-            frozen_amount=pl.when(frozen).then(amount).otherwise(0).sum(),  # not .filter: 2x
-        )
-        .with_columns(
-            excluded=pl.col("owner").is_in(
-                pl.Series(address_bytes(excluded), dtype=pl.Binary).implode()
-            ),
-            # Byte order of the owners, fast: their first 8 bytes as a big-endian integer order
-            # them as their bytes do; sorting the binary column directly costs several times more.
+    sums = {
+        "amount": amount.sum(),
+        "accounts": pl.len().cast(pl.UInt32),
+        "frozen_amount": pl.when(frozen).then(amount).otherwise(0).sum(),  # not .filter: 2x
+    }
+    order = pl.col("_order")
+    ordered = (
+        positive.with_columns(
             _order=pl.col("owner")
             .bin.slice(0, 8)
-            .bin.reinterpret(dtype=pl.UInt64, endianness="big"),
+            .bin.reinterpret(dtype=pl.UInt64, endianness="big")
         )
         .sort("_order")
         .collect()
     )
+    shared = (order == order.shift(1)) & (pl.col("owner") != pl.col("owner").shift(1))
+    if bool(ordered.select(shared.any()).item()):
+        grouped = (
+            ordered.lazy()
+            .group_by("owner")
+            .agg(order.first(), **sums)
+            .sort("_order", "owner")  # owners sharing 8 bytes: the whole key decides
+        )
+    else:
+        grouped = (
+            ordered.lazy()
+            .group_by("_order", maintain_order=True)
+            .agg(pl.col("owner").first(), **sums)
+        )
+    holders = grouped.with_columns(
+        excluded=pl.col("owner").is_in(
+            pl.Series(address_bytes(excluded), dtype=pl.Binary).implode()
+        )
+    ).collect()
     if wide:
         if holders.height and int(holders["amount"].max()) > U64_MAX:  # type: ignore[arg-type]
             raise SnapshotError(
@@ -268,8 +287,6 @@ def aggregate_holders(accounts: pl.LazyFrame, *, excluded: Collection[str] = ())
         holders = holders.with_columns(
             pl.col("amount").cast(pl.UInt64), pl.col("frozen_amount").cast(pl.UInt64)
         )
-    if bool(holders.select((pl.col("_order").diff() == 0).any()).item()):
-        holders = holders.sort("_order", "owner")  # owners sharing 8 bytes: the whole key decides
     return holders.select(
         "owner",
         "amount",
