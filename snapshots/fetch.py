@@ -27,6 +27,8 @@ from snapshots.parse import (
     SLICE_LEN_TOKEN,
     SLICE_LEN_TOKEN_2022,
     SLICE_OFFSET,
+    STATE_AT,
+    TYPE_AT,
     ParsedPage,
     RpcErrorResponse,
     parse_program_accounts,
@@ -112,7 +114,7 @@ async def _program_accounts(rpc: Rpc, method: str, params: list[Any]) -> ParsedP
     scans: list[StreamScan] = []
 
     def receiver(size: int) -> StreamScan:
-        scans.append(StreamScan(size))
+        scans.append(StreamScan(size, state_at=STATE_AT, type_at=TYPE_AT))
         return scans[-1]
 
     raw = await download.call_raw(

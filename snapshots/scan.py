@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -107,21 +107,21 @@ _MAX_WIDTHS = 64  # distinct string widths accepted (a dataSlice of <= 134 bytes
 
 
 def _widths(
-    raw: bytes | bytearray, words: np.ndarray, starts: np.ndarray, items: np.ndarray
+    raw: bytes | bytearray, words: np.ndarray, starts: np.ndarray, following: np.ndarray
 ) -> np.ndarray | None:
     """Characters in every base64 string, grouped by width: the first string not yet placed
     fixes a width (its closing quote), and every string that ends there (``","base64"]``
     right after, before the next item opens) takes it; one vectorised check per distinct
-    width. None when a string is shorter than owner + amount or not a whole number of quads."""
+    width. ``following``: where each string's next item opens (the body's end for the last).
+    None when a string is shorter than owner + amount or not a whole number of quads."""
     widths = np.zeros(len(starts), dtype=np.int64)
     todo = np.arange(len(starts))
     last = len(words) - 1
-    following = np.append(items[1:], len(raw))  # where the next item opens
     for _ in range(_MAX_WIDTHS):
         if not len(todo):
             return widths
         first = int(starts[todo[0]])
-        width = raw.find(b'"', first) - first
+        width = raw.find(b'"', first, int(following[todo[0]])) - first
         if width < HEAD_CHARS or width % 4:
             return None
         ends = starts[todo] + (width - 2)
@@ -233,22 +233,45 @@ def _parts(length: int) -> int:
     return max(1, min(pl.thread_pool_size(), _MAX_PARTS, length // _MIN_PART))
 
 
-Found = tuple[np.ndarray, np.ndarray]  # offsets of the account items and of their strings
+@dataclass
+class Found:
+    """The scan's first step over a whole body: the offsets of the account items and of their
+    strings; and, from a ``StreamScan``, the columns of the first ``decoded`` strings, decoded
+    while the rest arrived (``decode_by_scan`` checks the whole before it uses them)."""
+
+    items: np.ndarray
+    starts: np.ndarray
+    frames: list[pl.DataFrame] = field(default_factory=list)
+    decoded: int = 0
+
+
+_BATCH = 1 << 16  # strings decoded at a time while the body arrives
 
 
 class StreamScan:
-    """Finds the items and strings (step 1) while the body arrives: the reader writes into
-    ``buffer`` and reports each new end with ``arrived``; a thread scans every whole chunk as
-    soon as it (and the 16 bytes the checks read past it) is there, so download and scan
-    overlap. ``found()`` waits for the last chunk and gives what ``decode_by_scan`` takes."""
+    """Scans the body while it arrives: the reader writes into ``buffer`` and reports each
+    new end with ``arrived``; a thread finds the items and strings of every whole chunk as
+    soon as it (and the 16 bytes the checks read past it) is there, and decodes the columns
+    of every string whose next item has arrived, about ``_BATCH`` at a time, so download and
+    decoding overlap. ``found()`` waits for the end and gives what ``decode_by_scan`` takes.
+    Anything unexpected stops the early decoding only: ``decode_by_scan`` then does it all."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, *, state_at: int, type_at: int) -> None:
         self.buffer = bytearray(size)
         self._size = size
+        self._layout = _Layout(
+            raw=self.buffer,
+            words=_eight_bytes_at_every_offset(self.buffer),
+            state_at=state_at,
+            type_at=type_at,
+        )
         self._arrived = 0
         self._failed = False
         self._ready = threading.Condition()
-        self._found: list[Found] = []
+        self._items: list[np.ndarray] = []
+        self._starts: list[np.ndarray] = []
+        self._frames: list[pl.DataFrame] | None = []
+        self._decoded = 0
         self._thread = threading.Thread(target=self._scan, name="snapshot-scan", daemon=True)
         self._thread.start()
 
@@ -268,8 +291,9 @@ class StreamScan:
         if self._size < 8:
             return
         body = np.frombuffer(self.buffer, dtype=np.uint8)
-        words = _eight_bytes_at_every_offset(self.buffer)
+        words = self._layout.words
         done = 0
+        waiting = (np.empty(0, np.intp), np.empty(0, np.intp))  # not decoded yet
         while done < self._size:
             with self._ready:
                 while not self._failed and not (
@@ -283,15 +307,52 @@ class StreamScan:
                 high = self._size
             else:  # whole chunks whose checks can read 16 bytes past their end
                 high = done + (arrived - 16 - done) // _CHUNK * _CHUNK
-            self._found.append(_items_and_strings(body, words, done, high))
+            items, starts = _items_and_strings(body, words, done, high)
+            self._items.append(items)
+            self._starts.append(starts)
             done = high
+            waiting = (np.concatenate([waiting[0], items]), np.concatenate([waiting[1], starts]))
+            if self._frames is not None and (len(waiting[1]) > _BATCH or done == self._size):
+                waiting = self._decode(waiting, final=done == self._size)
+
+    def _decode(
+        self, waiting: tuple[np.ndarray, np.ndarray], *, final: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Columns of the waiting strings whose next item is known; the others wait on."""
+        items, starts = waiting
+        if final:
+            count = len(starts)
+            following = np.append(items[1:], self._size)
+            paired = len(items) == count
+        else:
+            count = min(len(items), len(starts)) - 1
+            following = items[1 : count + 1]
+            paired = True
+        if count <= 0:
+            return waiting
+        head = starts[:count]
+        paired = (
+            paired and bool((items[:count] < head).all()) and bool((head < following[:count]).all())
+        )
+        widths = (
+            _widths(self.buffer, self._layout.words, head, following[:count]) if paired else None
+        )
+        sizes = _sizes(self._layout.words, head, widths) if widths is not None else None
+        frame = _columns(self._layout, head, sizes) if sizes is not None else None
+        if frame is None or self._frames is None:
+            self._frames = None  # decode_by_scan decides, on the whole body
+            return waiting
+        self._frames.append(frame)
+        self._decoded += count
+        return items[count:], starts[count:]
 
     def found(self) -> Found:
         self._thread.join()
-        return (
-            np.concatenate([pair[0] for pair in self._found] or [np.empty(0, np.intp)]),
-            np.concatenate([pair[1] for pair in self._found] or [np.empty(0, np.intp)]),
-        )
+        items = np.concatenate(self._items or [np.empty(0, np.intp)])
+        starts = np.concatenate(self._starts or [np.empty(0, np.intp)])
+        if self._frames is None:
+            return Found(items, starts)
+        return Found(items, starts, self._frames, self._decoded)
 
 
 def decode_by_scan(
@@ -320,29 +381,31 @@ def decode_by_scan(
                     range(0, len(raw), step),
                 )
             )
-            found = (
+            found = Found(
                 np.concatenate([pair[0] for pair in pieces]),
                 np.concatenate([pair[1] for pair in pieces]),
             )
-        items, starts = found
+        items, starts = found.items, found.starts
         count = len(starts)
         if count == 0 or len(items) != count:
             return None
         if not (bool((items < starts).all()) and bool((starts[:-1] < items[1:]).all())):
             return None  # an item without its data string, or one with two
-        widths = _widths(raw, words, starts, items)
-        sizes = _sizes(words, starts, widths) if widths is not None else None
+        early = found.decoded  # the strings before it were decoded as the body arrived
+        rest = starts[early:]
+        widths = _widths(raw, words, rest, np.append(items[early + 1 :], len(raw)))
+        sizes = _sizes(words, rest, widths) if widths is not None else None
         if sizes is None:
             return None
         layout = _Layout(raw=raw, words=words, state_at=state_at, type_at=type_at)
-        bounds = np.linspace(0, count, parts + 1).astype(np.intp)
-        frames = list(
-            pool.map(
-                lambda low, high: _columns(layout, starts[low:high], sizes[low:high]),
+        bounds = np.linspace(0, len(rest), parts + 1).astype(np.intp)
+        frames: list[pl.DataFrame | None] = [*found.frames]
+        if len(rest):
+            frames += pool.map(
+                lambda low, high: _columns(layout, rest[low:high], sizes[low:high]),
                 bounds[:-1],
                 bounds[1:],
             )
-        )
     if any(frame is None for frame in frames):
         return None
     return pl.concat([frame for frame in frames if frame is not None], rechunk=False)

@@ -99,7 +99,7 @@ def test_every_transfer_form_gives_the_same_accounts(node: str, mode: str) -> No
     scans: list[scan.StreamScan] = []
 
     def receiver(size: int) -> scan.StreamScan:
-        scans.append(scan.StreamScan(size))
+        scans.append(scan.StreamScan(size, state_at=STATE_AT, type_at=TYPE_AT))
         return scans[-1]
 
     raw = _read(node, receiver)
@@ -111,22 +111,42 @@ def test_every_transfer_form_gives_the_same_accounts(node: str, mode: str) -> No
     assert_frame_equal(page.accounts, parse_program_accounts(_Node.body, decoder="exact").accounts)
 
 
-def test_the_scan_while_arriving_finds_what_the_whole_body_scan_finds() -> None:
-    """Arrivals of every size, chunk boundaries anywhere: the same items and strings."""
+def _streamed(body: bytes, step: int) -> tuple[bytearray, scan.Found]:
+    stream = scan.StreamScan(len(body), state_at=STATE_AT, type_at=TYPE_AT)
+    for low in range(0, len(body), step):
+        high = min(low + step, len(body))
+        stream.buffer[low:high] = body[low:high]
+        stream.arrived(high)
+    return stream.buffer, stream.found()
+
+
+@pytest.mark.parametrize("batch", [777, scan._BATCH])
+def test_the_scan_while_arriving_finds_and_decodes_what_the_whole_body_scan_does(
+    batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Arrivals of every size, chunk boundaries anywhere, strings decoded in batches as they
+    arrive: the same columns as the scan of the whole body."""
+    monkeypatch.setattr(scan, "_BATCH", batch)
     body = _body(20000)
     whole = scan.decode_by_scan(body, state_at=STATE_AT, type_at=TYPE_AT, parts=1)
+    assert whole is not None
     for step in (4093, 1 << 16, scan._CHUNK - 5, scan._CHUNK + 17, len(body)):
-        stream = scan.StreamScan(len(body))
-        for low in range(0, len(body), step):
-            high = min(low + step, len(body))
-            stream.buffer[low:high] = body[low:high]
-            stream.arrived(high)
-        found = stream.found()
-        decoded = scan.decode_by_scan(
-            stream.buffer, state_at=STATE_AT, type_at=TYPE_AT, found=found
-        )
-        assert whole is not None and decoded is not None
+        buffer, found = _streamed(body, step)
+        assert found.decoded == whole.height  # all decoded before the end was read
+        decoded = scan.decode_by_scan(buffer, state_at=STATE_AT, type_at=TYPE_AT, found=found)
+        assert decoded is not None
         assert_frame_equal(whole, decoded)
+
+
+def test_an_item_without_its_string_is_caught_after_early_decoding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(scan, "_BATCH", 500)
+    body = _body(3000)
+    at = body.index(b'"data":["', len(body) * 3 // 4)  # a late account: after early batches
+    broken = body[:at] + b'"data":"gone",' + body[at + len(b'"data":[') :]
+    buffer, found = _streamed(broken, 1 << 16)
+    assert scan.decode_by_scan(buffer, state_at=STATE_AT, type_at=TYPE_AT, found=found) is None
 
 
 def test_busy_answers_are_retried_and_refusals_named(node: str) -> None:
