@@ -18,6 +18,10 @@ they are grouped by width, and each group is checked with one vectorised step.
    the body itself (no copy), and the one base64 quad that holds the state byte (and, for
    Token-2022, the account-type byte) by a table lookup in numpy.
 
+A ``StreamScan`` does all three while the body arrives (step 1 per chunk, steps 2 and 3 per
+batch of strings whose next item is in), so that decoding overlaps the download; the whole is
+checked once it is complete, before its columns are used.
+
 Anything else (items opening with another key, whitespace, slices shorter than owner + amount,
 characters outside base64 where they are read) returns None and the caller uses a slower
 decoder that accepts it.
@@ -272,6 +276,7 @@ class StreamScan:
         self._starts: list[np.ndarray] = []
         self._frames: list[pl.DataFrame] | None = []
         self._decoded = 0
+        self._broken = False
         self._thread = threading.Thread(target=self._scan, name="snapshot-scan", daemon=True)
         self._thread.start()
 
@@ -288,6 +293,13 @@ class StreamScan:
         self._thread.join()
 
     def _scan(self) -> None:
+        try:
+            self._scan_chunks()
+        except Exception:  # a bug here must not lose accounts: found() then says nothing
+            self._broken = True
+            raise
+
+    def _scan_chunks(self) -> None:
         if self._size < 8:
             return
         body = np.frombuffer(self.buffer, dtype=np.uint8)
@@ -346,8 +358,12 @@ class StreamScan:
         self._decoded += count
         return items[count:], starts[count:]
 
-    def found(self) -> Found:
+    def found(self) -> Found | None:
+        """What the scan found, or None when it could not finish (``decode_by_scan`` then
+        scans the whole body itself)."""
         self._thread.join()
+        if self._broken or self._failed:
+            return None
         items = np.concatenate(self._items or [np.empty(0, np.intp)])
         starts = np.concatenate(self._starts or [np.empty(0, np.intp)])
         if self._frames is None:

@@ -117,7 +117,9 @@ def _streamed(body: bytes, step: int) -> tuple[bytearray, scan.Found]:
         high = min(low + step, len(body))
         stream.buffer[low:high] = body[low:high]
         stream.arrived(high)
-    return stream.buffer, stream.found()
+    found = stream.found()
+    assert found is not None
+    return stream.buffer, found
 
 
 @pytest.mark.parametrize("batch", [777, scan._BATCH])
@@ -136,6 +138,27 @@ def test_the_scan_while_arriving_finds_and_decodes_what_the_whole_body_scan_does
         decoded = scan.decode_by_scan(buffer, state_at=STATE_AT, type_at=TYPE_AT, found=found)
         assert decoded is not None
         assert_frame_equal(whole, decoded)
+
+
+def test_a_scan_that_breaks_gives_nothing_and_the_whole_body_is_scanned_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    body = _body(2000)
+    calls = []
+
+    def broken(*args: object) -> None:
+        calls.append(args)
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(scan, "_items_and_strings", broken)
+    monkeypatch.setattr(threading, "excepthook", lambda _args: None)
+    stream = scan.StreamScan(len(body), state_at=STATE_AT, type_at=TYPE_AT)
+    stream.buffer[:] = body
+    stream.arrived(len(body))
+    assert stream.found() is None and calls
+    monkeypatch.undo()
+    page = parse_program_accounts(stream.buffer, found=None)
+    assert page.decoder == "scan" and page.accounts.height == 2000
 
 
 def test_an_item_without_its_string_is_caught_after_early_decoding(
