@@ -363,7 +363,9 @@ with open(sys.argv[1], "w") as out:
 """
 
 
-def run_timed(command: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+def run_timed(
+    command: list[str], env: dict[str, str], cwd: Path = ROOT
+) -> tuple[float, float, float, str]:
     """(seconds from spawn to exit, peak RSS in MB, CPU seconds, stdout) of one child process.
 
     The child is spawned by a small launcher process and timed there: Linux carries the
@@ -379,7 +381,7 @@ def run_timed(command: list[str], env: dict[str, str]) -> tuple[float, float, fl
             stdout=out,
             stderr=err,
             env=env,
-            cwd=ROOT,
+            cwd=cwd,
             check=True,
         )
         seconds, rss, code, cpu = result.read().split()
@@ -413,6 +415,12 @@ def main() -> None:
     parser.add_argument("--chunked", action="store_true")
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="also time the command from this source tree (e.g. `git archive REV | tar -x`), "
+        "run with this interpreter and PYTHONPATH=BEFORE",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     data = build(args)
@@ -449,6 +457,7 @@ def main() -> None:
         )
         fast: list[tuple[float, float, float]] = []
         slow: list[tuple[float, float, float]] = []
+        before: list[tuple[float, float, float]] = []
         results = set()
         for run in range(-1 if args.gzip else 0, args.runs):  # run -1 (gzip): compress, untimed
             out = work / f"fast-{run}"
@@ -471,6 +480,29 @@ def main() -> None:
             if run >= 0:
                 fast.append((seconds, rss, cpu))
             results.add(("project", digest(Path(orjson.loads(text)["path"]))))
+            if args.before is not None:
+                seconds, rss, cpu, text = run_timed(
+                    [
+                        sys.executable,
+                        "-m",
+                        "corpactions.cli",
+                        "snapshot",
+                        "take",
+                        "--mint",
+                        data["mint"],
+                        "--rpc",
+                        url,
+                        "--out",
+                        str(work / f"before-{run}"),
+                        "--json",
+                        "--supersede",
+                    ],
+                    {**env, "PYTHONPATH": str(args.before.resolve())},
+                    cwd=args.before,  # `-m` puts the working directory first on the path
+                )
+                if run >= 0:
+                    before.append((seconds, rss, cpu))
+                results.add(("before", digest(Path(orjson.loads(text)["path"]))))
             if args.skip_baseline:
                 continue
             out = work / f"slow-{run}"
@@ -505,12 +537,21 @@ def main() -> None:
         f"gzip {'on' if args.gzip else 'off'}, chunked {'on' if args.chunked else 'off'}; "
         f"{owners} owners, total {total}, pairs sha256 {pairs[:16]}"
     )
-    for name, rows in (("corpactions snapshot take", fast), ("solana-py + loop", slow)):
+    paths = (
+        ("corpactions snapshot take", fast),
+        ("before (--before)", before),
+        ("solana-py + loop", slow),
+    )
+    for name, rows in paths:
         if rows:
             times = ", ".join(f"{s:.2f}" for s, _, _ in rows)
             cpu = ", ".join(f"{c:.2f}" for _, _, c in rows)
             rss = max(r for _, r, _ in rows)
             print(f"{name:26}: {times} s (CPU {cpu} s); peak RSS {rss:.0f} MB")
+    if before:
+        print(
+            f"before/after (best of each): {min(b for b, _, _ in before) / min(f for f, _, _ in fast):.1f}x"
+        )
     if slow:
         best_fast, best_slow = min(s for s, _, _ in fast), min(s for s, _, _ in slow)
         worst_fast, worst_slow = max(s for s, _, _ in fast), max(s for s, _, _ in slow)
