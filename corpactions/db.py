@@ -8,19 +8,19 @@ which run unchanged on PostgreSQL and SQLite.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
+
+if TYPE_CHECKING:  # Alembic is imported where migrations run (0.2 s a command otherwise)
+    from alembic.config import Config
 
 from corpactions.config import get_settings, normalize_database_url
 from corpactions.errors import LedgerError
@@ -110,6 +110,8 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
 
 
 def alembic_config(url: str | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url or get_settings().ledger_url)
@@ -121,6 +123,8 @@ def _run_migration(action: str, url: str | None, revision: str) -> None:
     resolved = normalize_database_url(url) if url else get_settings().ledger_url
     if resolved.startswith("sqlite:///"):
         Path(resolved.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    from alembic import command
+
     try:
         if action == "upgrade":
             command.upgrade(alembic_config(resolved), revision)
@@ -140,23 +144,60 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
 
 
 def current_revision(url: str | None = None) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with get_engine(url).connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+_REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*(None|'[^']*'|\"[^\"]*\")", re.M)
+
+
+def _stamped_revision(url: str | None) -> str | None:
+    """The ledger's revision as Alembic stamps it (``alembic_version``), read without Alembic;
+    None for an empty ledger."""
+    engine = get_engine(url)
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        rows = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(rows) > 1:
+        raise LedgerError(f"the ledger has several schema heads: {', '.join(sorted(rows))}")
+    return rows[0] if rows else None
+
+
+def _code_head() -> str | None:
+    """The newest migration, read from the migration files' ``revision``/``down_revision``
+    lines (a linear history); Alembic decides whenever the files say anything else."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = {key: value.strip("'\"") for key, value in _REVISION.findall(path.read_text())}
+        if "revision" not in found or "down_revision" not in found:
+            return head_revision()
+        revisions.add(found["revision"])
+        if found["down_revision"] != "None":
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else head_revision()
 
 
 def require_current_schema(url: str | None = None) -> None:
     """Refuse to work on a ledger whose schema is missing or behind the code."""
     try:
-        current = current_revision(url)
+        current = _stamped_revision(url)
     except OperationalError as exc:
         raise LedgerError(f"cannot reach the ledger database: {exc.orig}") from exc
-    if current != head_revision():
+    head = _code_head()
+    if current != head:
         raise LedgerError(
-            f"the ledger schema is at {current or 'nothing'}, the code needs {head_revision()}",
+            f"the ledger schema is at {current or 'nothing'}, the code needs {head}",
             hint="run 'corpactions db upgrade'",
         )
 

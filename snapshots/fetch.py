@@ -22,15 +22,20 @@ from corpactions.chain.rpc import Rpc
 from corpactions.config import Settings
 from corpactions.errors import RpcRefused, SnapshotError
 from corpactions.logs import get_logger
+from snapshots import download
 from snapshots.parse import (
     SLICE_LEN_TOKEN,
     SLICE_LEN_TOKEN_2022,
     SLICE_OFFSET,
+    STATE_AT,
+    TYPE_AT,
+    ParsedPage,
     RpcErrorResponse,
     parse_program_accounts,
     token_accounts_only,
     total_amount,
 )
+from snapshots.scan import StreamScan
 
 log = get_logger(__name__)
 Stage = Callable[[str, dict[str, Any]], None]
@@ -102,6 +107,29 @@ def _request_config(mint: Pubkey, token_2022: bool) -> dict[str, Any]:
     }
 
 
+async def _program_accounts(rpc: Rpc, method: str, params: list[Any]) -> ParsedPage:
+    """One (large) getProgramAccounts(V2) answer, decoded. The body is read whole
+    (``download``) and, when it comes with a length, scanned for its accounts while it
+    arrives (``StreamScan``), so download and decoding overlap."""
+    scans: list[StreamScan] = []
+
+    def receiver(size: int) -> StreamScan:
+        scans.append(StreamScan(size, state_at=STATE_AT, type_at=TYPE_AT))
+        return scans[-1]
+
+    raw = await download.call_raw(
+        rpc.url,
+        method,
+        params,
+        timeout=rpc.timeout,
+        max_retries=rpc.max_retries,
+        backoff_seconds=rpc.backoff_seconds,
+        receiver=receiver,
+    )
+    found = scans[-1].found() if scans and raw is scans[-1].buffer else None
+    return parse_program_accounts(raw, method=method, found=found)
+
+
 async def _paginated(
     rpc: Rpc, program: Pubkey, config: dict[str, Any], limit: int, stage: Stage
 ) -> tuple[list[pl.DataFrame], int, int]:
@@ -113,8 +141,7 @@ async def _paginated(
         page_config = dict(config, limit=limit)
         if key:
             page_config["paginationKey"] = key
-        raw = await rpc.call_raw("getProgramAccountsV2", [str(program), page_config])
-        page = parse_program_accounts(raw, method="getProgramAccountsV2")
+        page = await _program_accounts(rpc, "getProgramAccountsV2", [str(program), page_config])
         pages += 1
         frames.append(page.accounts)
         slot = max(slot, page.slot or 0)
@@ -131,8 +158,7 @@ async def _read_accounts(
         frames, slot, pages = await _paginated(rpc, program, config, limit, stage)
         return frames, slot, pages, True
     try:
-        raw = await rpc.call_raw("getProgramAccounts", [str(program), config])
-        page = parse_program_accounts(raw)
+        page = await _program_accounts(rpc, "getProgramAccounts", [str(program), config])
     except RpcRefused as exc:
         if pagination == "never":
             raise SnapshotError(

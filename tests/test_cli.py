@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import orjson
 import pytest
 import sqlalchemy as sa
+import typer
+from typer._click.utils import make_default_short_help
 from typer.testing import CliRunner
 
 from corpactions import db
 from corpactions.cli import app
+from corpactions.cli.root import COMMANDS, load_command
 
 runner = CliRunner()
 GROUPS = [
@@ -23,6 +31,7 @@ GROUPS = [
     "api",
     "demo",
     "status",
+    "verify-line",
     "worker",
     "beat",
 ]
@@ -36,6 +45,76 @@ def test_root_help_lists_every_group() -> None:
     assert result.exit_code == 0
     for group in GROUPS:
         assert f"  {group} " in result.output
+
+
+HEAVY = {"polars", "solders", "sqlalchemy", "sqlmodel", "fastapi", "celery", "numpy", "httpx"}
+
+
+def _imported(args: list[str], env: dict[str, str] | None = None) -> set[str]:
+    """Top-level packages a fresh ``python -m corpactions.cli ARGS`` imports (-X importtime)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "corpactions.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+    modules = {line.rsplit("|", 1)[1].strip() for line in lines[1:]}
+    return modules | {module.split(".")[0] for module in modules}
+
+
+def test_root_help_imports_no_domain_library() -> None:
+    """Every command pays the root's start: it loads no command group, hence none of polars,
+    solders, SQLAlchemy, FastAPI or Celery."""
+    imported = _imported(["--help"])
+    assert not any(
+        module.startswith("corpactions.cli.")
+        for module in imported - {"corpactions.cli.root", "corpactions.cli.__main__"}
+    )
+    assert "typer" in imported  # the probe sees imports at all
+    assert not imported & HEAVY, sorted(imported & HEAVY)
+
+
+def test_a_ledger_read_imports_no_alembic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A ledger read checks the schema without Alembic: the stamped revision against the
+    migration files' head, both held here to what Alembic says."""
+    from corpactions.config import get_settings
+
+    monkeypatch.setenv("CORPACTIONS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CORPACTIONS_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        db.upgrade()
+        assert db._stamped_revision(None) == db.current_revision() == db.head_revision()
+        assert db._code_head() == db.head_revision()
+    finally:
+        db.dispose_engines()
+        get_settings.cache_clear()
+    imported = _imported(["instruments", "list", "--json"], env=dict(os.environ))
+    assert "sqlalchemy" in imported
+    assert not imported & {"alembic", "polars", "solders", "fastapi", "celery"}
+
+
+def test_a_group_help_imports_only_its_own_group() -> None:
+    imported = _imported(["db", "--help"])
+    assert "sqlalchemy" in imported
+    assert not imported & {"polars", "solders", "fastapi", "celery"}
+
+
+def test_the_root_listing_is_each_commands_own_help() -> None:
+    """The listing is written from COMMANDS without importing them; it says what the loaded
+    commands say."""
+    assert set(COMMANDS) == {*GROUPS, "meetings"}
+    for name, (_module, _attribute, text) in COMMANDS.items():
+        command = load_command(name)
+        assert command.name == name
+        for limit in (30, 45, 66, 200):
+            assert make_default_short_help(text, limit) == command.get_short_help_str(limit), name
+    group = typer.main.get_command(app)
+    assert group.list_commands(typer.Context(group)) == list(COMMANDS)
 
 
 @pytest.mark.parametrize("group", GROUPS)

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from corpactions.errors import SnapshotError
-from snapshots.fixed_width import decode_fixed_width
 from snapshots.parse import (
     STATE_AT,
     TYPE_AT,
@@ -24,6 +23,9 @@ from snapshots.parse import (
     token_accounts_only,
     total_amount,
 )
+from snapshots.scan import decode_by_scan
+from tests.snapkit import SHAPES, account_sizes, token_account
+from tests.snapkit import item as snap_item
 
 OWNERS = [bytes([i]) * 32 for i in range(1, 6)] + [
     bytes([3]) * 8 + bytes([1]) * 24,  # shares its first 8 bytes with OWNERS[2], sorts before it
@@ -117,7 +119,7 @@ def test_every_decoder_gives_the_same_holdings_as_reading_the_bytes(
     rows = data.draw(accounts(token_2022))
     raw = _response(rows, pretty=pretty, order=order)
     frames = []
-    for decoder in ("auto", "fixed", "regex", "exact"):
+    for decoder in ("auto", "scan", "regex", "exact"):
         page = parse_program_accounts(raw, decoder=decoder)
         assert page.slot == 42
         frames.append(
@@ -132,21 +134,27 @@ def test_every_decoder_gives_the_same_holdings_as_reading_the_bytes(
     ) == _expected(rows, token_2022)
 
 
-def test_the_fixed_width_decoder_is_used_for_uniform_slices_and_falls_back_otherwise() -> None:
+def test_the_scan_decoder_reads_compact_bodies_of_any_slice_lengths_and_falls_back_otherwise() -> (
+    None
+):
     uniform = [{"data": bytes([1]) * 77}] * 3
-    assert parse_program_accounts(_response(uniform)).decoder == "fixed"
-    mixed = [{"data": bytes([1]) * 77}, {"data": bytes([1]) * 50}]
-    assert parse_program_accounts(_response(mixed)).decoder == "regex"
+    assert parse_program_accounts(_response(uniform)).decoder == "scan"
+    mixed = [{"data": bytes([1]) * 77}, {"data": bytes([1]) * 50}, {"data": bytes([1]) * 133}]
+    page = parse_program_accounts(_response(mixed))
+    assert page.decoder == "scan"
+    assert page.accounts["slice_len"].to_list() == [77, 50, 133]
     assert parse_program_accounts(_response(uniform, pretty=True)).decoder == "regex"
+    short = [{"data": bytes([1]) * 77}, {"data": bytes([1]) * 39}]
+    assert decode_by_scan(_response(short), state_at=STATE_AT, type_at=TYPE_AT) is None
 
 
 @pytest.mark.parametrize("order", ORDERS)
-def test_the_fixed_width_decoder_reads_items_in_either_key_order(order: str) -> None:
+def test_the_scan_decoder_reads_items_in_either_key_order(order: str) -> None:
     rows = [
         {"data": OWNERS[i] + (i + 1).to_bytes(8, "little") + bytes(36) + b"\x01"} for i in range(3)
     ]
     page = parse_program_accounts(_response(rows, order=order))
-    assert page.decoder == "fixed"
+    assert page.decoder == "scan"
     assert page.accounts["amount"].to_list() == [1, 2, 3]
 
 
@@ -156,10 +164,10 @@ def test_splitting_the_body_over_threads_gives_the_same_columns() -> None:
         for i in range(200)
     ]
     raw = _response(rows)
-    whole = decode_fixed_width(raw, state_at=STATE_AT, type_at=TYPE_AT, parts=1)
+    whole = decode_by_scan(raw, state_at=STATE_AT, type_at=TYPE_AT, parts=1)
     assert whole is not None and whole.height == 200
     for parts in (2, 3, 7):
-        split = decode_fixed_width(raw, state_at=STATE_AT, type_at=TYPE_AT, parts=parts)
+        split = decode_by_scan(raw, state_at=STATE_AT, type_at=TYPE_AT, parts=parts)
         assert split is not None
         assert_frame_equal(whole, split)
 
@@ -171,12 +179,12 @@ def test_an_item_without_a_base64_string_is_never_skipped() -> None:
     raw = _response(rows)
     second = base64.b64encode(rows[1]["data"]).decode()
     raw = raw.replace(f'["{second}","base64"]'.encode(), b'"3Mc6vR"')
-    assert decode_fixed_width(raw, state_at=STATE_AT, type_at=TYPE_AT) is None
+    assert decode_by_scan(raw, state_at=STATE_AT, type_at=TYPE_AT) is None
     with pytest.raises(SnapshotError, match="other than base64"):
         parse_program_accounts(raw)
 
 
-def test_frozen_and_initialized_accounts_together_still_take_the_fixed_width_path() -> None:
+def test_frozen_and_initialized_accounts_together_still_take_the_scan_path() -> None:
     """The last base64 character before the padding encodes the state byte: slices of equal
     width differ there, and only the padding pattern must agree."""
     rows = [
@@ -184,7 +192,7 @@ def test_frozen_and_initialized_accounts_together_still_take_the_fixed_width_pat
         {"data": OWNERS[1] + (7).to_bytes(8, "little") + bytes(36) + bytes([2])},
     ]
     page = parse_program_accounts(_response(rows))
-    assert page.decoder == "fixed"
+    assert page.decoder == "scan"
     assert page.accounts["state"].to_list() == [1, 2]
     assert page.accounts["amount"].to_list() == [5, 7]
 
@@ -240,3 +248,71 @@ def test_excluded_wallets_are_marked_and_owners_render_as_base58() -> None:
     assert text["owner"].to_list() == ["4vJ9JU1bJJE96FWSJKvHsmmFADCg4gpZQff4P3bkLKi"]
     assert text["excluded"].to_list() == [True]
     assert text.schema["owner"] == pl.String
+
+
+MINT = bytes(range(32))
+
+
+def _shape_case(case: str) -> tuple[list[bytes], dict[bytes, int], int]:
+    """Accounts' data for one case, the holdings they make and the frozen amount among them."""
+    o1, o2 = OWNERS[0], OWNERS[1]
+    if case in SHAPES:  # one owner with two accounts of the shape
+        datas = [token_account(MINT, o, a, shape=case) for o, a in ((o1, 5), (o2, 7), (o1, 11))]
+        return datas, {o1: 16, o2: 7}, 0
+    if case == "frozen":
+        datas = [
+            token_account(MINT, o1, 5, state=2),
+            token_account(MINT, o2, 7),
+            token_account(MINT, o2, 3, state=2, shape="no extensions"),
+        ]
+        return datas, {o1: 5, o2: 10}, 8
+    if case == "zero balance":
+        datas = [token_account(MINT, o1, 0), token_account(MINT, o2, 7), token_account(MINT, o2, 0)]
+        return datas, {o2: 7}, 0
+    if case == "non-account entries":
+        extended_mint = MINT + bytes(133) + b"\x01" + bytes(84)  # account type 1: a mint
+        datas = [
+            MINT + bytes(50),  # an 82-byte mint-sized entry sharing the mint's bytes
+            extended_mint,
+            token_account(MINT, o1, 9, state=0),  # uninitialized
+            token_account(MINT, o2, 7),
+        ]
+        return datas, {o2: 7}, 0
+    datas = [token_account(MINT, o1, i + 1, shape=s) for i, s in enumerate(SHAPES)]  # mixed
+    return datas, {o1: sum(range(1, len(SHAPES) + 1))}, 0
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize(
+    "case", [*SHAPES, "frozen", "zero balance", "non-account entries", "mixed"]
+)
+def test_every_token_2022_account_shape_takes_the_scan_path_and_reads_as_its_bytes(
+    case: str, order: str
+) -> None:
+    """Sizes from the Token-2022 program (tests/snapkit.py): 165 bytes without extensions,
+    170 with ImmutableOwner (every associated account), 175 with MemoTransfer or CpiGuard
+    as well; slices from offset 32 of 134 bytes are 133 or 134 bytes long."""
+    datas, holdings, frozen = _shape_case(case)
+    items = [snap_item(f"{i + 1}" * 32, data, order=order) for i, data in enumerate(datas)]
+    raw = orjson.dumps(
+        {"jsonrpc": "2.0", "result": {"context": {"slot": 9}, "value": items}, "id": 1}
+    )
+    page = parse_program_accounts(raw)
+    assert page.decoder == "scan"
+    assert page.slot == 9
+    assert page.accounts["slice_len"].to_list() == [min(len(d) - 32, 134) for d in datas]
+    assert_frame_equal(page.accounts, parse_program_accounts(raw, decoder="exact").accounts)
+    holders = aggregate_holders(token_accounts_only(page.accounts.lazy(), token_2022=True))
+    assert dict(zip(holders["owner"].to_list(), holders["amount"].to_list(), strict=True)) == (
+        holdings
+    )
+    assert int(holders["frozen_amount"].sum()) == frozen
+
+
+def test_the_shapes_are_sized_by_the_token_2022_program() -> None:
+    assert account_sizes() == {
+        "no extensions": 165,
+        "ImmutableOwner": 170,
+        "ImmutableOwner+MemoTransfer": 175,
+        "ImmutableOwner+CpiGuard": 175,
+    }

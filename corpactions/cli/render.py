@@ -1,4 +1,8 @@
-"""Output helpers: every data-printing command prints a Rich table, or JSON with ``--json``."""
+"""Output helpers: every data-printing command prints a Rich table, or JSON with ``--json``.
+
+Rich is imported when a table or a live status is first shown (a ``--json`` command never
+pays for it).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,24 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
 
-console = Console()
-err_console = Console(stderr=True)
+
+@cache
+def console(*, stderr: bool = False) -> Console:
+    """The Rich console for stdout (or stderr), made on first use."""
+    from rich.console import Console
+
+    return Console(stderr=stderr)
 
 
 def _default(value: Any) -> Any:
@@ -45,10 +56,10 @@ def to_json(data: Any) -> str:
 @contextmanager
 def status_line(text: str, *, quiet: bool = False) -> Iterator[Callable[[str], None]]:
     """A live one-line status on stderr (nothing when ``quiet``); yields its update function."""
-    if quiet or not err_console.is_terminal:
+    if quiet or not console(stderr=True).is_terminal:
         yield lambda _text: None
         return
-    with err_console.status(text) as status:
+    with console(stderr=True).status(text) as status:
         yield status.update
 
 
@@ -57,12 +68,14 @@ def print_json(data: Any) -> None:
 
 
 def print_table(title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
+    from rich.table import Table
+
     table = Table(title=title)
     for column in columns:
         table.add_column(column)
     for row in rows:
         table.add_row(*(_cell(row.get(c)) for c in columns))
-    console.print(table)
+    console().print(table)
 
 
 def _cell(value: Any) -> str:

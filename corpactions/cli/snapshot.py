@@ -45,7 +45,13 @@ def snapshot_dict(
         from snapshots.parse import owners_as_base58
 
         data["frozen_owners"] = int(holders["frozen"].sum())
-        top_rows = holders.sort(["amount", "owner"], descending=[True, False]).head(top)
+        # the top holders among those at or above the top-th largest amount: no sort of all
+        floor = holders["amount"].top_k(top).min() if top and holders.height else None
+        top_rows = (
+            (holders.filter(pl.col("amount") >= floor) if floor is not None else holders)
+            .sort(["amount", "owner"], descending=[True, False])
+            .head(top)
+        )
         data["top_holders"] = [
             {
                 "owner": r["owner"],
@@ -79,7 +85,7 @@ def take(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Read every holder of the mint, prove the total against supply, store the snapshot."""
-    from snapshots.take import load_holders, take_snapshot
+    from snapshots.take import take_snapshot
 
     if (action_id is None) == (mint is None):
         raise UserInputError("give exactly one of --action ID or --mint MINT")
@@ -113,7 +119,8 @@ def take(
                 supersede=supersede,
                 stage=stage,
             )
-        data = snapshot_dict(summary.snapshot, instrument.symbol, load_holders(summary.snapshot))
+        # the holders just written (and hashed): reading the file back would prove nothing more
+        data = snapshot_dict(summary.snapshot, instrument.symbol, summary.holders)
         data["attempts"] = summary.attempts
         data["pages"] = summary.pages
     if as_json:
