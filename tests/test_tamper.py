@@ -4,6 +4,7 @@ at all (each case runs the real executor against the local chain)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import subprocess
@@ -24,6 +25,7 @@ from corpactions.cli import app
 from corpactions.config import get_settings
 from corpactions.execution.proofs import PlanTampered
 from corpactions.execution.protocol import execute_plan
+from corpactions.execution.steps import prepare_plan, send_batch
 from corpactions.models import Approval, LineStatus, PayoutLine, PayoutPlan, PlanStatus
 from tests.chainkit import ROOT
 from tests.lyingrpc import LyingRpc
@@ -250,3 +252,19 @@ def test_a_holder_verifies_its_line_up_to_the_root_attested_on_chain(
         changed = _raise_amount(session, flow)
     again = runner.invoke(app, ["verify-line", str(flow.plan_id), "--wallet", changed])
     assert again.exit_code == 1 and "verified: NO" in again.output
+
+
+def test_the_workers_send_step_halts_a_tampered_plan_and_sends_nothing(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 5)
+    todo = asyncio.run(prepare_plan(flow.plan_id, session_factory=db.session_scope))
+    assert todo
+    with db.session_scope() as session:
+        _raise_amount(session, flow)
+    outcome = asyncio.run(send_batch(todo[0], session_factory=db.session_scope))
+    assert outcome.startswith("halted") and "fail their proof" in outcome
+    with db.session_scope() as session:
+        plan = session.get(PayoutPlan, flow.plan_id)
+        assert plan is not None and plan.status == PlanStatus.tampered
+    assert treasury_balance(localnet_url, flow.seeded) == flow.seeded.treasury_usdc

@@ -19,6 +19,7 @@ from corpactions.config import Settings, get_settings
 from corpactions.db import SessionFactory
 from corpactions.errors import PlanError
 from corpactions.execution.attest import finish_plan
+from corpactions.execution.proofs import PlanTampered
 from corpactions.execution.protocol import (
     CHECK_CHUNK,
     LIVE,
@@ -175,8 +176,11 @@ async def send_batch(
         log.warning("batch not sent", batch=batch_id, reason=exc.one_line())
         return f"halted: {exc.message}"
     ctx = Context.for_plan(settings, session_factory, batch.plan_id)
-    async with Rpc(settings=settings) as rpc:
-        return str(await advance_batch(rpc, session_factory, batch_id, ctx))
+    try:
+        async with Rpc(settings=settings) as rpc:
+            return str(await advance_batch(rpc, session_factory, batch_id, ctx))
+    except PlanTampered as exc:  # marked tampered and logged at error level already
+        return f"halted: {exc.message}"
 
 
 @dataclass
