@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from solana.rpc.async_api import AsyncClient
+from solders.pubkey import Pubkey
 
 from corpactions import db
 from corpactions.chain.rpc import Rpc
 from corpactions.execution.attest import publish_memo, record_attempt
+from corpactions.execution.crashpoints import MEMO_POINTS
 from corpactions.execution.protocol import execute_plan
 from corpactions.models import PayoutPlan
+from tests.chainkit import ROOT
 from tests.payflow import prepare
 
 
@@ -54,3 +62,50 @@ def test_an_executor_with_a_stale_view_sends_no_second_attestation(
     with db.session_scope() as session:
         plan = session.get(PayoutPlan, flow.plan_id)
         assert plan is not None and plan.attestation_signature == first
+
+
+async def _attestation_memos(url: str, authority: Pubkey, plan_id: int) -> int:
+    """Memos naming the plan in the authority's finalized transactions, read with solana-py."""
+    async with AsyncClient(url) as client:
+        found = (await client.get_signatures_for_address(authority, limit=1000)).value
+        count = 0
+        for item in found:
+            tx = (
+                await client.get_transaction(item.signature, max_supported_transaction_version=0)
+            ).value
+            logs = tx.transaction.meta.log_messages if tx and tx.transaction.meta else None
+            if any(f"corpactions attest plan {plan_id} root" in line for line in logs or []):
+                count += 1
+        return count
+
+
+@pytest.mark.parametrize("point", MEMO_POINTS)
+def test_a_killed_attestation_publishes_exactly_one_memo(
+    point: str, pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", holders=4)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPACTIONS_CRASH")}
+    command = [sys.executable, "-m", "corpactions.cli", "payouts", "execute", str(flow.plan_id)]
+    killed = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**env, "CORPACTIONS_CRASH_AT": point},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert killed.returncode == -9, killed.stderr
+    for _ in range(3):  # an attempt recorded but never sent is re-signed once it has expired
+        again = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+        assert again.returncode == 0, again.stderr
+        with db.session_scope() as session:
+            plan = session.get(PayoutPlan, flow.plan_id)
+            assert plan is not None
+            if plan.status == "attested":
+                break
+        time.sleep(3)
+    assert plan.status == "attested"
+    assert asyncio.run(_attestation_memos(localnet_url, flow.authority.pubkey(), flow.plan_id)) == 1

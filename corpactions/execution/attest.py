@@ -24,6 +24,7 @@ from sqlmodel import col, func, select
 from corpactions.chain import tokens
 from corpactions.chain.rpc import Rpc
 from corpactions.corporate.splits import verify_split
+from corpactions.execution.crashpoints import crash_point
 from corpactions.execution.reconcile import reconcile_from_chain
 from corpactions.execution.report import summarize
 from corpactions.execution.sendonce import Attempt, fate, settle
@@ -175,7 +176,9 @@ async def publish_memo(
     if not record(str(tx.signatures[0]), blockhash.last_valid_block_height):
         log.info("another executor is attesting this record; nothing sent", memo=text)
         return None
+    crash_point("memo_after_record")
     signature = await rpc.send_raw(bytes(tx), skip_preflight=True)
+    crash_point("memo_after_send")
     landed = await settle(
         rpc, Attempt(str(signature), blockhash.last_valid_block_height, bytes(tx))
     )

@@ -11,6 +11,8 @@ import os
 import signal
 
 POINTS = ("after_sign", "after_persist", "after_send", "after_confirm")
+MEMO_POINTS = ("memo_after_record", "memo_after_send")
+"""The attestation memo's points: its attempt recorded but not sent; sent but not confirmed."""
 _seen: dict[str, int] = {}
 
 
