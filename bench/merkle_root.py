@@ -46,7 +46,17 @@ def texts(n: int) -> list[bytes]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument(
+        "--e2e",
+        type=int,
+        default=0,
+        metavar="HOLDERS",
+        help="also pay HOLDERS holders end to end twice (bench/payout_e2e.py, each in its own "
+        "process and local chain): with the proof checks and without; compare execution times",
+    )
     args = parser.parse_args()
+    if args.e2e:
+        end_to_end(args.e2e)
     print(f"machine: {machine()}")
     leaf_texts = texts(args.lines)
     # the leaf hashes of a plan are computed from texts like these; building the texts (and the
@@ -108,6 +118,29 @@ def main() -> None:
         f"execution {PER_BATCH_EXECUTION_SECONDS * 1000:.1f} ms: "
         f"+{100 * per_batch / PER_BATCH_EXECUTION_SECONDS:.2f} % (target <= 5 %)"
     )
+
+
+def end_to_end(holders: int) -> None:
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("payout_e2e.py")
+    seconds = {}
+    for label, extra in (("without checks", ["--without-proof-checks"]), ("with checks", [])):
+        done = subprocess.run(
+            [sys.executable, str(script), "--holders", str(holders), *extra],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found = re.search(r"execution ([0-9.]+) s", done.stdout)
+        assert found is not None, done.stdout
+        seconds[label] = float(found.group(1))
+        print(f"{label}: execution {seconds[label]:.1f} s for {holders:,} holders")
+    extra_pct = 100 * (seconds["with checks"] / seconds["without checks"] - 1)
+    print(f"proof checks add {extra_pct:+.1f} % to execution end to end (target <= 5 %)")
 
 
 if __name__ == "__main__":

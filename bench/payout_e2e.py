@@ -29,7 +29,17 @@ from solders.transaction import Transaction
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--holders", type=int, default=100_000)
+    parser.add_argument(
+        "--without-proof-checks",
+        action="store_true",
+        help="baseline for bench/merkle_root.py --e2e: the executor skips the Merkle proof "
+        "check before each signature (this benchmark process only)",
+    )
     args = parser.parse_args()
+    if args.without_proof_checks:
+        import corpactions.execution.protocol as protocol
+
+        protocol.tamper_reason = lambda *_args, **_kw: None  # type: ignore[assignment]
     chain = LocalnetProcess("--slot-ms", "400")
     try:
         with tempfile.TemporaryDirectory() as tmp:
