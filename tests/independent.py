@@ -242,6 +242,7 @@ async def stock_world(
     treasury_usdc: int = 1_000_000 * 10**6,
     second_account_for: int = 0,
     issuer_inventory: int = 0,
+    authority_holding: int = 0,
 ) -> StockWorld:
     """Holders with ``amounts`` of a new stock (one associated account each; the first
     ``second_account_for`` also hold 1 token in a second, plain account), a USDC mint with
@@ -260,7 +261,9 @@ async def stock_world(
         )
         usdc = await chain.create_mint(authority, authority.pubkey(), 6)
         owners = [Keypair().pubkey() for _ in amounts]
-        holders = [*owners, issuer.pubkey()] if issuer_inventory else owners
+        holders = [*owners, issuer.pubkey()] if issuer_inventory else list(owners)
+        if authority_holding:
+            holders.append(authority.pubkey())
         await chain.open_associated(authority, holders, stock, stock_program)
         holdings: dict[Pubkey, list[tuple[Pubkey, int]]] = {
             o: [(ata(o, stock, stock_program), a)] for o, a in zip(owners, amounts, strict=True)
@@ -268,6 +271,10 @@ async def stock_world(
         if issuer_inventory:
             holdings[issuer.pubkey()] = [
                 (ata(issuer.pubkey(), stock, stock_program), issuer_inventory)
+            ]
+        if authority_holding:
+            holdings[authority.pubkey()] = [
+                (ata(authority.pubkey(), stock, stock_program), authority_holding)
             ]
         for owner in owners[:second_account_for]:
             plain = await chain.open_plain_account(authority, owner, stock, stock_program)

@@ -633,3 +633,77 @@ def test_the_local_chains_fee_figure_is_what_litesvm_charges_per_signature() -> 
     tx = Transaction([payer, cosigner], Message([memo], payer.pubkey()), svm.latest_blockhash())
     svm.send_transaction(tx)
     assert 10**9 - svm.get_balance(payer.pubkey()) == 2 * LAMPORTS_PER_SIGNATURE
+
+
+def test_a_payout_authority_that_also_holds_the_stock_is_paid_to_itself_and_the_run_attests(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its line pays the treasury (its own USDC account): no net change on chain, which must
+    not fail the other lines of the batch."""
+    amounts = [5 * 10**8, 7 * 10**8, 3 * 10**8]
+    world = asyncio.run(stock_world(localnet_url, tmp_path, amounts, authority_holding=4 * 10**8))
+    _configure(monkeypatch, localnet_url, world)
+    _register(world)
+    with db.session_scope() as session:
+        ingest(parse_csv(csv_rows(own(gross_rate="0.2475"))), session=session)
+        action = session.exec(select(CorporateAction)).one()
+        instrument = session.exec(select(Instrument)).one()
+        take_snapshot(session=session, instrument=instrument, action=action)
+        plan = compute_plan(session=session, action_id=action.id or 0, maker="maker").plan
+        approve(session=session, plan_id=plan.id or 0, plan_hash=plan.plan_hash, approver="checker")
+        plan_id = plan.id or 0
+    report = execute_plan(plan_id, session_factory=db.session_scope)
+    assert report.status == "attested", report
+    with db.session_scope() as session:
+        lines = list(session.exec(select(PayoutLine).where(PayoutLine.plan_id == plan_id)))
+    assert all(line.status == "paid" for line in lines)
+    others = [x for x in lines if x.owner != str(world.authority.pubkey())]
+    assert len(others) == len(lines) - 1
+    received = _read(
+        localnet_url, [ata(Pubkey.from_string(x.owner), world.usdc_mint) for x in others]
+    )
+    assert received == [x.amount_due for x in others]
+    assert _read(localnet_url, [world.treasury]) == [
+        world.treasury_usdc - sum(x.amount_due for x in others)
+    ]
+
+
+def test_the_remaining_figures_match_their_sources() -> None:
+    """Rent of a token account (the approval's fee estimate), the Compute Budget tags the local
+    chain reads, and where transferChecked / mintToChecked name their destination (the check of
+    stored transactions): each against the library or the runtime."""
+    from corpactions.execution import approval, batching
+    from corpactions.localnet import chain as localnet_chain
+
+    assert LiteSVM().minimum_balance_for_rent_exemption(layout.ACCOUNT_LEN) == approval.ATA_RENT
+    assert bytes(compute_budget.set_compute_unit_limit(1).data)[0] == (
+        localnet_chain._SET_COMPUTE_UNIT_LIMIT
+    )
+    assert bytes(compute_budget.set_compute_unit_price(1).data)[0] == (
+        localnet_chain._SET_COMPUTE_UNIT_PRICE
+    )
+    keys = [Keypair().pubkey() for _ in range(4)]
+    transfer = spl.transfer_checked(
+        spl_models.TransferCheckedParams(
+            program_id=layout.TOKEN_PROGRAM_ID,
+            source=keys[0],
+            mint=keys[1],
+            dest=keys[2],
+            owner=keys[3],
+            amount=1,
+            decimals=6,
+        )
+    )
+    minted = spl.mint_to_checked(
+        spl_models.MintToCheckedParams(
+            program_id=layout.TOKEN_PROGRAM_ID,
+            mint=keys[0],
+            dest=keys[1],
+            mint_authority=keys[2],
+            amount=1,
+            decimals=6,
+        )
+    )
+    for ix, destination in ((transfer, keys[2]), (minted, keys[1])):
+        tag = bytes(ix.data)[0]
+        assert ix.accounts[batching._TOKEN_DESTINATION[tag]].pubkey == destination

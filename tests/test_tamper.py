@@ -268,3 +268,74 @@ def test_the_workers_send_step_halts_a_tampered_plan_and_sends_nothing(
         plan = session.get(PayoutPlan, flow.plan_id)
         assert plan is not None and plan.status == PlanStatus.tampered
     assert treasury_balance(localnet_url, flow.seeded) == flow.seeded.treasury_usdc
+
+
+def test_a_plan_set_back_to_reconciled_by_hand_is_read_from_the_chain_again(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 6)
+    with db.session_scope() as session:
+        line = session.exec(select(PayoutLine).where(PayoutLine.plan_id == flow.plan_id)).first()
+        assert line is not None
+        line.status, line.signature = LineStatus.paid, "1" * 64
+        session.add(line)
+    assert execute_plan(flow.plan_id, session_factory=db.session_scope).status == "discrepancy"
+    with db.session_scope() as session:
+        plan = session.get(PayoutPlan, flow.plan_id)
+        assert plan is not None
+        plan.status = PlanStatus.reconciled  # the attacker's second edit
+        session.add(plan)
+    report = execute_plan(flow.plan_id, session_factory=db.session_scope)
+    assert report.status == "discrepancy"
+    with db.session_scope() as session:
+        plan = session.get(PayoutPlan, flow.plan_id)
+        assert plan is not None and plan.attestation_signature is None
+
+
+def test_a_finalized_batch_reset_in_the_ledger_and_paid_again_is_never_attested(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger edit makes the executor pay the batch a second time (nothing outside the
+    ledger can stop that yet); the plan's transactions are then found in the treasury's history
+    and the plan is a discrepancy, not attested."""
+    flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 5)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPACTIONS_CRASH")}
+    command = [sys.executable, "-m", "corpactions.cli", "payouts", "execute", str(flow.plan_id)]
+    killed = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**env, "CORPACTIONS_CRASH_AT": "memo_after_record"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert killed.returncode == -9, killed.stderr
+    with db.session_scope() as session:
+        for line in session.exec(select(PayoutLine).where(PayoutLine.plan_id == flow.plan_id)):
+            line.status, line.batch_id, line.signature = LineStatus.pending, None, None
+            session.add(line)
+        plan = session.get(PayoutPlan, flow.plan_id)
+        assert plan is not None
+        plan.status = PlanStatus.executing
+        session.add(plan)
+    report = execute_plan(flow.plan_id, session_factory=db.session_scope)
+    assert report.status == "discrepancy"  # not attested (the killed run's memo never went out)
+    with db.session_scope() as session:
+        plan = session.get(PayoutPlan, flow.plan_id)
+        assert plan is not None and plan.status == PlanStatus.discrepancy
+        assert plan.reconciliation["unclaimed_transactions"]
+
+
+def test_an_honestly_held_line_still_verifies_against_the_root(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 6, MISSING_ACCOUNT_POLICY="hold")
+    assert execute_plan(flow.plan_id, session_factory=db.session_scope).status == "attested"
+    held = [x for x in lines_of(flow.plan_id) if x.status == LineStatus.held_for_claim]
+    assert held
+    result = runner.invoke(
+        app, ["verify-line", str(flow.plan_id), "--wallet", held[0].owner, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout)["verified"]

@@ -46,6 +46,7 @@ def plan_summary(
         "funded_amount": str(plan.inputs.get("funded_amount")),
         "line_count": plan.line_count,
         "plan_hash": plan.plan_hash,
+        "inputs": plan.inputs,
         "created_by": plan.created_by,
         "created_at": plan.created_at,
         "reconciliation": {

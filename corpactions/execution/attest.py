@@ -75,12 +75,14 @@ async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) ->
                 failed=report.failed_lines,
             )
             return
-        if plan.status == PlanStatus.executing:
+        if plan.status in (PlanStatus.executing, PlanStatus.reconciled):
+            # read from the chain before every attempt to attest, whatever the ledger's status
+            # column says (a plan set to reconciled by hand is checked all the same)
             treasury = str(ctx.treasury) if ctx.treasury is not None else None
             chain = await reconcile_from_chain(
                 rpc, session, plan, mint=str(ctx.mint), treasury=treasury
             )
-            plan.reconciliation = {**chain, "fees_lamports": report.fees}
+            plan.reconciliation = {**plan.reconciliation, **chain, "fees_lamports": report.fees}
             if not chain["matches"]:
                 failed = [name for name, (a, b) in chain["checks"].items() if a != b]
                 plan.status = PlanStatus.discrepancy
@@ -96,8 +98,9 @@ async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) ->
                     differences=chain["differences"][:5],
                 )
                 return
-            plan.status = PlanStatus.reconciled
-            plan.paid_at = datetime.now(UTC)
+            if plan.status == PlanStatus.executing:
+                plan.status = PlanStatus.reconciled
+                plan.paid_at = datetime.now(UTC)
             session.add(plan)
         if plan.status == PlanStatus.discrepancy:
             return
@@ -117,13 +120,14 @@ async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) ->
         path.write_bytes(data)
         previous = plan.attestation_signature
         root = plan.plan_hash
-        previous_last_valid = int(plan.inputs.get("attestation_last_valid", 0))
+        previous_last_valid = int(plan.reconciliation.get("attestation_last_valid", 0))
 
     def record(signature: str, last_valid: int) -> bool:
         with session_factory() as session:
             plan = session.get(PayoutPlan, plan_id)
             assert plan is not None
-            inputs = {**plan.inputs, "attestation_last_valid": last_valid}
+            # kept beside the reconciliation: the inputs are leaf 0 of the root and never change
+            reconciliation = {**plan.reconciliation, "attestation_last_valid": last_valid}
             return record_attempt(
                 session,
                 PayoutPlan.__table__,  # type: ignore[attr-defined]
@@ -131,7 +135,7 @@ async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) ->
                 previous,
                 attestation_signature=signature,
                 ledger_sha256=digest,
-                inputs=inputs,
+                reconciliation=reconciliation,
             )
 
     landed = await publish_memo(

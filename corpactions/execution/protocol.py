@@ -58,6 +58,7 @@ from corpactions.execution.proofs import (
     mark_tampered,
     tamper_reason,
 )
+from corpactions.execution.reconcile import read_transaction
 from corpactions.execution.report import Report, summarize
 from corpactions.execution.sendonce import Attempt, Fate, fates
 from corpactions.logs import get_logger
@@ -498,59 +499,54 @@ async def _finalize(
     slot: int,
     ctx: Context,
 ) -> None:
-    """Mark lines paid from the finalized transaction's USDC balance deltas."""
-    tx = await rpc.call_json(
-        "getTransaction",
-        [
-            signature,
-            {"encoding": "json", "commitment": "finalized", "maxSupportedTransactionVersion": 0},
-        ],
-    )
-    if tx is None:
-        return  # not visible at finalized yet; ask again later
-    meta = tx["meta"]
-    mint = str(ctx.mint)
-    deltas: dict[str, int] = {}
-    for sign, key in ((-1, "preTokenBalances"), (1, "postTokenBalances")):
-        for entry in meta.get(key) or []:
-            if entry.get("mint") == mint:
-                owner = entry["owner"]
-                deltas[owner] = deltas.get(owner, 0) + sign * int(entry["uiTokenAmount"]["amount"])
-    keys = tx["transaction"]["message"]["accountKeys"]
-    treasury_index = keys.index(str(ctx.treasury)) if str(ctx.treasury) in keys else -1
-    treasury_delta = 0
-    for sign, key in ((-1, "preTokenBalances"), (1, "postTokenBalances")):
-        for entry in meta.get(key) or []:
-            if entry.get("accountIndex") == treasury_index:
-                treasury_delta += sign * int(entry["uiTokenAmount"]["amount"])
+    """Mark lines paid from the finalized transaction's token balance deltas, account by
+    account. A line whose account received nothing is failed (it can be sent again); one whose
+    account received another amount stays paid with the difference noted, and reconciliation
+    keeps the plan from being attested: it is never sent again."""
+    reading = await read_transaction(rpc, signature, str(ctx.mint), retries=1)
+    if reading.missing:
+        return  # not visible at finalized yet (or not a success): ask again later
+    treasury = str(ctx.treasury) if ctx.treasury is not None else None
     with session_factory() as session:
         batch = session.get(PayoutBatch, batch_id)
         assert batch is not None
         if batch.status == BatchStatus.finalized:
             return
         lines = session.exec(select(PayoutLine).where(PayoutLine.batch_id == batch_id)).all()
-        mismatched = [line.owner for line in lines if deltas.get(line.owner) != line.amount_due]
-        if ctx.treasury is not None and treasury_delta != -sum(line.amount_due for line in lines):
-            mismatched = [line.owner for line in lines]
+        to_others = sum(line.amount_due for line in lines if line.account != treasury)
+        outflow_ok = treasury is None or -reading.deltas.get(treasury, 0) == to_others
+        differing: list[str] = []
         for line in lines:
-            if line.owner in mismatched:
-                line.status = LineStatus.failed
+            received = (
+                line.amount_due
+                if treasury is not None and line.account == treasury
+                else reading.deltas.get(line.account or "", 0)
+            )
+            if received == line.amount_due:
+                line.status = LineStatus.paid
                 line.status_reason = (
-                    f"on-chain delta {deltas.get(line.owner)} differs from {line.amount_due}"
+                    None if outflow_ok else "the treasury's outflow differs from the lines"
                 )
+                if not outflow_ok:
+                    differing.append(line.owner)
+            elif received == 0:
+                line.status = LineStatus.failed
+                line.status_reason = f"its account received nothing in {signature}"
+                differing.append(line.owner)
             else:
                 line.status = LineStatus.paid
-                line.status_reason = None
+                line.status_reason = f"on-chain delta {received} differs from {line.amount_due}"
+                differing.append(line.owner)
             line.signature = signature
             line.slot = slot
             session.add(line)
         batch.status = BatchStatus.finalized
         batch.slot = slot
-        batch.fee = int(meta.get("fee") or 0)
+        batch.fee = reading.fee
         batch.updated_at = utcnow()
         session.add(batch)
-    if mismatched:
-        log.error("paid amounts differ from the plan", batch=batch_id, owners=mismatched[:5])
+    if differing:
+        log.error("paid amounts differ from the plan", batch=batch_id, owners=differing[:5])
     crash_point("after_confirm")
 
 

@@ -35,11 +35,14 @@ class ChainReading:
     """Token account -> raw amount change of the plan's mint in this transaction."""
     missing: str | None = None
     """Why the transaction cannot count: not found at finalized, or failed on chain."""
+    fee: int = 0
 
 
-async def read_transaction(rpc: Rpc, signature: str, mint: str) -> ChainReading:
+async def read_transaction(
+    rpc: Rpc, signature: str, mint: str, *, retries: int = MISSING_RETRIES
+) -> ChainReading:
     tx: Any = None
-    for attempt in range(MISSING_RETRIES):
+    for attempt in range(retries):
         tx = await rpc.call_json(
             "getTransaction",
             [
@@ -51,7 +54,7 @@ async def read_transaction(rpc: Rpc, signature: str, mint: str) -> ChainReading:
                 },
             ],
         )
-        if tx is not None or attempt == MISSING_RETRIES - 1:
+        if tx is not None or attempt == retries - 1:
             break
         await asyncio.sleep(1.0)
     if tx is None:
@@ -63,7 +66,7 @@ async def read_transaction(rpc: Rpc, signature: str, mint: str) -> ChainReading:
     keys = list(message["accountKeys"])
     loaded = meta.get("loadedAddresses") or {}
     keys += list(loaded.get("writable") or []) + list(loaded.get("readonly") or [])
-    reading = ChainReading()
+    reading = ChainReading(fee=int(meta.get("fee") or 0))
     for sign, entries in ((-1, meta.get("preTokenBalances")), (1, meta.get("postTokenBalances"))):
         for entry in entries or []:
             if entry.get("mint") != mint:
@@ -74,6 +77,32 @@ async def read_transaction(rpc: Rpc, signature: str, mint: str) -> ChainReading:
     return reading
 
 
+async def plan_signatures_on_chain(
+    rpc: Rpc, address: str, plan_id: int, since: datetime | None
+) -> set[str]:
+    """Every successful transaction of ``address`` (the treasury, or a stock plan's mint) whose
+    memo names this plan's batches, back to the plan's approval: found from the chain's history,
+    not from the ledger, so a batch paid twice (or by a batch the ledger no longer shows) counts."""
+    marker = f"corpactions plan {plan_id} batch "
+    oldest = since.timestamp() - 3600 if since is not None else None
+    found: set[str] = set()
+    before: str | None = None
+    while True:
+        options: dict[str, Any] = {"limit": 1000, "commitment": "finalized"}
+        if before:
+            options["before"] = before
+        page = await rpc.call_json("getSignaturesForAddress", [address, options]) or []
+        for item in page:
+            if item.get("err") is None and marker in (item.get("memo") or ""):
+                found.add(item["signature"])
+        if len(page) < 1000:
+            return found
+        before = page[-1]["signature"]
+        last_time = page[-1].get("blockTime")
+        if oldest is not None and last_time is not None and last_time < oldest:
+            return found
+
+
 async def reconcile_from_chain(
     rpc: Rpc, session: Session, plan: PayoutPlan, *, mint: str, treasury: str | None
 ) -> dict[str, Any]:
@@ -81,7 +110,9 @@ async def reconcile_from_chain(
     whether it may be attested."""
     lines = session.exec(select(PayoutLine).where(PayoutLine.plan_id == plan.id)).all()
     paid = [line for line in lines if line.status == LineStatus.paid]
-    signatures = sorted({line.signature for line in paid if line.signature})
+    claimed_signatures = {line.signature for line in paid if line.signature}
+    on_chain = await plan_signatures_on_chain(rpc, treasury or mint, plan.id or 0, plan.approved_at)
+    signatures = sorted(claimed_signatures | on_chain)
     readings: dict[str, ChainReading] = {}
     for start in range(0, len(signatures), FETCH_CONCURRENCY):
         chunk = signatures[start : start + FETCH_CONCURRENCY]
@@ -91,6 +122,7 @@ async def reconcile_from_chain(
     differences: list[dict[str, Any]] = []
     claimed: dict[str, set[str]] = {}
     recipient_total = 0
+    self_paid = 0
     for line in paid:
         reading = readings.get(line.signature or "")
         if reading is None or reading.missing:
@@ -106,8 +138,11 @@ async def reconcile_from_chain(
                 }
             )
             continue
-        received = reading.deltas.get(line.account or "", 0)
         claimed.setdefault(line.signature or "", set()).add(line.account or "")
+        if treasury is not None and line.account == treasury:
+            self_paid += line.amount_due  # the treasury's owner paid itself: no net change
+            continue
+        received = reading.deltas.get(line.account or "", 0)
         recipient_total += received
         if received != line.amount_due:
             differences.append(
@@ -150,7 +185,10 @@ async def reconcile_from_chain(
     paid_total = total(LineStatus.paid)
     to_send = total(LineStatus.paid, LineStatus.held_for_claim, LineStatus.failed)
     checks = {
-        "paid lines == recipient deltas": [paid_total, recipient_total],
+        "paid lines == recipient deltas (+ paid to the treasury itself)": [
+            paid_total,
+            recipient_total + self_paid,
+        ],
         "recipient deltas == outflow": [recipient_total, outflow],
         "paid + held + failed == approved to send": [to_send, plan.sent_total],
         "carried == approved carried": [total(LineStatus.carried), plan.carried_total],
@@ -168,6 +206,8 @@ async def reconcile_from_chain(
         "planned_to_send": plan.sent_total,
         "held_for_claim": total(LineStatus.held_for_claim),
         "transactions": len(signatures),
+        "plan_transactions_found_on_chain": len(on_chain),
+        "unclaimed_transactions": sorted(on_chain - claimed_signatures)[:100],
         "checks": checks,
         "differences": differences[:1000],
         "difference_count": len(differences),

@@ -45,6 +45,9 @@ STATUS_CACHE_SLOTS = 300
 MAX_BLOCKS = 100_000
 """Blocks kept in memory; older slots answer as cleaned up (a node's ledger is pruned too)."""
 COMMITMENTS = ("processed", "confirmed", "finalized")
+_SET_COMPUTE_UNIT_LIMIT = 2
+_SET_COMPUTE_UNIT_PRICE = 3
+"""Compute Budget instruction tags (checked against solders' builders in test_ground_truth)."""
 STATE_VERSION = 2
 """2: the first version whose associated token accounts are derived from the real Associated
 Token program id; version-1 files are refused (their accounts sit at other addresses)."""
@@ -753,7 +756,7 @@ def compute_unit_price(tx: VersionedTransaction) -> int:
     for ix in message.instructions:
         if keys[ix.program_id_index] == layout.COMPUTE_BUDGET_PROGRAM_ID:
             data = bytes(ix.data)
-            if data and data[0] == 3 and len(data) >= 9:
+            if data and data[0] == _SET_COMPUTE_UNIT_PRICE and len(data) >= 9:
                 return int.from_bytes(data[1:9], "little")
     return 0
 
@@ -766,7 +769,7 @@ def priority_fee_lamports(tx: VersionedTransaction) -> int:
     for ix in message.instructions:
         data = bytes(ix.data)
         if keys[ix.program_id_index] == layout.COMPUTE_BUDGET_PROGRAM_ID:
-            if data and data[0] == 2 and len(data) >= 5:
+            if data and data[0] == _SET_COMPUTE_UNIT_LIMIT and len(data) >= 5:
                 limit = int.from_bytes(data[1:5], "little")
         else:
             others += 1

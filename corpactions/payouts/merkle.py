@@ -27,9 +27,16 @@ import orjson
 LEAF = b"\x00"
 NODE = b"\x01"
 SCHEME = "corpactions-merkle-v1"
-DISPOSITIONS = {"pending": "pay", "batched": "pay", "paid": "pay", "failed": "pay"}
-"""A line's disposition as approved: execution moves a line through these statuses without
-changing what was approved (to pay it); carried, escrowed and held lines keep their own names."""
+DISPOSITIONS = {
+    "pending": "pay",
+    "batched": "pay",
+    "paid": "pay",
+    "failed": "pay",
+    "held_for_claim": "pay",
+}
+"""A line's disposition as approved: execution moves a line to pay through these statuses
+(held for claim: its recipient could not take it yet, it is still owed) without changing what
+was approved; carried and escrowed lines keep their own names."""
 
 
 def disposition(status: str) -> str:
