@@ -132,7 +132,6 @@ def mark_tampered(session: Session, plan: PayoutPlan, reason: str) -> None:
     if plan.status != PlanStatus.tampered:
         plan.status = PlanStatus.tampered
         plan.stale_reason = reason[:2000]
-        plan.paid_at = None
         session.add(plan)
         log.error("plan tampered: nothing more is signed", plan=plan.id, reason=reason)
 
