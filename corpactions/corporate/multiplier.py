@@ -240,8 +240,8 @@ async def execute_multiplier_plan(
         result = None
         if status == AdjustmentStatus.sent and signature and signed is not None:
             result = await settle(rpc, Attempt(signature, last_valid or 0, signed))
-            if result.state == "expired" or (result.state == "landed" and result.err):
-                status = AdjustmentStatus.approved  # can never land as it is: a new attempt
+            if result.state == "expired":
+                status = AdjustmentStatus.approved  # can never land: sign a new attempt
                 result = None
         if status == AdjustmentStatus.approved:
             scaled = await read_scaled(rpc, mint)
