@@ -102,8 +102,8 @@ async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) ->
                 plan.status = PlanStatus.reconciled
                 plan.paid_at = datetime.now(UTC)
             session.add(plan)
-        if plan.status == PlanStatus.discrepancy:
-            return
+        if plan.status != PlanStatus.reconciled:
+            return  # only a plan reconciled from the chain just now is attested
         stock_unchecked = plan.asset == "stock" and "split_check" not in plan.reconciliation
     if stock_unchecked:  # a split's new tokens: read every holder's balance and supply again
         await verify_split(plan_id, session_factory=session_factory, settings=ctx.settings)
