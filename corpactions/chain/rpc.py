@@ -266,11 +266,11 @@ class Rpc:
             out.extend(resp.value)
         return out
 
-    async def transaction_status(
-        self, signature: Signature, commitment: str = "confirmed"
-    ) -> TransactionStatus | None:
-        """The transaction itself read at ``commitment`` (``getTransaction``), as a status; for
-        when a node's status answers cannot be taken alone."""
+    async def transaction(
+        self, signature: Signature | str, commitment: str = "finalized"
+    ) -> dict[str, Any] | None:
+        """``getTransaction`` at ``commitment`` (JSON encoding, v0 transactions included): the
+        node's answer, or None when it has no such transaction."""
         tx = await self.call_json(
             "getTransaction",
             [
@@ -282,7 +282,15 @@ class Rpc:
                 },
             ],
         )
-        if not isinstance(tx, dict) or not isinstance(tx.get("meta"), dict):
+        return tx if isinstance(tx, dict) else None
+
+    async def transaction_status(
+        self, signature: Signature, commitment: str = "confirmed"
+    ) -> TransactionStatus | None:
+        """The transaction itself read at ``commitment`` (``getTransaction``), as a status; for
+        when a node's status answers cannot be taken alone."""
+        tx = await self.transaction(signature, commitment)
+        if tx is None or not isinstance(tx.get("meta"), dict):
             return None
         err = tx["meta"].get("err")
         return TransactionStatus.from_json(

@@ -28,6 +28,11 @@ MAX_LINES_PER_TX = 60  # below the 64 account locks of a transaction
 MEMO_TEMPLATE = "corpactions plan {plan} batch {batch} attempt {attempt}"
 
 
+def memo_prefix(plan_id: int) -> str:
+    """What every batch memo of the plan starts with (to find its transactions on chain)."""
+    return MEMO_TEMPLATE.split("{batch}", 1)[0].format(plan=plan_id)
+
+
 @dataclass(frozen=True)
 class Recipient:
     owner: str

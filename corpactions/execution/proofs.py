@@ -19,6 +19,7 @@ from corpactions.errors import PlanError
 from corpactions.logs import get_logger
 from corpactions.models import Approval, PayoutLine, PayoutPlan, PlanStatus
 from corpactions.payouts import merkle
+from corpactions.payouts.plan import mint_of, stored_line_text
 
 log = get_logger(__name__)
 
@@ -66,10 +67,8 @@ def approved(session: Session, plan: PayoutPlan) -> Approved:
         inputs_leaf, 0, count, plan.inputs_proof or b"", bytes.fromhex(plan.plan_hash)
     ):
         raise PlanTampered(f"plan {plan.id}'s inputs do not prove against its approved root")
-    mint = plan.inputs["usdc_mint"] if plan.asset == "usdc" else plan.inputs["mint"]
-    return Approved(
-        plan.id or 0, bytes.fromhex(plan.plan_hash), plan.line_count + 1, mint, plan.asset
-    )
+    mint = mint_of(plan.inputs, plan.asset)
+    return Approved(plan.id or 0, bytes.fromhex(plan.plan_hash), count, mint, plan.asset)
 
 
 def failing_lines(root: Approved, lines: Sequence[PayoutLine]) -> list[PayoutLine]:
@@ -77,22 +76,7 @@ def failing_lines(root: Approved, lines: Sequence[PayoutLine]) -> list[PayoutLin
     bad = []
     for line in lines:
         try:
-            text = merkle.line_text(
-                plan_id=root.plan_id,
-                index=line.leaf_index or 0,
-                owner=line.owner,
-                account=line.account or "",
-                mint=root.mint,
-                asset=root.asset,
-                amount_due=line.amount_due,
-                shares=line.shares,
-                gross=line.gross,
-                withholding=line.withholding,
-                net=line.net,
-                carried_in=line.carried_in,
-                tax_class=line.tax_class,
-                status=line.status,
-            )
+            text = stored_line_text(root.plan_id, line, mint=root.mint, asset=root.asset)
         except ValueError:
             bad.append(line)
             continue

@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from corpactions.chain.rpc import Rpc
+from corpactions.execution.batching import memo_prefix
 from corpactions.logs import get_logger
 from corpactions.models import LineStatus, PayoutLine, PayoutPlan
 
@@ -43,17 +44,7 @@ async def read_transaction(
 ) -> ChainReading:
     tx: Any = None
     for attempt in range(retries):
-        tx = await rpc.call_json(
-            "getTransaction",
-            [
-                signature,
-                {
-                    "encoding": "json",
-                    "commitment": "finalized",
-                    "maxSupportedTransactionVersion": 0,
-                },
-            ],
-        )
+        tx = await rpc.transaction(signature)
         if tx is not None or attempt == retries - 1:
             break
         await asyncio.sleep(1.0)
@@ -83,7 +74,7 @@ async def plan_signatures_on_chain(
     """Every successful transaction of ``address`` (the treasury, or a stock plan's mint) whose
     memo names this plan's batches, back to the plan's approval: found from the chain's history,
     not from the ledger, so a batch paid twice (or by a batch the ledger no longer shows) counts."""
-    marker = f"corpactions plan {plan_id} batch "
+    marker = memo_prefix(plan_id)
     oldest = since.timestamp() - 3600 if since is not None else None
     found: set[str] = set()
     before: str | None = None

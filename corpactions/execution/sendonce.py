@@ -56,14 +56,8 @@ EXPIRED = Fate("expired")
 
 async def finalized_transaction(rpc: Rpc, signature: str) -> Fate | None:
     """The transaction as the chain finalized it, or None if there is none (yet)."""
-    tx = await rpc.call_json(
-        "getTransaction",
-        [
-            signature,
-            {"encoding": "json", "commitment": "finalized", "maxSupportedTransactionVersion": 0},
-        ],
-    )
-    if not isinstance(tx, dict) or not isinstance(tx.get("meta"), dict):
+    tx = await rpc.transaction(signature)
+    if tx is None or not isinstance(tx.get("meta"), dict):
         return None
     return Fate("landed", int(tx.get("slot") or 0), tx["meta"].get("err"))
 

@@ -93,9 +93,29 @@ class PlanTree:
     """The lines in leaf order, with ``leaf_index``, ``account``, ``leaf_text`` and ``proof``."""
 
 
-def _mint_of(inputs: dict[str, Any], asset: str) -> str:
+def mint_of(inputs: dict[str, Any], asset: str) -> str:
     """The mint a plan's lines deliver: USDC, or for a stock plan the instrument's own."""
     return str(inputs["usdc_mint"] if asset == "usdc" else inputs["mint"])
+
+
+def stored_line_text(plan_id: int, line: PayoutLine, *, mint: str, asset: str) -> bytes:
+    """The leaf text of a stored line row, as ``plan_tree`` wrote it for the approved root."""
+    return merkle.line_text(
+        plan_id=plan_id,
+        index=line.leaf_index or 0,
+        owner=line.owner,
+        account=line.account or "",
+        mint=mint,
+        asset=asset,
+        amount_due=line.amount_due,
+        shares=line.shares,
+        gross=line.gross,
+        withholding=line.withholding,
+        net=line.net,
+        carried_in=line.carried_in,
+        tax_class=line.tax_class,
+        status=line.status,
+    )
 
 
 def plan_tree(
@@ -459,7 +479,7 @@ def store_plan(
     reconcile(plan)
     session.add(plan)
     session.flush()
-    tree = plan_tree(plan.id or 0, inputs, lines, mint=_mint_of(inputs, asset), asset=asset)
+    tree = plan_tree(plan.id or 0, inputs, lines, mint=mint_of(inputs, asset), asset=asset)
     plan.plan_hash = tree.root.hex()
     plan.inputs_proof = tree.inputs_proof
     session.add(plan)
@@ -537,5 +557,5 @@ def verify_hash(session: Session, plan: PayoutPlan) -> str:
             hint=f"compute a new plan for action {plan.action_id}",
         )
     lines = load_lines(session, plan.id or 0)
-    mint = _mint_of(plan.inputs, plan.asset)
+    mint = mint_of(plan.inputs, plan.asset)
     return plan_tree(plan.id or 0, plan.inputs, lines, mint=mint, asset=plan.asset).root.hex()

@@ -19,6 +19,7 @@ from corpactions.chain.rpc import Rpc
 from corpactions.errors import NotFound, PlanError
 from corpactions.models import PayoutLine, PayoutPlan
 from corpactions.payouts import merkle
+from corpactions.payouts.plan import mint_of, stored_line_text
 
 MEMO_ROOT = re.compile(r"corpactions attest plan (\d+) root ([0-9a-f]{64})")
 
@@ -39,23 +40,7 @@ def line_proof(session: Session, plan_id: int, wallet: str) -> dict[str, Any]:
         raise NotFound(f"plan {plan_id} has no line for {wallet}")
     if plan.inputs.get("tree") != merkle.SCHEME or line.proof is None or line.leaf_index is None:
         raise PlanError(f"plan {plan_id} was computed before plans had a Merkle root")
-    mint = plan.inputs["usdc_mint"] if plan.asset == "usdc" else plan.inputs["mint"]
-    text = merkle.line_text(
-        plan_id=plan_id,
-        index=line.leaf_index,
-        owner=line.owner,
-        account=line.account or "",
-        mint=mint,
-        asset=plan.asset,
-        amount_due=line.amount_due,
-        shares=line.shares,
-        gross=line.gross,
-        withholding=line.withholding,
-        net=line.net,
-        carried_in=line.carried_in,
-        tax_class=line.tax_class,
-        status=line.status,
-    )
+    text = stored_line_text(plan_id, line, mint=mint_of(plan.inputs, plan.asset), asset=plan.asset)
     return {
         "plan_id": plan_id,
         "wallet": wallet,
@@ -88,14 +73,8 @@ def walk(proof: dict[str, Any]) -> bool:
 
 async def attested_root(rpc: Rpc, signature: str, plan_id: int) -> str | None:
     """The root the plan's attestation memo carries, read from the finalized transaction."""
-    tx = await rpc.call_json(
-        "getTransaction",
-        [
-            signature,
-            {"encoding": "json", "commitment": "finalized", "maxSupportedTransactionVersion": 0},
-        ],
-    )
-    if not isinstance(tx, dict) or (tx.get("meta") or {}).get("err") is not None:
+    tx = await rpc.transaction(signature)
+    if tx is None or (tx.get("meta") or {}).get("err") is not None:
         return None
     message = tx["transaction"]["message"]
     keys = message["accountKeys"]
