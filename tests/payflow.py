@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +28,7 @@ from corpactions.localnet.seed import SeedResult, seed
 from corpactions.models import CorporateAction, Instrument, PayoutLine
 from corpactions.payouts.plan import compute_plan
 from snapshots.take import take_snapshot
-from tests.chainkit import send
+from tests.chainkit import ROOT, send
 from tests.feed_corpus import csv_rows, own
 
 
@@ -173,3 +176,23 @@ def assert_paid_exactly_once(url: str, flow: Flow) -> None:
         )
     paid = sum(line.amount_due for line in lines if line.status == "paid")
     assert treasury_balance(url, flow.seeded) == flow.seeded.treasury_usdc - paid
+
+
+def execute_command(
+    plan_id: int, *args: str, crash_at: str | None = None, skip: int = 0
+) -> subprocess.CompletedProcess[str]:
+    """``corpactions payouts execute PLAN ARGS`` as a process of its own; with ``crash_at`` it
+    is SIGKILLed at that crash point (after passing it ``skip`` times)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPACTIONS_CRASH")}
+    if crash_at:
+        env["CORPACTIONS_CRASH_AT"] = crash_at
+        env["CORPACTIONS_CRASH_SKIP"] = str(skip)
+    return subprocess.run(
+        [sys.executable, "-m", "corpactions.cli", "payouts", "execute", str(plan_id), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

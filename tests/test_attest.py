@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,8 +16,7 @@ from corpactions.execution.attest import publish_memo, record_attempt
 from corpactions.execution.crashpoints import MEMO_POINTS
 from corpactions.execution.protocol import execute_plan
 from corpactions.models import PayoutPlan
-from tests.chainkit import ROOT
-from tests.payflow import prepare
+from tests.payflow import execute_command, prepare
 
 
 def test_an_executor_with_a_stale_view_sends_no_second_attestation(
@@ -84,22 +80,10 @@ def test_a_killed_attestation_publishes_exactly_one_memo(
     point: str, pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", holders=4)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPACTIONS_CRASH")}
-    command = [sys.executable, "-m", "corpactions.cli", "payouts", "execute", str(flow.plan_id)]
-    killed = subprocess.run(
-        command,
-        cwd=ROOT,
-        env={**env, "CORPACTIONS_CRASH_AT": point},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    killed = execute_command(flow.plan_id, crash_at=point)
     assert killed.returncode == -9, killed.stderr
     for _ in range(3):  # an attempt recorded but never sent is re-signed once it has expired
-        again = subprocess.run(
-            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
-        )
+        again = execute_command(flow.plan_id)
         assert again.returncode == 0, again.stderr
         with db.session_scope() as session:
             plan = session.get(PayoutPlan, flow.plan_id)

@@ -27,7 +27,7 @@ from corpactions.models import Approval, PayoutBatch, PayoutPlan, PlanStatus
 from corpactions.payouts.plan import compute_plan
 from tests.chainkit import ROOT
 from tests.feed_corpus import csv_rows, own
-from tests.payflow import assert_paid_exactly_once, lines_of, prepare
+from tests.payflow import assert_paid_exactly_once, execute_command, lines_of, prepare
 
 runner = CliRunner()
 
@@ -123,24 +123,6 @@ def test_recipients_without_an_account_are_held_for_claim_when_the_policy_says_s
         assert not any(b.creates_accounts for b in batches) and _capacity(create=False) >= 17
 
 
-def _executor(
-    plan_id: int, crash_at: str | None = None, skip: int = 0
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPACTIONS_CRASH")}
-    if crash_at:
-        env["CORPACTIONS_CRASH_AT"] = crash_at
-        env["CORPACTIONS_CRASH_SKIP"] = str(skip)
-    return subprocess.run(
-        [sys.executable, "-m", "corpactions.cli", "payouts", "execute", str(plan_id), "--json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize("point", POINTS)
 def test_a_killed_executor_restarted_pays_everyone_exactly_once(
     point: str, pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -148,11 +130,11 @@ def test_a_killed_executor_restarted_pays_everyone_exactly_once(
     flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 45)  # five or six transactions
     crashes = [(point, 0), (point, 2), (point, 1)]
     for crash_at, skip in crashes:
-        killed = _executor(flow.plan_id, crash_at, skip)
+        killed = execute_command(flow.plan_id, "--json", crash_at=crash_at, skip=skip)
         if killed.returncode == 0:
             break  # this run had nothing left to do at that point
         assert killed.returncode == -9, killed.stderr
-    final = _executor(flow.plan_id)
+    final = execute_command(flow.plan_id, "--json")
     assert final.returncode == 0, final.stderr
     assert orjson.loads(final.stdout)["status"] == "attested"
     assert_paid_exactly_once(localnet_url, flow)

@@ -10,11 +10,8 @@ source.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import struct
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -64,6 +61,7 @@ from snapshots.take import take_snapshot
 from tests.chainkit import ROOT
 from tests.feed_corpus import csv_rows, own
 from tests.independent import Chain, StockWorld, ata, stock_world
+from tests.payflow import execute_command
 
 keys = st.binary(min_size=32, max_size=32).map(Pubkey.from_bytes)
 u64 = st.integers(min_value=0, max_value=2**64 - 1)
@@ -389,6 +387,20 @@ def _register(world: StockWorld) -> None:
         )
 
 
+def _approved_dividend(world: StockWorld) -> int:
+    """AAPL registered, a $0.2475 dividend ingested and snapshotted, its plan computed by a
+    maker and approved by a checker: the plan id."""
+    _register(world)
+    with db.session_scope() as session:
+        ingest(parse_csv(csv_rows(own(gross_rate="0.2475"))), session=session)
+        action = session.exec(select(CorporateAction)).one()
+        instrument = session.exec(select(Instrument)).one()
+        take_snapshot(session=session, instrument=instrument, action=action)
+        plan = compute_plan(session=session, action_id=action.id or 0, maker="maker").plan
+        approve(session=session, plan_id=plan.id or 0, plan_hash=plan.plan_hash, approver="checker")
+        return plan.id or 0
+
+
 def _read(url: str, accounts: list[Pubkey]) -> list[int | None]:
     async def read() -> list[int | None]:
         async with Chain(url) as chain:
@@ -421,17 +433,7 @@ def test_a_dividend_on_an_independently_built_chain_lands_in_the_accounts_spl_de
         )
     )
     _configure(monkeypatch, localnet_url, world)
-    _register(world)
-    with db.session_scope() as session:
-        ingest(parse_csv(csv_rows(own(gross_rate="0.2475"))), session=session)
-        action = session.exec(select(CorporateAction)).one()
-        instrument_id = action.instrument_id
-        instrument = session.get(Instrument, instrument_id)
-        assert instrument is not None
-        take_snapshot(session=session, instrument=instrument, action=action)
-        plan = compute_plan(session=session, action_id=action.id or 0, maker="maker").plan
-        approve(session=session, plan_id=plan.id or 0, plan_hash=plan.plan_hash, approver="checker")
-        plan_id = plan.id or 0
+    plan_id = _approved_dividend(world)
     report = execute_plan(plan_id, session_factory=db.session_scope)
     assert report.status == "attested", report
 
@@ -556,26 +558,8 @@ def test_a_ledger_batch_signed_for_another_derivation_is_refused_in_one_line_and
     signed transactions paying accounts no one owns; resuming it must refuse, not broadcast."""
     world = asyncio.run(stock_world(localnet_url, tmp_path, [5 * 10**8, 7 * 10**8]))
     _configure(monkeypatch, localnet_url, world)
-    _register(world)
-    with db.session_scope() as session:
-        ingest(parse_csv(csv_rows(own(gross_rate="0.2475"))), session=session)
-        action = session.exec(select(CorporateAction)).one()
-        instrument = session.exec(select(Instrument)).one()
-        take_snapshot(session=session, instrument=instrument, action=action)
-        plan = compute_plan(session=session, action_id=action.id or 0, maker="maker").plan
-        approve(session=session, plan_id=plan.id or 0, plan_hash=plan.plan_hash, approver="checker")
-        plan_id = plan.id or 0
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPACTIONS_CRASH")}
-    command = [sys.executable, "-m", "corpactions.cli", "payouts", "execute", str(plan_id)]
-    killed = subprocess.run(
-        command,
-        cwd=ROOT,
-        env={**env, "CORPACTIONS_CRASH_AT": "after_persist"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    plan_id = _approved_dividend(world)
+    killed = execute_command(plan_id, crash_at="after_persist")
     assert killed.returncode == -9, killed.stderr
     # What the old build signed: the same transfers, to the address a wrong program id derives.
     wrong_program = Pubkey.from_bytes(bytes(range(32)))
@@ -607,9 +591,7 @@ def test_a_ledger_batch_signed_for_another_derivation_is_refused_in_one_line_and
         batch.signed_tx = bytes(old)
         batch.signature = str(old.signatures[0])
         session.add(batch)
-    resumed = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+    resumed = execute_command(plan_id)
     assert resumed.returncode != 0
     assert "Traceback" not in resumed.stderr
     refusal = [line for line in resumed.stderr.splitlines() if line.startswith("error:")]
@@ -643,15 +625,7 @@ def test_a_payout_authority_that_also_holds_the_stock_is_paid_to_itself_and_the_
     amounts = [5 * 10**8, 7 * 10**8, 3 * 10**8]
     world = asyncio.run(stock_world(localnet_url, tmp_path, amounts, authority_holding=4 * 10**8))
     _configure(monkeypatch, localnet_url, world)
-    _register(world)
-    with db.session_scope() as session:
-        ingest(parse_csv(csv_rows(own(gross_rate="0.2475"))), session=session)
-        action = session.exec(select(CorporateAction)).one()
-        instrument = session.exec(select(Instrument)).one()
-        take_snapshot(session=session, instrument=instrument, action=action)
-        plan = compute_plan(session=session, action_id=action.id or 0, maker="maker").plan
-        approve(session=session, plan_id=plan.id or 0, plan_hash=plan.plan_hash, approver="checker")
-        plan_id = plan.id or 0
+    plan_id = _approved_dividend(world)
     report = execute_plan(plan_id, session_factory=db.session_scope)
     assert report.status == "attested", report
     with db.session_scope() as session:

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,9 +24,8 @@ from corpactions.execution.proofs import PlanTampered
 from corpactions.execution.protocol import execute_plan
 from corpactions.execution.steps import prepare_plan, send_batch
 from corpactions.models import Approval, LineStatus, PayoutLine, PayoutPlan, PlanStatus
-from tests.chainkit import ROOT
 from tests.lyingrpc import LyingRpc
-from tests.payflow import Flow, lines_of, prepare, treasury_balance, usdc_balances
+from tests.payflow import Flow, execute_command, lines_of, prepare, treasury_balance, usdc_balances
 
 runner = CliRunner()
 
@@ -124,16 +120,7 @@ def test_the_tampered_line_is_named_and_status_shows_the_plan(
     flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 5)
     with db.session_scope() as session:
         owner = _raise_amount(session, flow)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPACTIONS_CRASH")}
-    result = subprocess.run(
-        [sys.executable, "-m", "corpactions.cli", "payouts", "execute", str(flow.plan_id)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = execute_command(flow.plan_id)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and owner in errors[0] and "fail their proof" in errors[0]
@@ -147,23 +134,11 @@ def test_a_batch_already_signed_is_not_broadcast_once_its_line_is_edited(
     pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 6)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPACTIONS_CRASH")}
-    command = [sys.executable, "-m", "corpactions.cli", "payouts", "execute", str(flow.plan_id)]
-    killed = subprocess.run(
-        command,
-        cwd=ROOT,
-        env={**env, "CORPACTIONS_CRASH_AT": "after_persist"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    killed = execute_command(flow.plan_id, crash_at="after_persist")
     assert killed.returncode == -9, killed.stderr
     with db.session_scope() as session:
         _raise_amount(session, flow)
-    resumed = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+    resumed = execute_command(flow.plan_id)
     assert resumed.returncode != 0 and "tampered" in resumed.stderr
     assert treasury_balance(localnet_url, flow.seeded) == flow.seeded.treasury_usdc
 
@@ -299,17 +274,7 @@ def test_a_finalized_batch_reset_in_the_ledger_and_paid_again_is_never_attested(
     ledger can stop that yet); the plan's transactions are then found in the treasury's history
     and the plan is a discrepancy, not attested."""
     flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 5)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPACTIONS_CRASH")}
-    command = [sys.executable, "-m", "corpactions.cli", "payouts", "execute", str(flow.plan_id)]
-    killed = subprocess.run(
-        command,
-        cwd=ROOT,
-        env={**env, "CORPACTIONS_CRASH_AT": "memo_after_record"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    killed = execute_command(flow.plan_id, crash_at="memo_after_record")
     assert killed.returncode == -9, killed.stderr
     with db.session_scope() as session:
         for line in session.exec(select(PayoutLine).where(PayoutLine.plan_id == flow.plan_id)):
