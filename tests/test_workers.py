@@ -109,7 +109,12 @@ def test_a_dividend_goes_from_a_feed_file_to_an_attested_payout_with_only_the_ap
             return session.exec(select(CorporateAction.id)).first()
 
     wait_for(action_id, "the feed task to ingest the inbox file", processes=tuple(processes))
-    assert list((inbox / "done").iterdir())
+    # the file is filed under done/ just after its records commit: wait for that move too
+    wait_for(
+        lambda: (inbox / "done").is_dir() and list((inbox / "done").iterdir()),
+        "the feed task to file the inbox file under done/",
+        processes=tuple(processes),
+    )
     with db.session_scope() as session:
         if datetime.now(EASTERN) < cutoff - timedelta(seconds=2):
             assert session.exec(select(func.count()).select_from(Snapshot)).one() == 0
