@@ -11,11 +11,11 @@ from datetime import time
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from corpactions.errors import ConfigurationError
 
@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     )
     broker_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker.")
     rpc_url: str = Field(default=LOCALNET_RPC_URL, description="Solana JSON-RPC endpoint.")
+    rpc_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Several independent JSON-RPC endpoints, comma-separated (replaces rpc_url): "
+        "reads fail over between them; a transaction's final fate needs rpc_quorum of them.",
+    )
+    rpc_quorum: int = Field(
+        default=1,
+        ge=1,
+        description="How many of rpc_urls must agree before a transaction counts as landed, "
+        "failed or expired.",
+    )
     keypair_path: Path | None = Field(
         default=None,
         description="Payout authority keypair (Solana CLI JSON, 64 bytes). "
@@ -168,6 +179,27 @@ class Settings(BaseSettings):
     log_json: bool | None = Field(
         default=None, description="JSON logs; default: JSON when stderr is not a terminal."
     )
+
+    @field_validator("rpc_urls", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _quorum_reachable(self) -> Settings:
+        if self.rpc_quorum > len(self.rpc_endpoints):
+            raise ValueError(
+                f"rpc_quorum {self.rpc_quorum} is more than the {len(self.rpc_endpoints)} "
+                "endpoint(s) configured; list them in CORPACTIONS_RPC_URLS"
+            )
+        return self
+
+    @property
+    def rpc_endpoints(self) -> list[str]:
+        """The endpoints in order of preference: rpc_urls when given, else rpc_url alone."""
+        return list(self.rpc_urls) or [self.rpc_url]
 
     @field_validator("log_level")
     @classmethod

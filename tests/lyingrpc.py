@@ -24,7 +24,8 @@ class LyingRpc:
     node reported), ``false_success`` (every status says finalized success, and the first
     ``sendTransaction`` of each transaction is swallowed), ``unknown`` (no status is ever known),
     ``overclaim`` (every known status claims finalized), ``throttle`` (every third request is a
-    429)."""
+    429), ``hide`` (no status is ever known and ``getTransaction`` finds nothing: a node that
+    hides landed transactions, as one on a minority fork or behind on history would)."""
 
     def __init__(self, upstream: str, mode: str) -> None:
         self.upstream = upstream
@@ -93,6 +94,8 @@ class LyingRpc:
         for call, reply in zip(calls, answers, strict=False):
             if call.get("method") == "getSignatureStatuses" and "result" in reply:
                 reply["result"]["value"] = [self._status(v) for v in reply["result"]["value"]]
+            if call.get("method") == "getTransaction" and self.mode == "hide" and "result" in reply:
+                reply["result"] = None
         return 200, orjson.dumps(answer)
 
     @staticmethod
@@ -107,7 +110,7 @@ class LyingRpc:
         return {"jsonrpc": "2.0", "id": call.get("id"), "result": signature}
 
     def _status(self, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if self.mode == "unknown":
+        if self.mode in ("unknown", "hide"):
             return None
         if self.mode == "false_failure" and value is not None:
             return {**value, "err": FAILED, "status": {"Err": FAILED}}

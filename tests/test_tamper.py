@@ -199,6 +199,25 @@ def test_a_lying_rpc_never_makes_a_holder_receive_more_than_its_line(
     assert treasury_balance(localnet_url, flow.seeded) == flow.seeded.treasury_usdc - paid
 
 
+def test_a_node_hiding_landed_transactions_is_outvoted_and_every_holder_is_paid_once(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three endpoints, one of which hides every landed transaction; quorum two."""
+    flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 30, CONFIRM_TIMEOUT_SECONDS="90")
+    with LyingRpc(localnet_url, "hide") as liar, LyingRpc(localnet_url, "honest") as second:
+        monkeypatch.setenv("CORPACTIONS_RPC_URLS", f"{localnet_url},{liar.url},{second.url}")
+        monkeypatch.setenv("CORPACTIONS_RPC_QUORUM", "2")
+        get_settings.cache_clear()
+        report = execute_plan(flow.plan_id, session_factory=db.session_scope)
+        assert liar.requests > 0
+    assert report.status == "attested", report
+    lines = lines_of(flow.plan_id)
+    balances = usdc_balances(localnet_url, flow.seeded.usdc_mint, [x.owner for x in lines])
+    assert all(balances[x.owner] == x.amount_due for x in lines)
+    paid = sum(x.amount_due for x in lines)
+    assert treasury_balance(localnet_url, flow.seeded) == flow.seeded.treasury_usdc - paid
+
+
 def test_a_holder_verifies_its_line_up_to_the_root_attested_on_chain(
     pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -69,16 +69,51 @@ class Rpc:
         rate_limit: float = 0,
     ) -> None:
         settings = settings or get_settings()
-        self.url = url or settings.rpc_url
+        self.settings = settings
+        self.endpoints = [url] if url else settings.rpc_endpoints
+        self.quorum = 1 if url else settings.rpc_quorum
         self.commitment = Commitment(commitment or settings.commitment)
         self.timeout = timeout or settings.rpc_timeout_seconds
         self.max_retries = max_retries
         self.backoff_seconds = backoff_seconds
-        self._client = AsyncClient(
-            self.url, commitment=self.commitment, timeout=self.timeout, rate_limit=rate_limit
-        )
+        self._clients = [
+            AsyncClient(
+                endpoint, commitment=self.commitment, timeout=self.timeout, rate_limit=rate_limit
+            )
+            for endpoint in self.endpoints
+        ]
+        self._active = 0
         self._http = httpx.AsyncClient(timeout=self.timeout)
         self._ids = 0
+        self._peers: list[Rpc] | None = None
+
+    @property
+    def url(self) -> str:
+        """The endpoint in use now (reads fail over to the next one when it does not answer)."""
+        return self.endpoints[self._active]
+
+    @property
+    def _client(self) -> AsyncClient:
+        return self._clients[self._active]
+
+    def peers(self) -> list[Rpc]:
+        """One session per configured endpoint, each on its own (no failover): the voters of a
+        terminal decision (``corpactions.execution.sendonce``). A single endpoint is its own."""
+        if len(self.endpoints) == 1:
+            return [self]
+        if self._peers is None:
+            self._peers = [
+                Rpc(
+                    endpoint,
+                    settings=self.settings,
+                    commitment=str(self.commitment),
+                    timeout=self.timeout,
+                    max_retries=min(self.max_retries, 2),
+                    backoff_seconds=self.backoff_seconds,
+                )
+                for endpoint in self.endpoints
+            ]
+        return self._peers
 
     async def __aenter__(self) -> Rpc:
         return self
@@ -92,19 +127,31 @@ class Rpc:
         await self.close()
 
     async def close(self) -> None:
-        await self._client.close()
+        for client in self._clients:
+            await client.close()
         await self._http.aclose()
+        for peer in self._peers or []:
+            await peer.close()
 
     # ----- retries and translation ------------------------------------------------------------
 
     async def _retrying(self, what: str, attempt_call: Callable[[], Awaitable[T]]) -> T:
+        """Try, and on a transient failure try again: at the next endpoint at once when there
+        are several, and after a backoff once every endpoint has failed in this round."""
         delay = self.backoff_seconds
-        for attempt in range(self.max_retries + 1):
+        tries = (self.max_retries + 1) * len(self.endpoints)
+        for attempt in range(tries):
             try:
                 return await attempt_call()
             except TransientRpcError as exc:
-                if attempt >= self.max_retries:
+                if attempt >= tries - 1:
                     raise
+                if len(self.endpoints) > 1:
+                    failed = self.url
+                    self._active = (self._active + 1) % len(self.endpoints)
+                    log.warning("rpc failover", method=what, failed=failed, next=self.url)
+                    if (attempt + 1) % len(self.endpoints):
+                        continue
                 wait = max(delay, getattr(exc, "retry_after", 0.0))
                 log.debug("rpc retry", method=what, attempt=attempt + 1, wait=round(wait, 3))
                 await asyncio.sleep(wait * (1 + random.random() / 4))  # noqa: S311 - jitter
@@ -190,7 +237,10 @@ class Rpc:
     # ----- typed calls ------------------------------------------------------------------------
 
     async def latest_blockhash(self) -> Blockhash:
-        resp = await self._typed("getLatestBlockhash", self._client.get_latest_blockhash)
+        resp = await self._typed(
+            "getLatestBlockhash",
+            lambda: self._client.get_latest_blockhash(),  # noqa: PLW0108 - the client of each try
+        )
         return Blockhash(resp.value.blockhash, resp.value.last_valid_block_height)
 
     async def block_height(self, commitment: str | None = None) -> int:
@@ -199,7 +249,10 @@ class Rpc:
         return int(resp.value)
 
     async def slot(self) -> int:
-        resp = await self._typed("getSlot", self._client.get_slot)
+        resp = await self._typed(
+            "getSlot",
+            lambda: self._client.get_slot(),  # noqa: PLW0108 - the client of each try
+        )
         return int(resp.value)
 
     async def balance(self, pubkey: Pubkey) -> int:

@@ -14,6 +14,12 @@ decides what the attempt's fate is:
 
 The finalized height is read before the statuses: a transaction that landed at or below its last
 valid height is then certain to be found by the finalized read that follows.
+
+With several endpoints and a quorum (``CORPACTIONS_RPC_URLS``, ``CORPACTIONS_RPC_QUORUM``), each
+endpoint judges every attempt on its own and a terminal fate (landed with a given error, or
+expired) holds only when at least the quorum of them give that same fate; anything short of that
+is ``pending``. One node hiding a landed transaction can then no longer make it "expired" (and
+so signed again), nor can one node invent a landing or a failure.
 """
 
 from __future__ import annotations
@@ -24,9 +30,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
 from solders.signature import Signature
 
 from corpactions.chain.rpc import Rpc, TransactionRejected
+from corpactions.errors import TransientRpcError
+from corpactions.logs import get_logger
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,43 @@ async def fates(rpc: Rpc, attempts: Sequence[Attempt]) -> list[Fate]:
     """The fate of each recorded attempt (see the module docstring)."""
     if not attempts:
         return []
+    if rpc.quorum <= 1:
+        return await _fates_at(rpc, attempts)
+    voters = rpc.peers()
+    answers = await asyncio.gather(
+        *(_fates_at(peer, attempts) for peer in voters), return_exceptions=True
+    )
+    ballots: list[list[Fate]] = []
+    for peer, answer in zip(voters, answers, strict=True):
+        if isinstance(answer, TransientRpcError):
+            log.warning("rpc endpoint casts no vote", endpoint=peer.url, error=answer.message)
+        elif isinstance(answer, BaseException):
+            raise answer
+        else:
+            ballots.append(answer)
+    if len(ballots) < rpc.quorum:
+        raise TransientRpcError(
+            f"only {len(ballots)} of {len(voters)} RPC endpoints answered; "
+            f"a transaction's fate needs {rpc.quorum}",
+            hint="check the endpoints in CORPACTIONS_RPC_URLS; the run resumes where it stopped",
+        )
+    return [agreed(rpc.quorum, [ballot[i] for ballot in ballots]) for i in range(len(attempts))]
+
+
+def agreed(quorum: int, votes: Sequence[Fate]) -> Fate:
+    """The terminal fate at least ``quorum`` votes give alike, else ``pending``."""
+    tally: dict[tuple[str, bytes], list[Fate]] = {}
+    for vote in votes:
+        if vote.state != "pending":
+            key = (vote.state, orjson.dumps(vote.err, option=orjson.OPT_SORT_KEYS))
+            tally.setdefault(key, []).append(vote)
+    for alike in tally.values():
+        if len(alike) >= quorum:
+            return min(alike, key=lambda fate: fate.slot)
+    return PENDING
+
+
+async def _fates_at(rpc: Rpc, attempts: Sequence[Attempt]) -> list[Fate]:
     finalized_height = await rpc.block_height("finalized")
     statuses = await rpc.signature_statuses(
         [Signature.from_string(a.signature) for a in attempts], search_history=True
