@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import gc
 import signal
+import socket
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import orjson
+import pytest
 from solders.pubkey import Pubkey
 
 from corpactions.chain import layout
 from corpactions.chain.rpc import Rpc
+from corpactions.localnet.server import bind_socket
 from tests.chainkit import ROOT, LocalnetProcess
 
 
@@ -157,3 +162,17 @@ def test_a_state_file_from_before_the_program_id_fix_is_refused_in_one_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "wrong program id" in lines[0] and "cannot be migrated" in lines[0]
+
+
+def test_a_port_in_use_leaves_no_socket_open_behind() -> None:
+    """The neighbour of a free port is often taken: the refused socket is closed at once, not
+    left to the garbage collector (whose ResourceWarning fails whatever test it lands in)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            with pytest.raises(OSError):
+                bind_socket("127.0.0.1", taken.getsockname()[1])
+            gc.collect()
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
