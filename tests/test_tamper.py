@@ -20,6 +20,7 @@ from corpactions import db
 from corpactions.api.app import create_app
 from corpactions.cli import app
 from corpactions.config import get_settings
+from corpactions.execution.credited import PaidAlready
 from corpactions.execution.proofs import PlanTampered
 from corpactions.execution.protocol import execute_plan
 from corpactions.execution.steps import prepare_plan, send_batch
@@ -286,12 +287,13 @@ def test_a_plan_set_back_to_reconciled_by_hand_is_read_from_the_chain_again(
         assert plan is not None and plan.attestation_signature is None
 
 
-def test_a_finalized_batch_reset_in_the_ledger_and_paid_again_is_never_attested(
+def test_a_finalized_batch_reset_in_the_ledger_is_never_paid_again(
     pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The ledger edit makes the executor pay the batch a second time (nothing outside the
-    ledger can stop that yet); the plan's transactions are then found in the treasury's history
-    and the plan is a discrepancy, not attested."""
+    """Every line paid and finalized, then set back to pending in the ledger: the executor reads
+    the plan's own transactions from the treasury's history before signing, finds those holders
+    already paid, signs nothing, and stops the plan in discrepancy. Each holder has exactly its
+    line; the treasury moved exactly once."""
     flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 5)
     killed = execute_command(flow.plan_id, crash_at="memo_after_record")
     assert killed.returncode == -9, killed.stderr
@@ -303,12 +305,18 @@ def test_a_finalized_batch_reset_in_the_ledger_and_paid_again_is_never_attested(
         assert plan is not None
         plan.status = PlanStatus.executing
         session.add(plan)
-    report = execute_plan(flow.plan_id, session_factory=db.session_scope)
-    assert report.status == "discrepancy"  # not attested (the killed run's memo never went out)
+    with pytest.raises(PaidAlready, match="already paid by this plan on chain"):
+        execute_plan(flow.plan_id, session_factory=db.session_scope)
+    lines = lines_of(flow.plan_id)
+    balances = usdc_balances(localnet_url, flow.seeded.usdc_mint, [x.owner for x in lines])
+    assert all(balances[x.owner] == x.amount_due for x in lines)
+    paid = sum(x.amount_due for x in lines)
+    assert treasury_balance(localnet_url, flow.seeded) == flow.seeded.treasury_usdc - paid
     with db.session_scope() as session:
         plan = session.get(PayoutPlan, flow.plan_id)
         assert plan is not None and plan.status == PlanStatus.discrepancy
-        assert plan.reconciliation["unclaimed_transactions"]
+    again = execute_command(flow.plan_id)
+    assert again.returncode != 0 and "disagrees with the chain" in again.stderr + again.stdout
 
 
 def test_an_honestly_held_line_still_verifies_against_the_root(

@@ -51,6 +51,7 @@ from corpactions.execution.batching import (
     stored_transaction_problem,
 )
 from corpactions.execution.crashpoints import crash_point
+from corpactions.execution.credited import credited_for, stop_paid_again
 from corpactions.execution.proofs import (
     PlanTampered,
     approved,
@@ -320,8 +321,18 @@ async def _sign(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: C
         specs, tampered = _proven_specs(session, batch)
         attempt = batch.attempt + 1
         plan_id, seq = batch.plan_id, batch.seq
+        plan = session.get(PayoutPlan, plan_id)
+        approved_at = plan.approved_at if plan is not None else None
     if tampered:
         raise PlanTampered(tampered)  # nothing of this batch is signed
+    source = ctx.treasury if ctx.treasury is not None else ctx.mint
+    credited = credited_for(plan_id, str(source), str(ctx.mint), approved_at)
+    await credited.refresh(rpc)
+    again = credited.paid_already([str(spec.destination) for spec in specs])
+    if again:
+        with session_factory() as session:
+            stop = stop_paid_again(session, plan_id, again)
+        raise stop  # committed above; nothing of this batch is signed
     payer = ctx.authority.pubkey()
     memo = MEMO_TEMPLATE.format(plan=plan_id, batch=seq, attempt=attempt)
     price = await _unit_price(rpc, ctx.settings.compute_unit_price_cap)

@@ -19,6 +19,7 @@ from corpactions.config import Settings, get_settings
 from corpactions.db import SessionFactory
 from corpactions.errors import PlanError
 from corpactions.execution.attest import finish_plan
+from corpactions.execution.credited import PaidAlready
 from corpactions.execution.proofs import PlanTampered
 from corpactions.execution.protocol import (
     CHECK_CHUNK,
@@ -179,7 +180,7 @@ async def send_batch(
     try:
         async with Rpc(settings=settings) as rpc:
             return str(await advance_batch(rpc, session_factory, batch_id, ctx))
-    except PlanTampered as exc:  # marked tampered and logged at error level already
+    except (PlanTampered, PaidAlready) as exc:  # the plan is marked and logged at error level
         return f"halted: {exc.message}"
 
 
