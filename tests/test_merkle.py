@@ -16,7 +16,8 @@ from corpactions.payouts import merkle
 from corpactions.payouts.plan import plan_tree
 from tests.chainkit import ROOT
 
-leaves = st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=300)
+leaves = st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=600)
+"""Up to 600 leaves: the lowest level spans three stored chunks of 256 nodes."""
 
 
 @settings(max_examples=150, deadline=None)
@@ -26,8 +27,9 @@ def test_every_proof_verifies_and_any_change_fails(
 ) -> None:
     levels = merkle.levels_of(leaves)
     root = levels[-1]
-    proofs = merkle.all_proofs(levels)
     count = len(leaves)
+    chunks = {(level, n): nodes for level, n, nodes in merkle.stored_chunks(levels)}
+    proofs = [merkle.proof_from(chunks, index, count) or b"" for index in range(count)]
     for index, (leaf, proof) in enumerate(zip(leaves, proofs, strict=True)):
         assert merkle.verify(leaf, index, count, proof, root)
     index = data.draw(st.integers(0, count - 1))
@@ -41,6 +43,22 @@ def test_every_proof_verifies_and_any_change_fails(
         bent = proof[:byte] + bytes([proof[byte] ^ 0x80]) + proof[byte + 1 :]
         assert not merkle.verify(leaf, index, count, bent, root)
         assert not merkle.verify(leaf, index, count, proof[:-32], root)
+
+
+def test_a_proof_needs_every_chunk_it_reads() -> None:
+    leaves = [hashlib.sha256(bytes([i % 256, i // 256])).digest() for i in range(600)]
+    levels = merkle.levels_of(leaves)
+    chunks = {(level, n): nodes for level, n, nodes in merkle.stored_chunks(levels)}
+    assert merkle.proof_from(chunks, 599, 600) is not None
+    assert merkle.chunk_keys([599], 600) >= {(0, 2)}
+    del chunks[(0, 2)]  # the chunk holding leaf 599's sibling
+    assert merkle.proof_from(chunks, 599, 600) is None
+    assert merkle.proof_from(chunks, 0, 600) is not None
+
+
+def test_the_leaf_level_hashed_at_once_equals_each_leaf_hashed() -> None:
+    texts = [f"line {i}".encode() for i in range(40)]
+    assert merkle.leaf_hashes(texts) == b"".join(merkle.leaf_hash(t) for t in texts)
 
 
 def test_a_leaf_cannot_pass_for_a_node() -> None:

@@ -30,6 +30,7 @@ LEDGER_TABLES = {
     "ballot",
     "meetingresult",
     "multiplierplan",
+    "plannodes",
 }
 
 

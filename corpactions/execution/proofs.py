@@ -19,7 +19,7 @@ from corpactions.errors import PlanError
 from corpactions.logs import get_logger
 from corpactions.models import Approval, PayoutLine, PayoutPlan, PlanStatus
 from corpactions.payouts import merkle
-from corpactions.payouts.plan import mint_of, stored_line_text
+from corpactions.payouts.plan import mint_of, stored_line_text, stored_proofs
 
 log = get_logger(__name__)
 
@@ -71,8 +71,11 @@ def approved(session: Session, plan: PayoutPlan) -> Approved:
     return Approved(plan.id or 0, bytes.fromhex(plan.plan_hash), count, mint, plan.asset)
 
 
-def failing_lines(root: Approved, lines: Sequence[PayoutLine]) -> list[PayoutLine]:
-    """The lines whose stored row does not prove against the approved root."""
+def failing_lines(
+    root: Approved, lines: Sequence[PayoutLine], proofs: dict[int, bytes | None]
+) -> list[PayoutLine]:
+    """The lines whose stored row does not prove against the approved root (``proofs``: each
+    line's proof by leaf index, from ``stored_proofs``)."""
     bad = []
     for line in lines:
         try:
@@ -80,12 +83,13 @@ def failing_lines(root: Approved, lines: Sequence[PayoutLine]) -> list[PayoutLin
         except ValueError:
             bad.append(line)
             continue
+        proof = proofs.get(line.leaf_index) if line.leaf_index is not None else None
         ok = (
             line.plan_id == root.plan_id
             and line.leaf_index is not None
-            and line.proof is not None
+            and proof is not None
             and merkle.verify(
-                merkle.leaf_hash(text), line.leaf_index, root.leaf_count, line.proof, root.root
+                merkle.leaf_hash(text), line.leaf_index, root.leaf_count, proof, root.root
             )
         )
         if not ok:
@@ -128,7 +132,8 @@ def tamper_reason(session: Session, plan: PayoutPlan, lines: Sequence[PayoutLine
     except PlanTampered as exc:
         mark_tampered(session, plan, exc.message)
         return exc.message
-    bad = failing_lines(root, lines)
+    proofs = stored_proofs(session, root.plan_id, root.leaf_count, lines)
+    bad = failing_lines(root, lines, proofs)
     if not bad:
         return None
     named = ", ".join(f"line {line.id} ({line.owner})" for line in bad[:20])

@@ -17,7 +17,14 @@ from corpactions.models.instruments import (
     TokenProgram,
 )
 from corpactions.models.meetings import Ballot, MeetingResult
-from corpactions.models.plans import Approval, LineStatus, PayoutLine, PayoutPlan, PlanStatus
+from corpactions.models.plans import (
+    Approval,
+    LineStatus,
+    PayoutLine,
+    PayoutPlan,
+    PlanNodes,
+    PlanStatus,
+)
 from corpactions.models.snapshots import Snapshot
 from corpactions.models.tasks import TaskFailure
 from corpactions.models.wallets import Wallet
@@ -42,6 +49,7 @@ __all__ = [
     "PayoutBatch",
     "PayoutLine",
     "PayoutPlan",
+    "PlanNodes",
     "PlanStatus",
     "QuarantinedRecord",
     "Snapshot",

@@ -106,7 +106,18 @@ class PayoutLine(SQLModel, table=True):
     account: str | None = Field(default=None, max_length=44)
     """The token account the line pays: the owner's associated account for the plan's mint."""
     proof: bytes | None = Field(default=None, sa_type=LargeBinary)
-    """Sibling hashes from the leaf to the plan root (``corpactions.payouts.merkle``)."""
+    """Plans computed before the tree was kept as ``PlanNodes``: the line's sibling hashes from
+    the leaf to the plan root. Newer lines leave it empty; their proof is read from the tree."""
+
+
+class PlanNodes(SQLModel, table=True):
+    """A chunk of one level of a plan's Merkle tree (``corpactions.payouts.merkle.CHUNK`` nodes,
+    32 bytes each): every line's proof is read from these."""
+
+    plan_id: int = Field(foreign_key="payoutplan.id", primary_key=True)
+    level: int = Field(primary_key=True)
+    chunk: int = Field(primary_key=True)
+    nodes: bytes = Field(sa_type=LargeBinary)
 
 
 class Approval(SQLModel, table=True):

@@ -13,6 +13,11 @@ vector):
 A line's proof is the sibling hashes from its leaf up (levels where it has none are skipped); with
 the leaf's index and the leaf count the walk to the root is fixed, so a proof cannot be reused
 for another position. Leaves and nodes are domain-separated by their first byte.
+
+Proofs are not materialised per line (20 hashes each, 640 MB for a million lines): the tree's
+levels are kept instead, cut in chunks of ``CHUNK`` nodes (``stored_chunks``), and a line's proof
+is read from the chunks that hold its siblings (``sibling_positions``, ``proof_from``): one
+chunk per level, shared by neighbouring lines of a batch.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import numpy as np
 import orjson
 
 LEAF = b"\x00"
@@ -93,6 +97,18 @@ def leaf_hash(text: bytes) -> bytes:
     return hashlib.sha256(LEAF + text).digest()
 
 
+def leaf_hashes(texts: Iterable[bytes]) -> bytes:
+    """``leaf_hash`` of each text, concatenated (the leaf level), without building LEAF + text."""
+    copy = hashlib.sha256(LEAF).copy
+    out: list[bytes] = []
+    append = out.append
+    for text in texts:
+        digest = copy()
+        digest.update(text)
+        append(digest.digest())
+    return b"".join(out)
+
+
 def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(NODE + left + right).digest()
 
@@ -106,9 +122,10 @@ def _next_level(level: bytes) -> bytes:
     return b"".join(out)
 
 
-def levels_of(leaves: Iterable[bytes]) -> list[bytes]:
-    """Every level of the tree, leaves first, each as the concatenation of its 32-byte nodes."""
-    level = b"".join(leaves)
+def levels_of(leaves: Iterable[bytes] | bytes) -> list[bytes]:
+    """Every level of the tree, leaves first, each as the concatenation of its 32-byte nodes
+    (``leaves`` as hashes, or already concatenated)."""
+    level = leaves if isinstance(leaves, bytes) else b"".join(leaves)
     if not level:
         raise ValueError("a Merkle tree needs at least one leaf")
     levels = [level]
@@ -122,31 +139,55 @@ def root_of(leaves: Sequence[bytes]) -> bytes:
     return levels_of(leaves)[-1]
 
 
-def all_proofs(levels: list[bytes]) -> list[bytes]:
-    """Each leaf's proof (siblings from the leaf up, absent levels skipped), for every leaf at
-    once: one gather per level into one buffer, sliced per leaf. Only leaves under the last,
-    unpaired node of some level lack a sibling there; those few are trimmed one by one."""
-    count = len(levels[0]) // 32
-    depth = len(levels) - 1
-    if depth == 0:
-        return [b""] * count
-    width = depth * 32
-    index = np.arange(count, dtype=np.int64)
-    wide = np.empty((count, width), dtype=np.uint8)
-    absent = np.zeros((count, depth), dtype=bool)
-    for level_no, level in enumerate(levels[:-1]):
-        nodes = np.frombuffer(level, dtype=np.uint8).reshape(-1, 32)
-        sibling = (index >> level_no) ^ 1
-        missing = sibling >= len(nodes)
-        wide[:, level_no * 32 : (level_no + 1) * 32] = nodes[np.minimum(sibling, len(nodes) - 1)]
-        absent[:, level_no] = missing
-    flat = wide.tobytes()
-    del wide
-    proofs = [flat[i * width : (i + 1) * width] for i in range(count)]
-    for i in np.flatnonzero(absent.any(axis=1)).tolist():
-        row = proofs[i]
-        proofs[i] = b"".join(row[d * 32 : (d + 1) * 32] for d in range(depth) if not absent[i, d])
-    return proofs
+CHUNK = 256
+"""Nodes per stored chunk of a level (8 KiB)."""
+
+
+def stored_chunks(levels: list[bytes]) -> list[tuple[int, int, bytes]]:
+    """(level, chunk number, nodes) for every level below the root: what a line's proof is read
+    from. The root itself is the plan hash."""
+    size = CHUNK * 32
+    return [
+        (number, start // size, level[start : start + size])
+        for number, level in enumerate(levels[:-1])
+        for start in range(0, len(level), size)
+    ]
+
+
+def sibling_positions(index: int, count: int) -> list[tuple[int, int]]:
+    """(level, node index) of each hash in the proof of leaf ``index`` of ``count``, leaf up."""
+    out = []
+    level = 0
+    while count > 1:
+        sibling = index ^ 1
+        if sibling < count:
+            out.append((level, sibling))
+        index //= 2
+        count = (count + 1) // 2
+        level += 1
+    return out
+
+
+def proof_from(chunks: dict[tuple[int, int], bytes], index: int, count: int) -> bytes | None:
+    """Leaf ``index``'s proof from stored chunks keyed by (level, chunk number); None if a chunk
+    it needs is missing or short."""
+    parts = []
+    for level, node in sibling_positions(index, count):
+        chunk = chunks.get((level, node // CHUNK))
+        at = (node % CHUNK) * 32
+        if chunk is None or len(chunk) < at + 32:
+            return None
+        parts.append(chunk[at : at + 32])
+    return b"".join(parts)
+
+
+def chunk_keys(indexes: Iterable[int], count: int) -> set[tuple[int, int]]:
+    """The (level, chunk number) pairs the proofs of ``indexes`` need."""
+    return {
+        (level, node // CHUNK)
+        for index in indexes
+        for level, node in sibling_positions(index, count)
+    }
 
 
 def verify(leaf: bytes, index: int, count: int, proof: bytes, root: bytes) -> bool:

@@ -19,6 +19,7 @@ plans stale.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -45,6 +46,7 @@ from corpactions.models import (
     LineStatus,
     PayoutLine,
     PayoutPlan,
+    PlanNodes,
     PlanStatus,
     Snapshot,
     Wallet,
@@ -90,7 +92,9 @@ class PlanTree:
     root: bytes
     inputs_proof: bytes
     lines: pl.DataFrame
-    """The lines in leaf order, with ``leaf_index``, ``account``, ``leaf_text`` and ``proof``."""
+    """The lines in leaf order, with ``leaf_index``, ``account`` and ``leaf_text``."""
+    levels: list[bytes]
+    """Every level of the tree, leaves first (``merkle.stored_chunks`` keeps them)."""
 
 
 def mint_of(inputs: dict[str, Any], asset: str) -> str:
@@ -121,8 +125,8 @@ def stored_line_text(plan_id: int, line: PayoutLine, *, mint: str, asset: str) -
 def plan_tree(
     plan_id: int, inputs: dict[str, Any], lines: pl.DataFrame, *, mint: str, asset: str
 ) -> PlanTree:
-    """The Merkle tree of a plan (``corpactions.payouts.merkle``): the root, and each line with
-    its leaf index, the associated account it pays and its proof."""
+    """The Merkle tree of a plan (``corpactions.payouts.merkle``): the root, its levels, and each
+    line with its leaf index and the associated account it pays."""
     ordered = lines.sort("owner")
     mint_key = Pubkey.from_string(mint)
     accounts = [
@@ -152,15 +156,12 @@ def plan_tree(
         )
         for row in ordered.select(LEAF_COLUMNS).iter_rows(named=True)
     ]
-    leaves = [merkle.leaf_hash(merkle.inputs_text(plan_id, inputs))]
-    leaves += [merkle.leaf_hash(text) for text in texts]
+    leaves = merkle.leaf_hash(merkle.inputs_text(plan_id, inputs)) + merkle.leaf_hashes(texts)
     levels = merkle.levels_of(leaves)
-    proofs = merkle.all_proofs(levels)
-    ordered = ordered.with_columns(
-        leaf_text=pl.Series(texts, dtype=pl.Binary),
-        proof=pl.Series(proofs[1:], dtype=pl.Binary),
-    )
-    return PlanTree(levels[-1], proofs[0], ordered)
+    # leaf 0 (the inputs) has node 1 of each level below the root as its sibling
+    inputs_proof = b"".join(level[32:64] for level in levels[:-1] if len(level) >= 64)
+    ordered = ordered.with_columns(leaf_text=pl.Series(texts, dtype=pl.Binary))
+    return PlanTree(levels[-1], inputs_proof, ordered, levels)
 
 
 def _wallet_flags(session: Session) -> pl.DataFrame:
@@ -490,6 +491,7 @@ def store_plan(
     )
     for start in range(0, len(rows), _INSERT_CHUNK):
         session.execute(sa.insert(PayoutLine), rows[start : start + _INSERT_CHUNK])
+    store_tree(session, plan.id or 0, tree.levels)
     if action.status in (ActionStatus.snapshotted, ActionStatus.confirmed, ActionStatus.announced):
         action.status = ActionStatus.planned
         action.updated_at = datetime.now(UTC)
@@ -545,6 +547,45 @@ def get_plan(session: Session, plan_id: int) -> PayoutPlan:
     if plan is None:
         raise NotFound(f"no payout plan {plan_id}", hint="see 'corpactions payouts compute'")
     return plan
+
+
+def store_tree(session: Session, plan_id: int, levels: list[bytes]) -> None:
+    """Keep the tree's levels in chunks: every line's proof is read from them."""
+    chunks = [
+        {"plan_id": plan_id, "level": level, "chunk": number, "nodes": nodes}
+        for level, number, nodes in merkle.stored_chunks(levels)
+    ]
+    for start in range(0, len(chunks), _INSERT_CHUNK):
+        session.execute(sa.insert(PlanNodes), chunks[start : start + _INSERT_CHUNK])
+
+
+def stored_proofs(
+    session: Session, plan_id: int, leaf_count: int, lines: Sequence[PayoutLine]
+) -> dict[int, bytes | None]:
+    """Each line's proof by leaf index, read from the plan's stored tree in one query (a line of
+    a plan computed before the tree was kept carries its own). None: not derivable."""
+    out: dict[int, bytes | None] = {}
+    wanted = []
+    for line in lines:
+        if line.leaf_index is None:
+            continue
+        if line.proof is not None:
+            out[line.leaf_index] = line.proof
+        else:
+            wanted.append(line.leaf_index)
+    if not wanted:
+        return out
+    keys = merkle.chunk_keys(wanted, leaf_count)
+    rows = session.exec(
+        select(PlanNodes.level, PlanNodes.chunk, PlanNodes.nodes).where(
+            PlanNodes.plan_id == plan_id,
+            sa.tuple_(col(PlanNodes.level), col(PlanNodes.chunk)).in_(sorted(keys)),
+        )
+    ).all()
+    chunks = {(level, chunk): bytes(nodes) for level, chunk, nodes in rows}
+    for index in wanted:
+        out[index] = merkle.proof_from(chunks, index, leaf_count)
+    return out
 
 
 def verify_hash(session: Session, plan: PayoutPlan) -> str:

@@ -19,7 +19,7 @@ from corpactions.chain.rpc import Rpc
 from corpactions.errors import NotFound, PlanError
 from corpactions.models import PayoutLine, PayoutPlan
 from corpactions.payouts import merkle
-from corpactions.payouts.plan import mint_of, stored_line_text
+from corpactions.payouts.plan import mint_of, stored_line_text, stored_proofs
 
 MEMO_ROOT = re.compile(r"corpactions attest plan (\d+) root ([0-9a-f]{64})")
 
@@ -38,8 +38,14 @@ def line_proof(session: Session, plan_id: int, wallet: str) -> dict[str, Any]:
     ).first()
     if line is None:
         raise NotFound(f"plan {plan_id} has no line for {wallet}")
-    if plan.inputs.get("tree") != merkle.SCHEME or line.proof is None or line.leaf_index is None:
+    if plan.inputs.get("tree") != merkle.SCHEME or line.leaf_index is None:
         raise PlanError(f"plan {plan_id} was computed before plans had a Merkle root")
+    proof = stored_proofs(session, plan_id, plan.line_count + 1, [line]).get(line.leaf_index)
+    if proof is None:
+        raise PlanError(
+            f"plan {plan_id}'s stored tree lacks the nodes of {wallet}'s proof",
+            hint="the ledger was changed: see 'corpactions status' and the plan's reconciliation",
+        )
     text = stored_line_text(plan_id, line, mint=mint_of(plan.inputs, plan.asset), asset=plan.asset)
     return {
         "plan_id": plan_id,
@@ -52,7 +58,7 @@ def line_proof(session: Session, plan_id: int, wallet: str) -> dict[str, Any]:
         "leaf_count": plan.line_count + 1,
         "leaf_text": text.decode(),
         "leaf_hash": merkle.leaf_hash(text).hex(),
-        "proof": [line.proof[i : i + 32].hex() for i in range(0, len(line.proof), 32)],
+        "proof": [proof[i : i + 32].hex() for i in range(0, len(proof), 32)],
         "root": plan.plan_hash,
         "attestation_signature": plan.attestation_signature,
         "encoding": "docs/architecture.md, 'The plan root'",
