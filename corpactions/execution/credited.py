@@ -14,6 +14,7 @@ signature seen), so a run of many batches reads each of its own transactions onc
 from __future__ import annotations
 
 import asyncio
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -52,14 +53,21 @@ class Credited:
     newest: str | None = None
     unread: set[str] = field(default_factory=set)
     """Signatures of this plan found in the history but not yet readable at finalized."""
-    _locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+    _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
+    _reads: int = 0
 
     async def refresh(self, rpc: Rpc) -> None:
-        """Read what is new in the history; concurrent callers of one event loop read it once
-        (one at a time; each worker task runs its own loop, hence a lock per loop)."""
-        loop = id(asyncio.get_running_loop())
-        lock = self._locks.setdefault(loop, asyncio.Lock())
+        """Read what is new in the history. Callers that arrive while a read is under way share
+        it: the batches of a group signed together cost one read (each worker task runs its own
+        event loop, hence a lock per loop)."""
+        lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        seen = self._reads
         async with lock:
+            if self._reads != seen:
+                return  # read while this caller waited: the batches signing together share it
+            self._reads += 1
             found = await self._new_signatures(rpc)
             for signature in [*self.unread, *found]:
                 reading = await read_transaction(rpc, signature, self.mint, retries=1)
