@@ -30,6 +30,10 @@ LEDGER_TABLES = {
     "ballot",
     "meetingresult",
     "multiplierplan",
+    "custodystatement",
+    "quarantinedstatement",
+    "auditorkey",
+    "backingcheck",
 }
 
 

@@ -18,6 +18,12 @@ from corpactions.models.instruments import (
 )
 from corpactions.models.meetings import Ballot, MeetingResult
 from corpactions.models.plans import Approval, LineStatus, PayoutLine, PayoutPlan, PlanStatus
+from corpactions.models.reserves import (
+    AuditorKey,
+    BackingCheck,
+    CustodyStatement,
+    QuarantinedStatement,
+)
 from corpactions.models.snapshots import Snapshot
 from corpactions.models.tasks import TaskFailure
 from corpactions.models.wallets import Wallet
@@ -28,10 +34,13 @@ __all__ = [
     "ActionStatus",
     "AdjustmentStatus",
     "Approval",
+    "AuditorKey",
+    "BackingCheck",
     "Ballot",
     "BatchStatus",
     "CorporateAction",
     "CorporateActionVersion",
+    "CustodyStatement",
     "Instrument",
     "InstrumentBase",
     "InstrumentSymbol",
@@ -44,6 +53,7 @@ __all__ = [
     "PayoutPlan",
     "PlanStatus",
     "QuarantinedRecord",
+    "QuarantinedStatement",
     "Snapshot",
     "TaskFailure",
     "TokenProgram",
