@@ -581,3 +581,48 @@ def test_the_backing_api_and_status_show_the_latest_check_and_its_memo(
     with db.session_scope() as session:
         failing = overview(session)["backing_failing"]
     assert [(f["symbol"], f["verdict"]) for f in failing] == [("AAPL", "over_minted")]
+
+
+def test_payouts_show_prints_the_funding_difference_and_approve_needs_the_flag(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, action_id = _snapshotted(monkeypatch, localnet_url, tmp_path, DIVIDEND, short=10)
+    with db.session_scope() as session:
+        plan = compute_plan(session=session, action_id=action_id, maker="maker").plan
+        plan_id, plan_hash = str(plan.id), plan.plan_hash
+    shown = _cli("payouts", "show", plan_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "backing: FAILED (over_minted)" in shown.stdout
+    assert "difference -2500000 base units" in shown.stdout
+    approve_args = ("payouts", "approve", plan_id, "--plan-hash", plan_hash, "--approver", "bob")
+    refused = _cli(*approve_args)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: plan") and "--acknowledge-backing-difference" in (
+        refused.stderr
+    )
+    assert len(refused.stderr.strip().splitlines()) == 1
+    accepted = _cli(*approve_args, "--acknowledge-backing-difference")
+    assert accepted.returncode == 0, accepted.stderr
+    with db.session_scope() as session:
+        (approval,) = session.exec(select(Approval)).all()
+    assert approval.approver == "bob" and "over-minted" in (approval.acknowledged or "")
+
+
+def test_the_monthly_task_checks_every_reported_instrument_and_publishes_the_result(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import celeryconfig
+    from tasks.reserves import check_all_instruments
+
+    monthly = celeryconfig.beat_schedule["check-backing-monthly"]
+    assert monthly["task"] == "tasks.reserves.check_all"
+    assert monthly["schedule"].day_of_month == {1}
+    seeded = _world(monkeypatch, localnet_url, tmp_path)
+    _statement(outstanding(seeded), "CB-1", datetime.now(UTC) - timedelta(hours=1))
+    report = check_all_instruments()
+    assert report["checked"] == {"AAPL": "backed"} and report["failed"] == {}
+    (signature,) = report["published"].values()
+    with db.session_scope() as session:
+        (check,) = session.exec(select(BackingCheck)).all()
+    assert check.trigger == "scheduled" and check.attestation_signature == signature
+    assert check.attested_at is not None
