@@ -31,6 +31,7 @@ from sqlmodel import col, select
 
 from corpactions import db
 from corpactions.chain.keys import load_keypair
+from corpactions.corporate.multiplier import compute_multiplier_plan
 from corpactions.corporate.splits import compute_split_plans
 from corpactions.errors import PlanError
 from corpactions.execution.approval import approve
@@ -44,6 +45,7 @@ from corpactions.models import (
     CorporateAction,
     CustodyStatement,
     Instrument,
+    MultiplierPlan,
     PayoutPlan,
     QuarantinedStatement,
     TokenProgram,
@@ -397,11 +399,16 @@ def test_a_token_2022_multiplier_change_between_statements_is_checked_at_each_mu
 
 
 def _snapshotted(
-    monkeypatch: pytest.MonkeyPatch, url: str, tmp_path: Path, record: dict[str, Any], short: int
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    tmp_path: Path,
+    record: dict[str, Any],
+    short: int,
+    program: str = "token",
 ) -> tuple[SeedResult, int]:
     """AAPL with a custody statement ``short`` shares below its tokens at the record date, one
     action (``record``, own JSON format) and its record-date snapshot: (seed, action id)."""
-    seeded = _world(monkeypatch, url, tmp_path)
+    seeded = _world(monkeypatch, url, tmp_path, program)
     custody = outstanding(seeded) - short
     _statement(custody, "CB-REC", datetime.fromisoformat(RECORD_DAY_AS_OF))
     with db.session_scope() as session:
@@ -492,6 +499,19 @@ def test_a_split_that_would_break_the_peg_is_refused_before_any_plan(
     assert "custodian" in str(refused.value) and "difference 3 " in str(refused.value)
     with db.session_scope() as session:
         assert session.exec(select(PayoutPlan)).all() == []
+
+
+def test_a_token_2022_split_by_multiplier_that_would_break_the_peg_is_refused(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = {**SPLIT, "ratio_new": "2", "ratio_old": "1", "effective_date": "2027-01-04"}
+    _, action_id = _snapshotted(
+        monkeypatch, localnet_url, tmp_path, record, short=1, program="token2022"
+    )
+    with db.session_scope() as session, pytest.raises(PlanError, match="difference 2 "):
+        asyncio.run(compute_multiplier_plan(session, action_id, maker="maker"))
+    with db.session_scope() as session:
+        assert session.exec(select(MultiplierPlan)).all() == []
 
 
 def test_a_split_keeping_the_peg_gets_its_mint_plan(

@@ -48,7 +48,7 @@ from corpactions.models import (
     TokenProgram,
 )
 from corpactions.payouts.plan import FROZEN_REASON, load_lines, store_plan
-from corpactions.reserves.backing import split_peg_problem
+from corpactions.reserves.backing import refuse_peg_breaking_split
 from snapshots.fetch import read_token_accounts
 from snapshots.parse import aggregate_holders, owners_as_base58
 from snapshots.take import current_snapshot, load_holders, record_date_cutoff
@@ -154,20 +154,15 @@ def compute_split_plans(
         raise PlanError(f"action {action_id} has no current snapshot")
     day = entitlement_date(version)
     cutoff = record_date_cutoff(day, settings) if day else snapshot.created_at
-    broken = split_peg_problem(
+    refuse_peg_breaking_split(
         session,
+        action_id=action_id,
         instrument=instrument,
         snapshot=snapshot,
         ratio=ratio,
         cutoff=cutoff,
         settings=settings,
     )
-    if broken:
-        raise PlanError(
-            f"split of action {action_id} refused: {broken}",
-            hint="reconcile the supply with the custodian (or ingest its current statement) "
-            "before minting",
-        )
     holders = owners_as_base58(load_holders(snapshot))
     stock, cash = split_lines(
         holders,

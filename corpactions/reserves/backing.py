@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 from corpactions.chain.rpc import Rpc
 from corpactions.config import Settings, get_settings
 from corpactions.db import SessionFactory
-from corpactions.errors import BackingError, NotFound
+from corpactions.errors import BackingError, NotFound, PlanError
 from corpactions.logs import get_logger
 from corpactions.models import (
     BackingCheck,
@@ -415,6 +415,33 @@ def split_peg_problem(
         f"{statement.shares} x {ratio.numerator}/{ratio.denominator}); difference "
         f"{_shares(gap)} beyond the tolerance {settings.peg_tolerance_shares}"
     )
+
+
+def refuse_peg_breaking_split(
+    session: Session,
+    *,
+    action_id: int,
+    instrument: Instrument,
+    snapshot: Snapshot,
+    ratio: Fraction,
+    cutoff: datetime,
+    settings: Settings | None = None,
+) -> None:
+    """Raise ``PlanError`` when a split of ``ratio`` would break the peg (see above)."""
+    broken = split_peg_problem(
+        session,
+        instrument=instrument,
+        snapshot=snapshot,
+        ratio=ratio,
+        cutoff=cutoff,
+        settings=settings,
+    )
+    if broken:
+        raise PlanError(
+            f"split of action {action_id} refused: {broken}",
+            hint="reconcile the supply with the custodian (or ingest its current statement) "
+            "before splitting",
+        )
 
 
 def _shares(value: Fraction) -> str:
