@@ -259,6 +259,16 @@ def test_the_cli_ingests_a_statement_and_refuses_an_unknown_format_in_one_line(
     assert bad.stderr.strip().startswith("error:") and len(bad.stderr.strip().splitlines()) == 1
 
 
+def test_checking_an_instrument_no_statement_names_is_one_readable_error(aapl: None) -> None:
+    with db.session_scope() as session:
+        add_instrument(session=session, symbol="MSFT", mint=str(Keypair().pubkey()), decimals=8)
+    refused = _cli("reserves", "check", "MSFT")
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "error: no custody statement names MSFT (corpactions reserves ingest FILE)"
+    )
+
+
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "corpactions.cli", *args],
@@ -393,6 +403,16 @@ def test_a_token_2022_multiplier_change_between_statements_is_checked_at_each_mu
     )
     assert (after.verdict, after.multiplier, after.statement_id) == ("backed", "2.0", "CB-DEC")
     assert before.supply == stale.supply == after.supply == seeded.supply  # raw never moved
+
+
+def test_without_a_statement_as_of_the_cutoff_the_check_fails_as_no_statement(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded = _world(monkeypatch, localnet_url, tmp_path)
+    _statement(outstanding(seeded), "CB-LATER", datetime.now(UTC) + timedelta(days=1))
+    check = check_instrument(session_factory=db.session_scope, symbol="AAPL")
+    assert (check.verdict, check.statement_id, check.difference) == ("no_statement", None, None)
+    assert check.outstanding == outstanding(seeded)
 
 
 # ----------------------------------------------------------------------------- plans and splits
