@@ -141,6 +141,10 @@ def record_check(
         )
     ).first()
     if existing is not None and statement is not None:
+        if snapshot_id is not None and existing.snapshot_id is None:
+            existing.snapshot_id = snapshot_id  # the same check serves the record date too
+            session.add(existing)
+            session.flush()
         return existing
     outstanding = outstanding_shares(
         chain.supply, chain.excluded_total, chain.multiplier, chain.decimals
