@@ -176,6 +176,20 @@ def test_a_semt002_statement_is_stored_as_a_position_with_the_files_sha256(aapl:
     assert stored.sha256 == hashlib.sha256(payload).hexdigest()
 
 
+def test_a_short_semt002_position_is_refused_and_the_long_one_beside_it_kept(aapl: None) -> None:
+    long = semt002("100")
+    start = long.index(b"<BalForAcct>")
+    balance = long[start : long.index(b"</BalForAcct>") + len(b"</BalForAcct>")]
+    short = balance.replace(b"LONG", b"SHOR")
+    payload = long.replace(balance, balance + short)
+    report = ET.fromstring(payload).find(f"{{{SEMT}}}SctiesBalCtdyRpt")
+    assert report is not None
+    assert problems(report, SecuritiesBalanceCustodyReportV11Semt00200111, "/Rpt") == []
+    taken = take_in(payload, "semt002")
+    assert len(taken.accepted) == 1
+    assert taken.quarantined == ["report 1 balance 2: a short position cannot back tokens"]
+
+
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_the_own_format_gives_every_position_of_the_file(aapl: None, fmt: str) -> None:
     rows = [position(), position(statement_id="CB-2", shares="1000.25")]
