@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from celery.schedules import crontab
+
 from corpactions.config import get_settings
 
 _settings = get_settings()
@@ -46,6 +48,7 @@ task_routes = {
     "tasks.adjustments.*": {"queue": "payouts"},  # signs with the payout authority
     "tasks.confirm.*": {"queue": "confirm"},
     "tasks.meetings.*": {"queue": "payouts"},  # attesting signs with the payout authority
+    "tasks.reserves.*": {"queue": "payouts"},  # the backing memo signs with the authority
 }
 QUEUES = ("feeds", "snapshots", "payouts", "confirm")
 
@@ -85,6 +88,14 @@ beat_schedule = {
     },
     "reconcile-and-release": {
         "task": "tasks.payouts.reconcile",
+        "schedule": _every(_settings.schedule_reconcile_seconds),
+    },
+    "check-backing-monthly": {
+        "task": "tasks.reserves.check_all",
+        "schedule": crontab(minute="0", hour="6", day_of_month=str(_settings.schedule_backing_day)),
+    },
+    "publish-backing-checks": {
+        "task": "tasks.reserves.publish",
         "schedule": _every(_settings.schedule_reconcile_seconds),
     },
 }

@@ -175,6 +175,15 @@ class Settings(BaseSettings):
         default="https://explorer.solana.com/tx/{signature}",
         description="Transaction link of the holder page; {signature} is replaced.",
     )
+    peg_tolerance_shares: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        description="Largest difference, in shares, between the tokens outstanding and the "
+        "custodian's shares that still counts as backed 1:1.",
+    )
+    schedule_backing_day: int = Field(
+        default=1, ge=1, le=28, description="Day of the month of the scheduled backing checks."
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool | None = Field(
         default=None, description="JSON logs; default: JSON when stderr is not a terminal."

@@ -19,6 +19,7 @@ Third-party errors are translated at one place each (RPC in ``corpactions.chain`
     │   └── RpcRefused            the node will not serve this request (wrong provider/setting)
     ├── SnapshotError             a holder snapshot could not be proven complete
     ├── PlanError                 a payout plan cannot move to the requested state
+    ├── BackingError              a custody statement or a check of backing cannot be used
     └── MeetingError              a meeting cannot do what was asked (no agenda, not closed)
         └── BallotRejected        a ballot was not accepted (signature, deadline, choices)
 
@@ -113,6 +114,11 @@ class PlanError(CorpactionsError):
     """A payout plan cannot move to the requested state."""
 
     exit_code = 2
+
+
+class BackingError(CorpactionsError):
+    """A custody statement cannot be used (no instrument, bad signature), or a check of the
+    token supply against the custodian's shares cannot be made."""
 
 
 class PendingMultiplier(PlanError):

@@ -25,6 +25,7 @@ from corpactions.models import (
     QuarantinedRecord,
     TaskFailure,
 )
+from corpactions.reserves.backing import failing_instruments
 
 IN_FLIGHT = (BatchStatus.planned, BatchStatus.signed, BatchStatus.sent, BatchStatus.expired)
 
@@ -188,6 +189,16 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
                 "reason": f"{failure.error_type}: {failure.error}",
             }
         )
+    backing = failing_instruments(session)
+    for item in backing:
+        failures.append(
+            {
+                "what": "backing",
+                "symbol": item["symbol"],
+                "reason": f"{item['verdict']} at slot {item['slot']} (backing check "
+                f"{item['check_id']}): difference {item['difference_shares']} shares",
+            }
+        )
     quarantined = session.exec(select(func.count()).select_from(QuarantinedRecord)).one()
     return {
         "actions_by_status": {str(k): v for k, v in sorted(by_status.items())},
@@ -196,5 +207,6 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
         "plans_executing": executing,
         "batches_in_flight": {str(k): v for k, v in sorted(flight.items())},
         "failures": failures,
+        "backing_failing": backing,
         "quarantined_records": quarantined,
     }

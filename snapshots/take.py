@@ -30,6 +30,7 @@ from corpactions.models import (
     Snapshot,
     TokenProgram,
 )
+from corpactions.reserves.backing import check_snapshot, excluded_wallets
 from snapshots.fetch import Stage, read_mint, read_token_accounts
 from snapshots.parse import aggregate_holders
 from snapshots.store import read_holdings, write_holdings
@@ -116,10 +117,7 @@ def take_snapshot(
             return state, chain, block_time
 
     state, chain, block_time = asyncio.run(read())
-    excluded = {
-        *instrument.excluded_wallets,
-        *([instrument.issuer_wallet] if instrument.issuer_wallet else []),
-    }
+    excluded = excluded_wallets(session, instrument)
     holders = aggregate_holders(chain.accounts.lazy(), excluded=excluded)
     directory = out_dir or settings.ensure_data_dir() / "snapshots" / instrument.symbol
     path, digest = write_holdings(holders, directory, name=f"{instrument.symbol}-slot{chain.slot}")
@@ -152,6 +150,15 @@ def take_snapshot(
                 plan.status = PlanStatus.stale
                 plan.stale_reason = f"snapshot {previous.id} superseded by {snapshot.id}"
                 session.add(plan)
+    if action is not None:  # the record-date check of backing, against custody
+        version = current_version(session, action)
+        day = entitlement_date(version) if version else None
+        cutoff = (
+            record_date_cutoff(day, settings) if day else snapshot.block_time or datetime.now(UTC)
+        )
+        check_snapshot(
+            session, snapshot=snapshot, instrument=instrument, cutoff=cutoff, settings=settings
+        )
     if action is not None and action.status in (ActionStatus.announced, ActionStatus.confirmed):
         action.status = ActionStatus.snapshotted
         action.updated_at = datetime.now(UTC)

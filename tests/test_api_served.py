@@ -216,3 +216,34 @@ def _open_meeting() -> int:
         instrument = session.exec(select(Instrument)).one()
         take_snapshot(session=session, instrument=instrument, action=action)
         return action.id or 0
+
+
+def test_the_holder_page_says_the_token_is_backed_1_to_1_as_of_the_check(
+    base_url: str, api_data: ApiData
+) -> None:
+    from corpactions.reserves.backing import check_instrument
+    from corpactions.reserves.ingest import ingest_statement
+
+    def statement(shares: str, statement_id: str, hours_ago: int) -> None:
+        as_of = (datetime.now(UTC) - timedelta(hours=hours_ago)).isoformat()
+        row = {"instrument": "AAPL", "shares": shares, "as_of": as_of}
+        row |= {"custodian": "Custodian Bank NA", "statement_id": statement_id}
+        with db.session_scope() as session:
+            ingest_statement(session=session, payload=orjson.dumps([row]), fmt="json")
+
+    statement("1", "CB-PROBE", 2)  # what the chain holds is read by a first check
+    probe = check_instrument(session_factory=db.session_scope, symbol="AAPL")
+    statement(format(probe.outstanding, "f"), "CB-PAGE", 1)
+    assert check_instrument(session_factory=db.session_scope, symbol="AAPL").verdict == "backed"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(base_url + "/")
+            page.fill("#wallet", api_data.owners[1])
+            page.click("#show")
+            page.wait_for_selector("#backing li", timeout=15_000)
+            line = page.inner_text("#backing li")
+        finally:
+            browser.close()
+    assert line == f"AAPL: backed 1:1 as of {datetime.now(UTC).date().isoformat()}"

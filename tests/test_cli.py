@@ -26,6 +26,7 @@ GROUPS = [
     "actions",
     "snapshot",
     "payouts",
+    "reserves",
     "adjust",
     "localnet",
     "api",

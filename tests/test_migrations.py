@@ -31,6 +31,10 @@ LEDGER_TABLES = {
     "meetingresult",
     "multiplierplan",
     "plannodes",
+    "custodystatement",
+    "quarantinedstatement",
+    "auditorkey",
+    "backingcheck",
 }
 
 

@@ -28,6 +28,7 @@ from corpactions.api.deps import MAX_ID, ReadSession
 from corpactions.api.schemas import (
     ActionDetail,
     ActionPage,
+    Backing,
     LineProof,
     PayoutPage,
     Problem,
@@ -270,6 +271,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return meetings.wallet_ballots(session, wallet)
 
     app.include_router(meetings.router)
+
+    @app.get(
+        "/v1/instruments/{symbol}/backing",
+        response_model=Backing,
+        responses=ERRORS,
+        summary="Token supply against the custodian's shares: the latest check and its history",
+    )
+    def instrument_backing(
+        symbol: Annotated[str, Path(description="Ticker, e.g. AAPL.", pattern=SYMBOL)],
+        session: ReadSession,
+        limit: LimitQuery = 100,
+    ) -> Backing:
+        return queries.instrument_backing(session, symbol, limit)
 
     @app.get("/healthz", summary="The ledger database answers")
     def healthz(session: ReadSession) -> dict[str, str]:

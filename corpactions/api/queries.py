@@ -16,6 +16,8 @@ from corpactions.api.schemas import (
     ActionItem,
     ActionPage,
     AdjustmentOut,
+    Backing,
+    BackingCheckOut,
     PlanOut,
     PublicStatus,
     SnapshotOut,
@@ -36,6 +38,7 @@ from corpactions.models import (
     Snapshot,
 )
 from corpactions.payouts.plan import CARRY_IS_OWED
+from corpactions.reserves.backing import check_as_dict, history, instrument_by_symbol
 from snapshots.take import current_snapshot
 
 PUBLIC_STATUS: dict[str, PublicStatus] = {
@@ -413,4 +416,19 @@ def _plan_out(plan: PayoutPlan, settings: Settings) -> PlanOut:
         ledger_sha256=plan.ledger_sha256,
         attestation_signature=plan.attestation_signature,
         chain_check=plan.reconciliation,
+    )
+
+
+def instrument_backing(session: Session, symbol: str, limit: int = 100) -> Backing:
+    """The instrument's latest check of backing and its history, newest first."""
+    instrument = instrument_by_symbol(session, symbol)
+    checks = [
+        BackingCheckOut.model_validate(check_as_dict(c))
+        for c in history(session, instrument.id or 0, limit)
+    ]
+    return Backing(
+        symbol=instrument.symbol,
+        mint=instrument.mint,
+        latest=checks[0] if checks else None,
+        history=checks,
     )

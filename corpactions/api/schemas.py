@@ -187,3 +187,34 @@ class LineProof(BaseModel):
     root: str
     attestation_signature: str | None
     encoding: str
+
+
+class BackingCheckOut(BaseModel):
+    """One check of the token supply against the custodian's shares, with its inputs."""
+
+    id: int
+    trigger: str = Field(description="snapshot (record date), scheduled or manual.")
+    snapshot_id: int | None
+    slot: int
+    cutoff: datetime = Field(description="The statement used is the latest as of this time.")
+    supply: str = Field(description="Raw token supply at the slot (base units).")
+    decimals: int
+    multiplier: str | None = Field(description="Token-2022 UI multiplier in force, if any.")
+    excluded_total: str = Field(description="Raw units held by excluded wallets.")
+    tokens_outstanding: str = Field(description="(supply - excluded) x multiplier, in shares.")
+    statement_id: str | None
+    statement_sha256: str | None
+    custodian_shares: str | None
+    difference_shares: str | None = Field(description="Tokens outstanding - custodian shares.")
+    tolerance_shares: str
+    verdict: Literal["backed", "over_minted", "under_minted", "no_statement"]
+    checked_at: datetime
+    memo_signature: str | None = Field(description="The memo that published it on chain.")
+    memo_published_at: datetime | None
+
+
+class Backing(BaseModel):
+    symbol: str
+    mint: str
+    latest: BackingCheckOut | None
+    history: list[BackingCheckOut] = Field(description="Newest first (the latest included).")

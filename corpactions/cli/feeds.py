@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 
 
-def _read(path: str, limit: int) -> bytes:
+def read_input(path: str, limit: int) -> bytes:
     """The file's bytes, at most ``limit`` of them (read in blocks; more is PayloadTooLarge)."""
     if path == "-":
         return read_bounded(sys.stdin.buffer, limit, "standard input")
@@ -63,7 +63,7 @@ def ingest_file(
     origin = "standard input" if path == "-" else f"file {Path(path).resolve()}"
     raw = b""
     try:
-        raw = _read(path, get_settings().feed_max_bytes)
+        raw = read_input(path, get_settings().feed_max_bytes)
         records = parse_payload(fmt, raw)
     except MalformedPayload as exc:
         with db.session_scope() as session:

@@ -111,6 +111,27 @@ def _print_summary(data: dict[str, Any]) -> None:
     )
 
 
+def _print_backing(backing: dict[str, Any] | None) -> None:
+    if backing is None:
+        return
+    if backing["verdict"] == "backed":
+        typer.echo(
+            f"  backing: backed 1:1 at slot {backing['slot']} (statement {backing['statement_id']})"
+        )
+    else:
+        typer.echo(
+            f"  backing: FAILED ({backing['verdict']}) at slot {backing['slot']}: "
+            f"{backing['tokens_outstanding']} tokens outstanding, custodian "
+            f"{backing['custodian_shares']} shares, difference {backing['difference_shares']}; "
+            "approving needs --acknowledge-backing-difference"
+        )
+    if "funding_difference" in backing:
+        typer.echo(
+            f"  funding: the custodian receives {backing['custodian_receives']}, the plan pays "
+            f"{backing['plan_pays']}: difference {backing['funding_difference']} base units"
+        )
+
+
 @app.command()
 def compute(
     action_id: int = typer.Argument(..., help="The cash dividend's action id."),
@@ -121,15 +142,18 @@ def compute(
 ) -> None:
     """Build the payout plan from the action's current version and its snapshot."""
     from corpactions.payouts.plan import compute_plan
+    from corpactions.reserves.backing import funding_difference
 
     db.require_current_schema()
     with db.session_scope() as session:
         result = compute_plan(session=session, action_id=action_id, maker=maker)
         data = _summary(session, result.plan, 10)
+        data["backing"] = funding_difference(session, result.plan)
     if as_json:
         print_json(data)
     else:
         _print_summary(data)
+        _print_backing(data["backing"])
 
 
 @app.command()
@@ -141,12 +165,14 @@ def show(
     """Totals, reconciliation, lines by tax class, the largest lines and the plan hash."""
     from corpactions.execution.approval import plan_warnings
     from corpactions.payouts.plan import get_plan
+    from corpactions.reserves.backing import funding_difference
 
     db.require_current_schema()
     with db.session_scope() as session:
         plan = get_plan(session, plan_id)
         data = _summary(session, plan, top)
         data["warnings"] = plan_warnings(session, plan)
+        data["backing"] = funding_difference(session, plan)
         data["run_reconciliation"] = plan.reconciliation
         data["ledger_sha256"] = plan.ledger_sha256
         data["attestation_signature"] = plan.attestation_signature
@@ -154,6 +180,7 @@ def show(
         print_json(data)
         return
     _print_summary(data)
+    _print_backing(data["backing"])
     for warning in data["warnings"]:
         typer.echo(f"  warning: {warning}")
     if data["run_reconciliation"]:
@@ -197,16 +224,28 @@ def approve(
     plan_hash: str = typer.Option(..., "--plan-hash", help="The hash 'payouts show' printed."),
     approver: str = typer.Option(..., "--approver", help="Who approves (not the plan's maker)."),
     note: str | None = typer.Option(None, "--note", help="Free text for the audit trail."),
+    acknowledge_backing: bool = typer.Option(
+        False,
+        "--acknowledge-backing-difference",
+        help="Approve although the snapshot failed its backing check (the difference 'payouts "
+        "show' prints is recorded as acknowledged with the approval).",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Approve exactly this plan (bound to its hash). Refused, with nothing written, when the
-    hash differs, the plan is stale or decided, the approver made it, or the treasury is short."""
+    hash differs, the plan is stale or decided, the approver made it, the treasury is short, or
+    the snapshot failed its backing check without --acknowledge-backing-difference."""
     from corpactions.execution.approval import approve as approve_plan
 
     db.require_current_schema()
     with db.session_scope() as session:
         plan = approve_plan(
-            session=session, plan_id=plan_id, plan_hash=plan_hash, approver=approver, note=note
+            session=session,
+            plan_id=plan_id,
+            plan_hash=plan_hash,
+            approver=approver,
+            note=note,
+            acknowledge_backing=acknowledge_backing,
         )
         data = {
             "id": plan.id,

@@ -84,6 +84,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "Payout plans: compute, review, approve, execute.",
     ),
+    "reserves": (
+        "corpactions.cli.reserves",
+        "app",
+        "Proof of backing: custodian statements, checks of supply against custody.",
+    ),
     "adjust": (
         "corpactions.cli.adjust",
         "app",

@@ -36,7 +36,7 @@ def status(as_json: bool = JSON_OPTION) -> None:
         print_table(
             "Failures",
             data["failures"],
-            ["what", "plan_id", "action_id", "owner", "arguments", "reason"],
+            ["what", "symbol", "plan_id", "action_id", "owner", "arguments", "reason"],
         )
     else:
         typer.echo("failures: none")

@@ -31,6 +31,7 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 from sqlmodel import Session
 
+from corpactions.actions import entitlement_date
 from corpactions.chain import layout, tokens
 from corpactions.chain.keys import load_keypair
 from corpactions.chain.rpc import Rpc
@@ -51,6 +52,8 @@ from corpactions.models import (
     TokenProgram,
 )
 from corpactions.models.types import utcnow
+from corpactions.reserves.backing import refuse_peg_breaking_split
+from snapshots.take import current_snapshot, record_date_cutoff
 
 log = get_logger(__name__)
 KINDS = (
@@ -147,6 +150,18 @@ async def compute_multiplier_plan(
             hint="multiplier changes need a Token-2022 mint with ScaledUiAmount",
         )
     kind, factor = factor_of(action, version, settings)
+    snapshot = current_snapshot(session, action_id)
+    day = entitlement_date(version)
+    if kind != "reinvestment" and snapshot is not None and day is not None:
+        refuse_peg_breaking_split(
+            session,
+            action_id=action_id,
+            instrument=instrument,
+            snapshot=snapshot,
+            ratio=factor,
+            cutoff=record_date_cutoff(day, settings),
+            settings=settings,
+        )
     async with Rpc(settings=settings) as rpc:
         scaled = await read_scaled(rpc, instrument.mint)
         now = int(datetime.now(UTC).timestamp())

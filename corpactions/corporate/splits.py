@@ -14,8 +14,11 @@ The result is two plans with the usual approval and exactly-once execution: a ``
 lines are ``mintToChecked`` (the payout authority being the mint authority) and, for CINL, a
 ``usdc`` plan of cash-in-lieu lines. A reverse split cannot burn holders' tokens on a classic
 mint: it is refused; Token-2022 instruments take splits by multiplier (``corporate.multiplier``).
-After the stock plan is paid, ``verify_split`` reads the chain again: every holder's balance must
-be the snapshot balance plus the minted amount, and supply must have moved by the sum minted.
+A split whose tokens outstanding after it would differ from the custodian's shares x ratio (its
+statement as of the record date) beyond ``CORPACTIONS_PEG_TOLERANCE_SHARES`` is refused before
+any plan is stored. After the stock plan is paid, ``verify_split`` reads the chain again: every
+holder's balance must be the snapshot balance plus the minted amount, and supply must have moved
+by the sum minted.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import polars as pl
 from solders.pubkey import Pubkey
 from sqlmodel import Session
 
+from corpactions.actions import entitlement_date
 from corpactions.chain.rpc import Rpc
 from corpactions.config import Settings, get_settings
 from corpactions.corporate.common import action_in_force, reverse_split_refused
@@ -44,9 +48,10 @@ from corpactions.models import (
     TokenProgram,
 )
 from corpactions.payouts.plan import FROZEN_REASON, load_lines, store_plan
+from corpactions.reserves.backing import refuse_peg_breaking_split
 from snapshots.fetch import read_token_accounts
 from snapshots.parse import aggregate_holders, owners_as_base58
-from snapshots.take import current_snapshot, load_holders
+from snapshots.take import current_snapshot, load_holders, record_date_cutoff
 
 log = get_logger(__name__)
 DISPOSITIONS = ("DIST", "RDDN", "CINL")
@@ -147,6 +152,17 @@ def compute_split_plans(
     snapshot = current_snapshot(session, action_id)
     if snapshot is None:
         raise PlanError(f"action {action_id} has no current snapshot")
+    day = entitlement_date(version)
+    cutoff = record_date_cutoff(day, settings) if day else snapshot.created_at
+    refuse_peg_breaking_split(
+        session,
+        action_id=action_id,
+        instrument=instrument,
+        snapshot=snapshot,
+        ratio=ratio,
+        cutoff=cutoff,
+        settings=settings,
+    )
     holders = owners_as_base58(load_holders(snapshot))
     stock, cash = split_lines(
         holders,

@@ -2,10 +2,11 @@
 
 An approval is refused, with nothing written, when the hash differs from the stored plan (or the
 stored plan no longer hashes to it), the plan is stale or already decided, the approver is the
-plan's maker or has approved it already, the action moved on (amended, cancelled), or the
-treasury cannot pay (USDC, and SOL for fees and account rent). Each accepted decision is an
-append-only ``Approval`` row; the plan is approved once ``approvals_required`` distinct checkers
-approved it. Approving also settles the carried balances the plan pays.
+plan's maker or has approved it already, the action moved on (amended, cancelled), the
+treasury cannot pay (USDC, and SOL for fees and account rent), or the plan's snapshot failed
+its backing check and the approver did not explicitly acknowledge the difference. Each accepted
+decision is an append-only ``Approval`` row; the plan is approved once ``approvals_required``
+distinct checkers approved it. Approving also settles the carried balances the plan pays.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from corpactions.models import (
     Snapshot,
 )
 from corpactions.payouts.plan import CARRY_IS_OWED, get_plan, verify_hash
+from corpactions.reserves.backing import backing_acknowledgement_required
 
 log = get_logger(__name__)
 LAMPORTS_PER_TRANSFER_TX = 5_000 + 200_000  # signature fee and a capped priority fee, generous
@@ -140,10 +142,19 @@ def approve(
     note: str | None = None,
     settings: Settings | None = None,
     funds: Funds | None = None,
+    acknowledge_backing: bool = False,
 ) -> PayoutPlan:
     settings = settings or get_settings()
     plan = get_plan(session, plan_id)
     _check_decidable(session, plan, plan_hash, approver)
+    acknowledged = backing_acknowledgement_required(session, plan)
+    if acknowledged is not None and not acknowledge_backing:
+        raise PlanError(
+            f"plan {plan_id}'s snapshot failed its backing check: "
+            + acknowledged.removeprefix("acknowledged: "),
+            hint="review 'corpactions payouts show'; to approve all the same, pass "
+            "--acknowledge-backing-difference (recorded with the approval)",
+        )
     earlier = session.exec(
         select(Approval).where(Approval.plan_id == plan_id, Approval.decision == "approve")
     ).all()
@@ -173,6 +184,7 @@ def approve(
             decision="approve",
             plan_hash=plan_hash,
             note=note,
+            acknowledged=acknowledged,
         )
     )
     if len(earlier) + 1 >= settings.approvals_required:

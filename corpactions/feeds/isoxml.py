@@ -64,6 +64,22 @@ def ticker(security: ET.Element | None) -> tuple[str | None, str | None]:
     return text(security, ".//{*}Desc"), isin
 
 
+def safe_root(payload: bytes, what: str) -> ET.Element:
+    """The file's root element, parsed without DTDs or entities and refused past
+    ``MAX_XML_DEPTH``; ``MalformedPayload`` says why a file cannot be read."""
+    try:
+        root: ET.Element = SafeET.fromstring(payload, forbid_dtd=True)
+    except ET.ParseError as exc:
+        raise MalformedPayload(f"{what} file is not well-formed XML: {exc}") from exc
+    except DefusedXmlException as exc:
+        raise MalformedPayload(
+            f"{what} file refused: {exc} (DTDs and entities are not accepted)"
+        ) from exc
+    if _too_deep(root):
+        raise MalformedPayload(f"{what} file is nested deeper than {MAX_XML_DEPTH} elements")
+    return root
+
+
 def read_documents(
     payload: bytes,
     *,
@@ -74,16 +90,7 @@ def read_documents(
 ) -> list[NormalizedAction | Rejected]:
     """Every Document in the file through ``parse(document, canonical_xml, created)``; one that
     fails validation is a ``Rejected`` record (quarantined), the others go on."""
-    try:
-        root = SafeET.fromstring(payload, forbid_dtd=True)
-    except ET.ParseError as exc:
-        raise MalformedPayload(f"{what} file is not well-formed XML: {exc}") from exc
-    except DefusedXmlException as exc:
-        raise MalformedPayload(
-            f"{what} file refused: {exc} (DTDs and entities are not accepted)"
-        ) from exc
-    if _too_deep(root):
-        raise MalformedPayload(f"{what} file is nested deeper than {MAX_XML_DEPTH} elements")
+    root = safe_root(payload, what)
     if root.tag.rsplit("}", 1)[-1] == "Document":
         documents = [(root, root)]
     else:

@@ -25,6 +25,12 @@ from corpactions.models.plans import (
     PlanNodes,
     PlanStatus,
 )
+from corpactions.models.reserves import (
+    AuditorKey,
+    BackingCheck,
+    CustodyStatement,
+    QuarantinedStatement,
+)
 from corpactions.models.snapshots import Snapshot
 from corpactions.models.tasks import TaskFailure
 from corpactions.models.wallets import Wallet
@@ -35,10 +41,13 @@ __all__ = [
     "ActionStatus",
     "AdjustmentStatus",
     "Approval",
+    "AuditorKey",
+    "BackingCheck",
     "Ballot",
     "BatchStatus",
     "CorporateAction",
     "CorporateActionVersion",
+    "CustodyStatement",
     "Instrument",
     "InstrumentBase",
     "InstrumentSymbol",
@@ -52,6 +61,7 @@ __all__ = [
     "PlanNodes",
     "PlanStatus",
     "QuarantinedRecord",
+    "QuarantinedStatement",
     "Snapshot",
     "TaskFailure",
     "TokenProgram",

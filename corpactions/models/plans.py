@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from corpactions.models.types import U64, DecimalText, UTCDateTime, utcnow
@@ -129,4 +129,6 @@ class Approval(SQLModel, table=True):
     decision: str = Field(max_length=8)
     plan_hash: str = Field(max_length=64)
     note: str | None = None
+    acknowledged: str | None = Field(default=None, sa_type=Text)
+    """What the approver explicitly acknowledged with the decision (a failed backing check)."""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
