@@ -30,6 +30,8 @@ LEDGER_TABLES = {
     "ballot",
     "meetingresult",
     "multiplierplan",
+    "operator",
+    "operatorchange",
 }
 
 

@@ -17,12 +17,14 @@ from corpactions.models.instruments import (
     TokenProgram,
 )
 from corpactions.models.meetings import Ballot, MeetingResult
+from corpactions.models.operators import ROLES, Operator, OperatorChange
 from corpactions.models.plans import Approval, LineStatus, PayoutLine, PayoutPlan, PlanStatus
 from corpactions.models.snapshots import Snapshot
 from corpactions.models.tasks import TaskFailure
 from corpactions.models.wallets import Wallet
 
 __all__ = [
+    "ROLES",
     "TERMINAL_ACTION_STATUSES",
     "ActionKind",
     "ActionStatus",
@@ -39,6 +41,8 @@ __all__ = [
     "MeetingResult",
     "MultiplierDecision",
     "MultiplierPlan",
+    "Operator",
+    "OperatorChange",
     "PayoutBatch",
     "PayoutLine",
     "PayoutPlan",
