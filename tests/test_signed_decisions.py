@@ -263,3 +263,27 @@ def test_execution_refuses_an_approval_row_inserted_without_a_signature(draft: i
 def test_a_name_with_a_zero_width_character_cannot_be_an_operator(draft: int) -> None:
     with db.session_scope() as session, pytest.raises(OperatorError, match="U\\+200B"):
         ensure_operator(session, "bob\u200b")
+
+
+def test_compute_with_a_key_records_the_makers_signature_and_bars_that_key_from_approving(
+    draft: int, tmp_path: Path
+) -> None:
+    plan = _plan(draft)
+    with db.session_scope() as session:
+        ensure_operator(session, "alice")
+    keyfile = tmp_path / "alice.json"
+    write_keypair(keyfile, key_of("alice"))
+    result = runner.invoke(
+        app, ["payouts", "compute", str(plan.action_id), "--key", str(keyfile), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    with db.session_scope() as session:
+        newest = session.exec(select(PayoutPlan).order_by(PayoutPlan.id.desc())).first()  # type: ignore[union-attr]
+        assert newest is not None and newest.created_by == "alice"
+        maker = session.exec(
+            select(Approval).where(Approval.plan_id == newest.id, Approval.decision == "compute")
+        ).one()
+        newest_id = newest.id or 0
+    assert maker.pubkey == str(key_of("alice").pubkey())
+    refused = runner.invoke(app, ["payouts", "approve", str(newest_id), "--key", str(keyfile)])
+    assert refused.exit_code == 2 and "maker-checker" in refused.output
