@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import orjson
 import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
@@ -178,6 +179,11 @@ def test_an_approval_stores_the_signed_message_the_key_and_the_signature(draft: 
     assert f"plan: payout {draft}" in row.message
     assert f"deployment: {get_settings().deployment}" in row.message
     assert row.signature is not None and len(row.signature) > 80
+    shown = orjson.loads(runner.invoke(app, ["payouts", "show", str(draft), "--json"]).output)
+    assert [(d["decision"], d["operator"], d["pubkey"]) for d in shown["decisions"]] == [
+        ("compute", "maker", str(key_of("maker").pubkey())),
+        ("approve", "checker", str(key_of("checker").pubkey())),
+    ]
 
 
 def test_offline_approval_message_sign_then_approve_with_the_signature(

@@ -168,12 +168,23 @@ def show(
     """Totals, reconciliation, lines by tax class, the largest lines and the plan hash."""
     from corpactions.execution.approval import plan_warnings
     from corpactions.payouts.plan import get_plan
+    from corpactions.payouts.signoff import all_decisions as signed_decisions
 
     db.require_current_schema()
     with db.session_scope() as session:
         plan = get_plan(session, plan_id)
         data = _summary(session, plan, top)
         data["warnings"] = plan_warnings(session, plan)
+        data["decisions"] = [
+            {
+                "decision": row.decision,
+                "operator": row.approver,
+                "pubkey": row.pubkey,
+                "signed": row.signature is not None,
+                "at": row.created_at,
+            }
+            for row in signed_decisions(session, plan_id)
+        ]
         data["run_reconciliation"] = plan.reconciliation
         data["ledger_sha256"] = plan.ledger_sha256
         data["attestation_signature"] = plan.attestation_signature
@@ -183,6 +194,8 @@ def show(
     _print_summary(data)
     for warning in data["warnings"]:
         typer.echo(f"  warning: {warning}")
+    for row in data["decisions"]:
+        typer.echo(f"  {row['decision']} signed by {row['operator']} ({row['pubkey']})")
     if data["run_reconciliation"]:
         typer.echo(f"  after the run: {data['run_reconciliation']}")
     if data["attestation_signature"]:

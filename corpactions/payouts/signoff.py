@@ -42,6 +42,13 @@ def decisions(session: Session, plan_id: int, decision: str) -> list[Approval]:
     )
 
 
+def all_decisions(session: Session, plan_id: int) -> list[Approval]:
+    """Every decision on the plan (compute, approve, reject), oldest first."""
+    return list(
+        session.exec(select(Approval).where(Approval.plan_id == plan_id).order_by(col(Approval.id)))
+    )
+
+
 def stored(row: Approval) -> StoredDecision:
     return StoredDecision(operator=row.approver, message=row.message, signature=row.signature)
 
