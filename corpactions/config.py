@@ -120,7 +120,18 @@ class Settings(BaseSettings):
         default="escrow", description="Holders whose stock tokens are frozen: escrow or pay."
     )
     approvals_required: int = Field(
-        default=1, ge=1, le=10, description="Approvals needed besides the plan's maker."
+        default=1,
+        ge=1,
+        le=10,
+        description="Approvals needed besides the plan's maker; also the admin signatures an "
+        "operator registry change needs.",
+    )
+    deployment: str = Field(
+        default="default",
+        min_length=1,
+        max_length=64,
+        description="Name of this deployment, part of every signed decision so that a "
+        "signature cannot be replayed into another deployment.",
     )
     treasury_account: str | None = Field(
         default=None,

@@ -35,6 +35,8 @@ LEDGER_TABLES = {
     "quarantinedstatement",
     "auditorkey",
     "backingcheck",
+    "operator",
+    "operatorchange",
 }
 
 

@@ -34,6 +34,7 @@ from corpactions.chain.keys import load_keypair
 from corpactions.corporate.multiplier import compute_multiplier_plan
 from corpactions.corporate.splits import compute_split_plans
 from corpactions.errors import PlanError
+from corpactions.execution import approval as approval_module
 from corpactions.execution.approval import approve
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_json
@@ -50,13 +51,20 @@ from corpactions.models import (
     QuarantinedStatement,
     TokenProgram,
 )
+from corpactions.operators.decisions import Decision
+from corpactions.operators.keys import sign_message
 from corpactions.payouts.plan import compute_plan
-from corpactions.reserves.backing import check_instrument, funding_difference
+from corpactions.reserves.backing import (
+    backing_acknowledgement_required,
+    check_instrument,
+    funding_difference,
+)
 from corpactions.reserves.ingest import StatementReport, ingest_statement, register_auditor
 from snapshots.take import take_snapshot
 from tests.chainkit import ROOT
-from tests.independent import Chain, ata
+from tests.independent import Chain, ata, write_keypair
 from tests.isoschema import problems
+from tests.operatorkit import approve_payout, ensure_operator
 from tests.payflow import configure
 
 SEMT = "urn:iso:std:iso:20022:tech:xsd:semt.002.001.11"
@@ -479,15 +487,31 @@ def test_a_plan_on_a_failing_snapshot_is_flagged_and_needs_the_acknowledgement(
     assert int(funding["custodian_receives"]) - int(funding["plan_pays"]) == -2_500_000
     assert funding["funding_difference"] == "-2500000"
     with db.session_scope() as session, pytest.raises(PlanError, match="failed its backing"):
-        approve(session=session, plan_id=plan_id, plan_hash=plan_hash, approver="checker")
+        approve_payout(session, plan_id, "checker", plan_hash=plan_hash)
+    with db.session_scope() as session:
+        required = backing_acknowledgement_required(session, session.get(PayoutPlan, plan_id))
+        assert required is not None
+        text = required.removeprefix("acknowledged: ")
+        key = ensure_operator(session, "checker")
+        # a signature acknowledging something else does not count
+        other = ("a different difference",)
+        message = approval_module.decision_message(session, plan_id, "approve", other)
+        with pytest.raises(PlanError, match="failed its backing"):
+            approve(
+                session=session,
+                plan_id=plan_id,
+                decision=Decision("checker", sign_message(key, message), other),
+                plan_hash=plan_hash,
+            )
     with db.session_scope() as session:
         assert session.get(PayoutPlan, plan_id).status == "draft"  # type: ignore[union-attr]
+        message = approval_module.decision_message(session, plan_id, "approve", [text])
+        assert b"\nacknowledged: AAPL" in message  # the acknowledgement is what is signed
         approve(
             session=session,
             plan_id=plan_id,
+            decision=Decision("checker", sign_message(key, message), (text,)),
             plan_hash=plan_hash,
-            approver="checker",
-            acknowledge_backing=True,
         )
     with db.session_scope() as session:
         (approval,) = session.exec(select(Approval).where(Approval.plan_id == plan_id)).all()
@@ -506,9 +530,7 @@ def test_a_plan_on_a_backed_snapshot_approves_without_acknowledgement(
     with db.session_scope() as session:
         plan = compute_plan(session=session, action_id=action_id, maker="maker").plan
         assert funding_difference(session, plan)["funding_difference"] == "0"  # type: ignore[index]
-        approved = approve(
-            session=session, plan_id=plan.id or 0, plan_hash=plan.plan_hash, approver="checker"
-        )
+        approved = approve_payout(session, plan.id or 0, "checker", plan_hash=plan.plan_hash)
         assert approved.status == "approved"
 
 
@@ -648,7 +670,9 @@ def test_payouts_show_prints_the_funding_difference_and_approve_needs_the_flag(
     assert shown.returncode == 0, shown.stderr
     assert "backing: FAILED (over_minted)" in shown.stdout
     assert "difference -2500000 base units" in shown.stdout
-    approve_args = ("payouts", "approve", plan_id, "--plan-hash", plan_hash, "--approver", "bob")
+    with db.session_scope() as session:
+        bob = write_keypair(tmp_path / "bob.json", ensure_operator(session, "bob"))
+    approve_args = ("payouts", "approve", plan_id, "--plan-hash", plan_hash, "--key", str(bob))
     refused = _cli(*approve_args)
     assert refused.returncode == 2
     assert refused.stderr.startswith("error: plan") and "--acknowledge-backing-difference" in (

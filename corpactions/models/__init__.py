@@ -17,6 +17,7 @@ from corpactions.models.instruments import (
     TokenProgram,
 )
 from corpactions.models.meetings import Ballot, MeetingResult
+from corpactions.models.operators import ROLES, Operator, OperatorChange
 from corpactions.models.plans import (
     Approval,
     LineStatus,
@@ -36,6 +37,7 @@ from corpactions.models.tasks import TaskFailure
 from corpactions.models.wallets import Wallet
 
 __all__ = [
+    "ROLES",
     "TERMINAL_ACTION_STATUSES",
     "ActionKind",
     "ActionStatus",
@@ -55,6 +57,8 @@ __all__ = [
     "MeetingResult",
     "MultiplierDecision",
     "MultiplierPlan",
+    "Operator",
+    "OperatorChange",
     "PayoutBatch",
     "PayoutLine",
     "PayoutPlan",

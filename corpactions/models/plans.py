@@ -132,3 +132,8 @@ class Approval(SQLModel, table=True):
     acknowledged: str | None = Field(default=None, sa_type=Text)
     """What the approver explicitly acknowledged with the decision (a failed backing check)."""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    pubkey: str | None = Field(default=None, max_length=44)
+    """The signer's ed25519 key (``corpactions.operators``); none on rows from before keys."""
+    message: str | None = Field(default=None, sa_type=Text)
+    """The exact text signed (``corpactions.operators.decisions.decision_message``)."""
+    signature: str | None = Field(default=None, max_length=88)
