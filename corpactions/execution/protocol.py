@@ -331,6 +331,15 @@ async def _sign(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: C
     again = credited.paid_already([str(spec.destination) for spec in specs])
     if again:
         with session_factory() as session:
+            current = session.get(PayoutBatch, batch_id)
+            if current is None or (
+                current.status not in (BatchStatus.planned, BatchStatus.expired)
+                or current.attempt != attempt - 1
+            ):
+                # another executor signed this batch while the history was read: what landed
+                # is its attempt, not a second payment (its compare-and-set decides)
+                log.info("another executor took this batch", batch=batch_id)
+                return
             stop = stop_paid_again(session, plan_id, again)
         raise stop  # committed above; nothing of this batch is signed
     payer = ctx.authority.pubkey()
