@@ -43,6 +43,14 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the ledger. Default: SQLite file ledger.db in data_dir.",
     )
+    deployment: str = Field(
+        default="local",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Name of this deployment (letters, digits, . _ -). Signed texts (ballots) "
+        "name it, so a signature made for one deployment is refused by every other.",
+    )
     broker_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker.")
     rpc_url: str = Field(default=LOCALNET_RPC_URL, description="Solana JSON-RPC endpoint.")
     keypair_path: Path | None = Field(

@@ -28,6 +28,7 @@ LEDGER_TABLES = {
     "wallet",
     "taskfailure",
     "ballot",
+    "ballotnonce",
     "meetingresult",
     "multiplierplan",
 }

@@ -16,7 +16,7 @@ from corpactions.models.instruments import (
     InstrumentSymbol,
     TokenProgram,
 )
-from corpactions.models.meetings import Ballot, MeetingResult
+from corpactions.models.meetings import Ballot, BallotNonce, MeetingResult
 from corpactions.models.plans import Approval, LineStatus, PayoutLine, PayoutPlan, PlanStatus
 from corpactions.models.snapshots import Snapshot
 from corpactions.models.tasks import TaskFailure
@@ -29,6 +29,7 @@ __all__ = [
     "AdjustmentStatus",
     "Approval",
     "Ballot",
+    "BallotNonce",
     "BatchStatus",
     "CorporateAction",
     "CorporateActionVersion",
