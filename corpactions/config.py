@@ -43,14 +43,6 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the ledger. Default: SQLite file ledger.db in data_dir.",
     )
-    deployment: str = Field(
-        default="local",
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        description="Name of this deployment (letters, digits, . _ -). Signed texts (ballots) "
-        "name it, so a signature made for one deployment is refused by every other.",
-    )
     broker_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker.")
     rpc_url: str = Field(default=LOCALNET_RPC_URL, description="Solana JSON-RPC endpoint.")
     keypair_path: Path | None = Field(
@@ -122,7 +114,18 @@ class Settings(BaseSettings):
         default="escrow", description="Holders whose stock tokens are frozen: escrow or pay."
     )
     approvals_required: int = Field(
-        default=1, ge=1, le=10, description="Approvals needed besides the plan's maker."
+        default=1,
+        ge=1,
+        le=10,
+        description="Approvals needed besides the plan's maker; also the admin signatures an "
+        "operator registry change needs.",
+    )
+    deployment: str = Field(
+        default="default",
+        min_length=1,
+        max_length=64,
+        description="Name of this deployment, part of every signed decision so that a "
+        "signature cannot be replayed into another deployment.",
     )
     treasury_account: str | None = Field(
         default=None,

@@ -19,6 +19,8 @@ Third-party errors are translated at one place each (RPC in ``corpactions.chain`
     │   └── RpcRefused            the node will not serve this request (wrong provider/setting)
     ├── SnapshotError             a holder snapshot could not be proven complete
     ├── PlanError                 a payout plan cannot move to the requested state
+    ├── OperatorError             an operator name, key or registry change is not acceptable
+    │   └── SignatureRefused      a decision's signature does not prove a live operator's role
     └── MeetingError              a meeting cannot do what was asked (no agenda, not closed)
         └── BallotRejected        a ballot was not accepted (signature, deadline, choices)
 
@@ -123,6 +125,17 @@ class MultiplierChanged(PlanError):
     """The mint's multiplier is no longer the one a multiplier plan was computed from."""
 
 
+class OperatorError(CorpactionsError):
+    """An operator name, key, role or registry change is not acceptable."""
+
+    exit_code = 2
+
+
+class SignatureRefused(OperatorError):
+    """A signature does not prove that a live operator holding the needed role decided this
+    exact message: unknown or revoked operator, role missing, or the signature does not verify."""
+
+
 __all__ = [
     "AlreadyExists",
     "ChainError",
@@ -134,9 +147,11 @@ __all__ = [
     "LedgerError",
     "MultiplierChanged",
     "NotFound",
+    "OperatorError",
     "PendingMultiplier",
     "PlanError",
     "RpcRefused",
+    "SignatureRefused",
     "SnapshotError",
     "TransientRpcError",
     "UserInputError",

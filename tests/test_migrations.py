@@ -31,6 +31,8 @@ LEDGER_TABLES = {
     "ballotnonce",
     "meetingresult",
     "multiplierplan",
+    "operator",
+    "operatorchange",
 }
 
 

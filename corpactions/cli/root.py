@@ -94,6 +94,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "The local Solana chain: real SPL programs (LiteSVM) behind Solana JSON-RPC over HTTP.",
     ),
+    "operators": (
+        "corpactions.cli.operators",
+        "app",
+        "Operators: people proven by ed25519 keys, with roles (maker, approver, admin).",
+    ),
+    "sign": (
+        "corpactions.cli.operators",
+        "sign",
+        "Sign a message (a decision or registry change, byte for byte) with an operator key and"
+        " print the base58 signature.",
+    ),
     "meetings": (
         "corpactions.cli.meetings",
         "app",

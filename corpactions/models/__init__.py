@@ -17,12 +17,14 @@ from corpactions.models.instruments import (
     TokenProgram,
 )
 from corpactions.models.meetings import Ballot, BallotNonce, MeetingResult
+from corpactions.models.operators import ROLES, Operator, OperatorChange
 from corpactions.models.plans import Approval, LineStatus, PayoutLine, PayoutPlan, PlanStatus
 from corpactions.models.snapshots import Snapshot
 from corpactions.models.tasks import TaskFailure
 from corpactions.models.wallets import Wallet
 
 __all__ = [
+    "ROLES",
     "TERMINAL_ACTION_STATUSES",
     "ActionKind",
     "ActionStatus",
@@ -40,6 +42,8 @@ __all__ = [
     "MeetingResult",
     "MultiplierDecision",
     "MultiplierPlan",
+    "Operator",
+    "OperatorChange",
     "PayoutBatch",
     "PayoutLine",
     "PayoutPlan",

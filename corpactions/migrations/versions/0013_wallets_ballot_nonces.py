@@ -1,7 +1,7 @@
 """ballots: every nonce a wallet used in a meeting, kept forever (a replay is refused)
 
 Revision ID: 0013_wallets
-Revises: 0012
+Revises: 0013_operators
 Create Date: 2026-12-01
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import corpactions.models.types
 
 
 revision: str = '0013_wallets'
-down_revision: str | None = '0012'
+down_revision: str | None = '0013_operators'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
