@@ -21,7 +21,7 @@ from corpactions.models.operators import ROLES, Operator, OperatorChange
 from corpactions.models.plans import Approval, LineStatus, PayoutLine, PayoutPlan, PlanStatus
 from corpactions.models.snapshots import Snapshot
 from corpactions.models.tasks import TaskFailure
-from corpactions.models.wallets import Wallet
+from corpactions.models.wallets import WalletRecord
 
 __all__ = [
     "ROLES",
@@ -52,5 +52,5 @@ __all__ = [
     "Snapshot",
     "TaskFailure",
     "TokenProgram",
-    "Wallet",
+    "WalletRecord",
 ]
