@@ -20,7 +20,7 @@ from corpactions import db
 from corpactions.chain.keys import load_keypair, write_keypair
 from corpactions.cli import app as cli
 from corpactions.config import get_settings
-from corpactions.errors import SignatureRefused, WalletChangeRefused
+from corpactions.errors import PlanError, SignatureRefused, WalletChangeRefused
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_csv
 from corpactions.localnet.seed import SeedResult, seed
@@ -31,9 +31,9 @@ from corpactions.wallets.registry import registry_at
 from corpactions.wallets.signing import sign_change
 from snapshots.take import take_snapshot
 from tests.feed_corpus import csv_rows, own
-from tests.operatorkit import add_operator, init_admin
+from tests.operatorkit import add_operator, init_admin, revoke_operator
 from tests.payflow import configure, register_aapl
-from tests.walletkit import set_wallet
+from tests.walletkit import REGISTRAR, REGISTRAR_KEY, set_wallet
 
 runner = CliRunner()
 
@@ -386,3 +386,43 @@ def test_one_bad_row_refuses_the_whole_file(admin_key: Path, tmp_path: Path) -> 
     assert result.exit_code == 2
     assert "forms.csv line 4" in result.output and "nothing was recorded" in result.output
     assert _rows() == []
+
+
+def test_a_registry_row_written_around_the_signature_check_stops_the_plan(world: World) -> None:
+    """A row inserted by SQL (no valid signature) never moves money: the plan is refused."""
+    set_wallet(world.holders[0], tax_class="w9")
+    forged = world.holders[1]
+    with db.session_scope() as session:
+        session.add(
+            WalletRecord(address=forged, seq=1, tax_class="us_person", change="tax class us_person")
+        )
+    _snapshot(world)
+    with pytest.raises(
+        PlanError, match=f"row 1 of wallet {forged} cannot be used: it is not signed"
+    ):
+        _plan(world)
+
+
+def test_a_registry_row_whose_state_differs_from_the_signed_text_stops_the_plan(
+    world: World,
+) -> None:
+    row = set_wallet(world.holders[1], blocked=True, reason="OFAC SDN list")
+    with db.session_scope() as session:
+        stored = session.get(WalletRecord, row.id)
+        assert stored is not None
+        stored.blocked = False  # edited in place, behind the registry's back
+        session.add(stored)
+    _snapshot(world)
+    with pytest.raises(PlanError, match="its state is not the text that was signed"):
+        _plan(world)
+
+
+def test_a_change_signed_before_its_operator_was_revoked_still_counts(world: World) -> None:
+    set_wallet(world.holders[1], blocked=True, reason="OFAC SDN list")
+    second = Keypair()
+    with db.session_scope() as session:
+        add_operator(session, "bob", ["admin"], [(REGISTRAR, REGISTRAR_KEY)], second)
+        revoke_operator(session, REGISTRAR, [("bob", second)])
+    _snapshot(world)
+    _, lines = _plan(world)
+    assert lines[world.holders[1]].status == "escrowed"

@@ -8,7 +8,8 @@
 4. Carried balances from earlier payouts (lines then below the minimum) are added: amount due =
    net + carried in.
    The wallet registry is read as it stood when the snapshot was taken (a later change does not
-   move a plan); its digest is part of the inputs, so of the root.
+   move a plan), every row in force proven by its operator's signature (``wallets.audit``); its
+   digest is part of the inputs, so of the root.
 5. Status: blocked wallets are escrowed (not sent, not redistributed); frozen holders follow the
    frozen policy; amounts due below the minimum are carried; the rest are pending (to send).
 6. Reconciliation, stored with the plan: sent + carried + escrowed + withheld == gross pool +
@@ -53,6 +54,7 @@ from corpactions.models import (
 )
 from corpactions.payouts import merkle
 from corpactions.payouts.allocate import allocate, pool_of, rate_fraction
+from corpactions.wallets.audit import check_rows
 from corpactions.wallets.registry import registry_at
 from snapshots.parse import owners_as_base58
 from snapshots.take import current_snapshot, load_holders
@@ -369,6 +371,7 @@ def compute_plan(
     instrument = session.get(Instrument, action.instrument_id)
     assert instrument is not None
     registry = registry_at(session, snapshot.created_at)
+    check_rows(session, registry.rows, settings)
     holders = owners_as_base58(load_holders(snapshot))
     holders = holders.with_columns(
         excluded=pl.col("excluded") | pl.col("owner").is_in(sorted(registry.excluded()))
