@@ -74,7 +74,7 @@ def main() -> None:
             db.upgrade()
             from sqlmodel import select
 
-            from corpactions.execution.approval import approve
+            from tests.operatorkit import approve_payout
             from corpactions.execution.batching import LineSpec, pack
             from corpactions.execution.protocol import execute_plan
             from corpactions.feeds.ingest import ingest
@@ -102,12 +102,7 @@ def main() -> None:
                 take_snapshot(session=session, instrument=instrument, action=action)
                 t1 = time.perf_counter()
                 plan = compute_plan(session=session, action_id=action.id or 0, maker="maker").plan
-                approve(
-                    session=session,
-                    plan_id=plan.id or 0,
-                    plan_hash=plan.plan_hash,
-                    approver="checker",
-                )
+                approve_payout(session, plan.id or 0, "checker")
                 plan_id = plan.id or 0
             t2 = time.perf_counter()
             report = execute_plan(plan_id, session_factory=db.session_scope)

@@ -2,8 +2,9 @@
 
 A local chain on a free port, a fresh SQLite ledger, a tokenized stock with N holders and a
 funded USDC treasury, a bundled Polygon dividend payload, the record-date snapshot, the plan, a
-clearly labelled demo approval, the exactly-once payment, reconciliation against the chain and
-the attestation memo. Each run works in a new folder, so a rerun can never pay anyone twice.
+demo approval signed by two operator keys generated locally (and said so), the exactly-once
+payment, reconciliation against the chain and the attestation memo. Each run works in a new
+folder, so a rerun can never pay anyone twice.
 """
 
 from __future__ import annotations
@@ -16,16 +17,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from corpactions import db
 from corpactions.config import get_settings
 from corpactions.errors import CorpactionsError
 
+if TYPE_CHECKING:
+    from solders.keypair import Keypair
+
 DEMO_MAKER = "demo-maker"
-DEMO_APPROVER = "demo-approver (automatic, demo only)"
+DEMO_APPROVER = "demo-approver"
 Say = Callable[[str], None]
 
 
@@ -64,7 +68,7 @@ def run_demo(
 
     from corpactions.chain import layout
     from corpactions.chain.rpc import Rpc
-    from corpactions.execution.approval import approve
+    from corpactions.execution.approval import approve, decision_message, sign_compute
     from corpactions.execution.protocol import execute_plan
     from corpactions.execution.report import Report
     from corpactions.feeds.ingest import ingest
@@ -74,6 +78,8 @@ def run_demo(
     from corpactions.localnet.seed import seed
     from corpactions.localnet.server import LocalnetThread
     from corpactions.models import CorporateAction, PayoutLine, PayoutPlan, TokenProgram
+    from corpactions.operators.decisions import Decision
+    from corpactions.operators.keys import sign_message
     from corpactions.payouts.plan import compute_plan
     from snapshots.take import take_snapshot
 
@@ -137,14 +143,29 @@ def run_demo(
                 f"{usdc(plan.carried_total)}, escrowed {usdc(plan.escrowed_total)}; "
                 f"hash {plan.plan_hash}"
             )
+            maker_key, approver_key = _demo_operators(session, run_dir / "keys")
+            plan_id = plan.id or 0
+            sign_compute(
+                session=session,
+                plan_id=plan_id,
+                decision=Decision(
+                    DEMO_MAKER,
+                    sign_message(maker_key, decision_message(session, plan_id, "compute")),
+                ),
+            )
             approve(
                 session=session,
-                plan_id=plan.id or 0,
-                plan_hash=plan.plan_hash,
-                approver=DEMO_APPROVER,
+                plan_id=plan_id,
+                decision=Decision(
+                    DEMO_APPROVER,
+                    sign_message(approver_key, decision_message(session, plan_id, "approve")),
+                ),
             )
-            plan_id = plan.id or 0
-            say(f"6/8 approved as '{DEMO_APPROVER}' (a real deployment needs a second person)")
+            say(
+                f"6/8 approved: signed by '{DEMO_MAKER}' (maker) and '{DEMO_APPROVER}' "
+                f"(checker) with two operator keys the demo generated locally in "
+                f"{run_dir / 'keys'} (a real deployment: each person holds their own key)"
+            )
 
         def on_progress(report: Report) -> None:
             if progress is not None:
@@ -217,3 +238,36 @@ def run_demo(
         return result
     finally:
         chain.stop()
+
+
+def _demo_operators(session: Session, keys_dir: Path) -> tuple[Keypair, Keypair]:
+    """Two operator keys made here, for the demo only: the maker (also the registry's first
+    admin) and the checker, registered as a real deployment registers its people."""
+    from corpactions.chain.keys import load_or_create_keypair
+    from corpactions.operators import registry
+    from corpactions.operators.keys import sign_message
+
+    maker = load_or_create_keypair(keys_dir / "operator-demo-maker.json")
+    checker = load_or_create_keypair(keys_dir / "operator-demo-approver.json")
+    roles = ["admin", "maker"]
+    message = registry.change_message(
+        session, change="init", name=DEMO_MAKER, pubkey=str(maker.pubkey()), roles=roles
+    )
+    registry.init(
+        session,
+        name=DEMO_MAKER,
+        pubkey=str(maker.pubkey()),
+        signature=sign_message(maker, message),
+        roles=roles,
+    )
+    message = registry.change_message(
+        session, change="add", name=DEMO_APPROVER, pubkey=str(checker.pubkey()), roles=["approver"]
+    )
+    registry.add(
+        session,
+        name=DEMO_APPROVER,
+        pubkey=str(checker.pubkey()),
+        roles=["approver"],
+        signatures=[registry.Signed(DEMO_MAKER, sign_message(maker, message))],
+    )
+    return maker, checker

@@ -16,7 +16,6 @@ from sqlmodel import select
 
 from corpactions import db
 from corpactions.config import get_settings
-from corpactions.execution.approval import approve
 from corpactions.execution.protocol import execute_plan
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_csv
@@ -26,6 +25,7 @@ from snapshots.take import take_snapshot
 from tests.chainkit import free_port
 from tests.conftest import truncate_all
 from tests.feed_corpus import csv_rows, own
+from tests.operatorkit import approve_payout
 from tests.payflow import Flow, prepare
 from tests.walletkit import set_wallet
 
@@ -77,7 +77,7 @@ def build_api_data(
         instrument = session.exec(select(Instrument)).one()
         take_snapshot(session=session, instrument=instrument, action=action)
         plan = compute_plan(session=session, action_id=action.id or 0, maker="maker").plan
-        approve(session=session, plan_id=plan.id or 0, plan_hash=plan.plan_hash, approver="checker")
+        approve_payout(session, plan.id or 0, "checker")
         pending_plan = plan.id or 0
     return ApiData(flow, pending_plan, owners, owners[0])
 

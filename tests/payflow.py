@@ -20,7 +20,6 @@ from corpactions.chain import layout, tokens
 from corpactions.chain.keys import load_keypair
 from corpactions.chain.rpc import Rpc
 from corpactions.config import get_settings
-from corpactions.execution.approval import approve
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_csv
 from corpactions.instruments import add_instrument
@@ -30,6 +29,7 @@ from corpactions.payouts.plan import compute_plan
 from snapshots.take import take_snapshot
 from tests.chainkit import ROOT, send
 from tests.feed_corpus import csv_rows, own
+from tests.operatorkit import approve_payout, sign_payout_compute
 
 
 @dataclass
@@ -104,7 +104,8 @@ def prepare(
     authority = load_keypair(Path(seeded.keys_dir) / "payout-authority.json")
     with db.session_scope() as session:
         plan = compute_plan(session=session, action_id=action_id, maker="maker").plan
-        approve(session=session, plan_id=plan.id or 0, plan_hash=plan.plan_hash, approver="checker")
+        sign_payout_compute(session, plan.id or 0, "maker")
+        approve_payout(session, plan.id or 0, "checker")
         return Flow(plan.id or 0, seeded, authority)
 
 

@@ -21,13 +21,14 @@ from typer.testing import CliRunner
 
 from corpactions import db
 from corpactions.chain import layout
+from corpactions.chain.keys import write_keypair
 from corpactions.chain.rpc import Rpc
 from corpactions.cli import app
 from corpactions.config import get_settings
-from corpactions.corporate.decisions import approve_multiplier_plan
+from corpactions.corporate.decisions import sign_multiplier_compute
 from corpactions.corporate.multiplier import compute_multiplier_plan, execute_multiplier_plan
 from corpactions.corporate.scheduled import send_when_due, sendable_multiplier_plans
-from corpactions.errors import PlanError
+from corpactions.errors import PlanError, SignatureRefused
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_json
 from corpactions.instruments import add_instrument
@@ -43,6 +44,13 @@ from corpactions.models import (
 from corpactions.payouts.plan import compute_plan
 from tests.celerykit import FAST, beat, wait_for, worker
 from tests.chainkit import ROOT
+from tests.operatorkit import (
+    approve_multiplier,
+    ensure_operator,
+    key_of,
+    multiplier_decision,
+    revoke_operator,
+)
 from tests.payflow import configure
 
 EFFECTIVE = "2027-01-04"  # in the future: the new multiplier is pending until then
@@ -101,13 +109,19 @@ def _split(new: int, old: int, reference: str = "SPLIT-1") -> dict[str, Any]:
 
 
 def _plan(action_id: int) -> MultiplierPlan:
+    """The multiplier plan computed, and signed as its maker, by alice."""
     with db.session_scope() as session:
-        return asyncio.run(compute_multiplier_plan(session, action_id, maker="alice"))
+        plan = asyncio.run(compute_multiplier_plan(session, action_id, maker="alice"))
+        return sign_multiplier_compute(
+            session,
+            plan.id or 0,
+            decision=multiplier_decision(session, plan.id or 0, "alice", "compute"),
+        )
 
 
 def _approve(plan: MultiplierPlan) -> None:
     with db.session_scope() as session:
-        approve_multiplier_plan(session, plan.id or 0, plan_hash=plan.plan_hash, approver="bob")
+        approve_multiplier(session, plan.id or 0, "bob")
 
 
 def _execute(plan_id: int, **options: Any) -> MultiplierPlan:
@@ -327,17 +341,43 @@ def test_approval_needs_a_second_person_and_the_exact_hash(
 ) -> None:
     _, action_id = _setup(localnet_url, tmp_path, monkeypatch, **_split(2, 1))
     plan = _plan(action_id)
-    with db.session_scope() as session, pytest.raises(PlanError, match="maker"):
-        approve_multiplier_plan(session, plan.id or 0, plan_hash=plan.plan_hash, approver="alice")
-    with db.session_scope() as session, pytest.raises(PlanError, match="hash"):
-        approve_multiplier_plan(session, plan.id or 0, plan_hash="0" * 64, approver="bob")
+    with db.session_scope() as session, pytest.raises(PlanError, match="maker-checker"):
+        approve_multiplier(session, plan.id or 0, "alice")
+    with db.session_scope() as session, pytest.raises(PlanError, match="does not match") as err:
+        approve_multiplier(session, plan.id or 0, "bob", plan_hash="0" * 64)
+    assert plan.plan_hash not in str(err.value) and "adjust show" in str(err.value)
     with pytest.raises(PlanError, match="only approved plans"):
         _execute(plan.id or 0)
+
+
+def test_a_multiplier_plan_whose_approver_was_revoked_is_not_sent(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, action_id = _setup(localnet_url, tmp_path, monkeypatch, **_split(2, 1))
+    plan = _plan(action_id)
+    _approve(plan)
+    with db.session_scope() as session:
+        revoke_operator(session, "bob", [("root", key_of("root"))])
+    with pytest.raises(SignatureRefused, match="'bob' was revoked"):
+        _execute(plan.id or 0)
+    with db.session_scope() as session:
+        stored = session.get(MultiplierPlan, plan.id)
+        assert stored is not None and stored.status == AdjustmentStatus.approved
+        assert stored.signature is None  # nothing was signed or sent
 
 
 def _cli(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, ["adjust", *args])
     return result.exit_code, result.output
+
+
+def _key_file(name: str) -> str:
+    """``name``'s operator key, registered, in a keypair file."""
+    with db.session_scope() as session:
+        key = ensure_operator(session, name)
+    path = get_settings().data_dir / "operator-keys" / f"{name}.json"
+    write_keypair(path, key)
+    return str(path)
 
 
 def _cli_status() -> tuple[int, str]:
@@ -352,20 +392,21 @@ def test_two_checkers_approve_a_multiplier_plan_when_the_setting_asks_for_two(
     monkeypatch.setenv("CORPACTIONS_APPROVALS_REQUIRED", "2")
     get_settings.cache_clear()
     plan = _plan(action_id)
-    approve = ["approve", str(plan.id), "--plan-hash", plan.plan_hash, "--approver"]
-    code, output = _cli(*approve, "bob")
+    approve = ["approve", str(plan.id), "--plan-hash", plan.plan_hash, "--key"]
+    code, output = _cli(*approve, _key_file("bob"))
     assert code == 0 and "approvals 1/2 (bob)" in output and "draft" in output
-    code, output = _cli(*approve, "bob")
+    code, output = _cli(*approve, _key_file("bob"))
     assert code == 2 and "already approved" in output
     with pytest.raises(PlanError, match="only approved plans"):
         _execute(plan.id or 0)
-    code, output = _cli(*approve, "carol", "--note", "checked against the notice")
+    code, output = _cli(*approve, _key_file("carol"), "--note", "checked against the notice")
     assert code == 0 and "approvals 2/2 (bob, carol)" in output and "approved" in output
     with db.session_scope() as session:
         decisions = session.exec(
             select(MultiplierDecision).where(MultiplierDecision.plan_id == plan.id)
         ).all()
     assert [(d.approver, d.decision, d.plan_hash) for d in decisions] == [
+        ("alice", "compute", plan.plan_hash),
         ("bob", "approve", plan.plan_hash),
         ("carol", "approve", plan.plan_hash),
     ]
@@ -378,10 +419,17 @@ def test_a_rejected_multiplier_plan_is_never_sent(
     _, action_id = _setup(localnet_url, tmp_path, monkeypatch, **_split(2, 1))
     plan = _plan(action_id)
     code, output = _cli(
-        "reject", str(plan.id), "--plan-hash", plan.plan_hash, "--approver", "bob", "--note", "x"
+        "reject",
+        str(plan.id),
+        "--plan-hash",
+        plan.plan_hash,
+        "--key",
+        _key_file("bob"),
+        "--note",
+        "x",
     )
     assert code == 0 and "rejected" in output
-    code, output = _cli("approve", str(plan.id), "--plan-hash", plan.plan_hash, "--approver", "eve")
+    code, output = _cli("approve", str(plan.id), "--key", _key_file("eve"))
     assert code == 2 and "not a draft" in output
     with pytest.raises(PlanError, match="only approved plans"):
         _execute(plan.id or 0)
@@ -396,7 +444,7 @@ def test_a_multiplier_plan_whose_action_was_amended_turns_stale_when_approved(
         amended = {**_split(3, 1), "symbol": "AAPL", "status": "COMP", "sequence": 2}
         ingest(parse_json(orjson.dumps([amended])), session=session)
     with db.session_scope() as session, pytest.raises(PlanError, match="changed since"):
-        approve_multiplier_plan(session, plan.id or 0, plan_hash=plan.plan_hash, approver="bob")
+        approve_multiplier(session, plan.id or 0, "bob")
     with db.session_scope() as session:
         stored = session.get(MultiplierPlan, plan.id)
         assert stored is not None and stored.status == AdjustmentStatus.stale

@@ -15,10 +15,12 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from corpactions import db
+from corpactions.chain.keys import write_keypair
 from corpactions.chain.rpc import Rpc
 from corpactions.cli import app
+from corpactions.config import get_settings
 from corpactions.errors import PlanError
-from corpactions.execution.approval import Funds, approve, reject
+from corpactions.execution.approval import Funds, reject
 from corpactions.execution.crashpoints import POINTS
 from corpactions.execution.protocol import execute_plan
 from corpactions.feeds.ingest import ingest
@@ -27,6 +29,12 @@ from corpactions.models import Approval, PayoutBatch, PayoutPlan, PlanStatus
 from corpactions.payouts.plan import compute_plan
 from tests.chainkit import ROOT
 from tests.feed_corpus import csv_rows, own
+from tests.operatorkit import (
+    approve_payout,
+    ensure_operator,
+    payout_decision,
+    sign_payout_compute,
+)
 from tests.payflow import assert_paid_exactly_once, execute_command, lines_of, prepare
 
 runner = CliRunner()
@@ -257,44 +265,37 @@ def _hash(plan_id: int) -> str:
 
 
 def _approve_cli(plan_id: int, plan_hash: str, approver: str) -> tuple[int, str]:
+    """``approver`` approves with its own key file (registered first)."""
+    with db.session_scope() as session:
+        key = ensure_operator(session, approver)
+    path = get_settings().data_dir / "operator-keys" / f"{approver}.json"
+    write_keypair(path, key)
     result = runner.invoke(
-        app, ["payouts", "approve", str(plan_id), "--plan-hash", plan_hash, "--approver", approver]
+        app, ["payouts", "approve", str(plan_id), "--plan-hash", plan_hash, "--key", str(path)]
     )
     return result.exit_code, result.output
 
 
 def _approvals() -> int:
     with db.session_scope() as session:
-        return len(session.exec(select(Approval)).all())
+        return len(session.exec(select(Approval).where(Approval.decision == "approve")).all())
 
 
 def test_approval_refusals_each_say_why_and_write_nothing(draft: int) -> None:
     good = _hash(draft)
-    cases = [
-        ("0" * 64, "checker", "is not plan"),
+    with db.session_scope() as session:
+        sign_payout_compute(session, draft, "maker")
+    for plan_hash, who, message in [
+        ("0" * 64, "checker", "the plan hash given does not match"),
         (good, "maker", "cannot also approve it (maker-checker)"),
-        (good, " ", "must name a person"),
-    ]
-    for plan_hash, who, message in cases:
+    ]:
         code, output = _approve_cli(draft, plan_hash, who)
         assert code == 2 and message in output, output
         assert len([line for line in output.splitlines() if line.strip()]) == 1
     with db.session_scope() as session, pytest.raises(PlanError, match="treasury holds 0"):
-        approve(
-            session=session,
-            plan_id=draft,
-            plan_hash=good,
-            approver="checker",
-            funds=Funds(0, 10**12),
-        )
+        approve_payout(session, draft, "checker", funds=Funds(0, 10**12))
     with db.session_scope() as session, pytest.raises(PlanError, match="lamports"):
-        approve(
-            session=session,
-            plan_id=draft,
-            plan_hash=good,
-            approver="checker",
-            funds=Funds(10**15, 0),
-        )
+        approve_payout(session, draft, "checker", funds=Funds(10**15, 0))
     assert _approvals() == 0
     assert _approve_cli(draft, good, "checker")[0] == 0
     code, output = _approve_cli(draft, good, "another")
@@ -302,17 +303,28 @@ def test_approval_refusals_each_say_why_and_write_nothing(draft: int) -> None:
     assert _approvals() == 1
 
 
+def test_a_wrong_hash_is_refused_without_echoing_the_right_one(draft: int) -> None:
+    good = _hash(draft)
+    code, output = _approve_cli(draft, "deadbeef", "checker")
+    assert code == 2 and "does not match" in output and "payouts show" in output
+    assert good not in output and good[:8] not in output
+
+
+def test_a_decision_without_a_key_or_signature_is_refused(draft: int) -> None:
+    result = runner.invoke(app, ["payouts", "approve", str(draft), "--plan-hash", _hash(draft)])
+    assert result.exit_code == 2 and "a decision is a signature" in result.output
+    assert _approvals() == 0
+
+
 def test_two_checkers_when_the_setting_asks_for_two(
     draft: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from corpactions.config import get_settings
-
     monkeypatch.setenv("CORPACTIONS_APPROVALS_REQUIRED", "2")
     get_settings.cache_clear()
     good = _hash(draft)
     assert _approve_cli(draft, good, "checker1")[0] == 0
     code, output = _approve_cli(draft, good, "checker1")
-    assert code == 2 and "already approved plan" in output
+    assert code == 2 and "already approved payout plan" in output
     with db.session_scope() as session:
         assert session.get(PayoutPlan, draft).status == PlanStatus.draft  # type: ignore[union-attr]
     assert _approve_cli(draft, good, "checker2")[0] == 0
@@ -324,7 +336,10 @@ def test_a_rejected_or_stale_plan_cannot_be_approved(draft: int) -> None:
     good = _hash(draft)
     with db.session_scope() as session:
         reject(
-            session=session, plan_id=draft, plan_hash=good, approver="checker", note="wrong rate"
+            session=session,
+            plan_id=draft,
+            decision=payout_decision(session, draft, "checker", "reject"),
+            note="wrong rate",
         )
     code, output = _approve_cli(draft, good, "checker")
     assert code == 2 and "already rejected" in output

@@ -41,7 +41,6 @@ from corpactions import db
 from corpactions.chain import layout, tokens
 from corpactions.config import Settings, get_settings
 from corpactions.corporate.splits import compute_split_plans
-from corpactions.execution.approval import approve
 from corpactions.execution.protocol import execute_plan
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_csv, parse_json
@@ -61,6 +60,7 @@ from snapshots.take import take_snapshot
 from tests.chainkit import ROOT
 from tests.feed_corpus import csv_rows, own
 from tests.independent import Chain, StockWorld, ata, stock_world
+from tests.operatorkit import approve_payout
 from tests.payflow import execute_command
 
 keys = st.binary(min_size=32, max_size=32).map(Pubkey.from_bytes)
@@ -397,7 +397,7 @@ def _approved_dividend(world: StockWorld) -> int:
         instrument = session.exec(select(Instrument)).one()
         take_snapshot(session=session, instrument=instrument, action=action)
         plan = compute_plan(session=session, action_id=action.id or 0, maker="maker").plan
-        approve(session=session, plan_id=plan.id or 0, plan_hash=plan.plan_hash, approver="checker")
+        approve_payout(session, plan.id or 0, "checker")
         return plan.id or 0
 
 
@@ -484,12 +484,7 @@ def test_a_split_on_an_independently_built_chain_mints_into_the_accounts_spl_der
         plans = compute_split_plans(session=session, action_id=action.id or 0, maker="alice")
         assert plans.cash is None
         stock_plan = plans.stock
-        approve(
-            session=session,
-            plan_id=stock_plan.id or 0,
-            plan_hash=stock_plan.plan_hash,
-            approver="bob",
-        )
+        approve_payout(session, stock_plan.id or 0, "bob")
     execute_plan(stock_plan.id or 0, session_factory=db.session_scope)
     with db.session_scope() as session:
         done = session.get(PayoutPlan, stock_plan.id)

@@ -144,3 +144,15 @@ def test_an_unregistered_key_file_cannot_sign_a_change(sqlite_ledger: str, tmp_p
         ],
     )
     assert result.exit_code == 2 and "belongs to no live operator" in result.output
+
+
+def test_keygen_writes_a_private_key_file_and_prints_its_public_key(tmp_path: Path) -> None:
+    from corpactions.chain.keys import load_keypair
+
+    path = tmp_path / "me.json"
+    printed = _ok("operators", "keygen", str(path)).strip()
+    assert printed == str(load_keypair(path).pubkey())
+    assert path.stat().st_mode & 0o777 == 0o600
+    again = runner.invoke(app, ["operators", "keygen", str(path)])
+    assert again.exit_code == 2 and "already exists" in again.output
+    assert str(load_keypair(path).pubkey()) == printed

@@ -14,7 +14,6 @@ from sqlmodel import select
 from corpactions import db
 from corpactions.chain.keys import load_keypair
 from corpactions.chain.rpc import Rpc
-from corpactions.execution.approval import approve
 from corpactions.execution.release import release_escrow
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_csv
@@ -24,6 +23,7 @@ from corpactions.payouts.plan import FROZEN_REASON, _carried_in, compute_plan, r
 from snapshots.take import take_snapshot
 from tests.chainkit import send
 from tests.feed_corpus import csv_rows, own
+from tests.operatorkit import approve_payout
 from tests.payflow import configure, register_aapl
 from tests.walletkit import set_wallet
 
@@ -37,7 +37,7 @@ def _approved_plan(seeded: SeedResult) -> int:
         action = session.exec(select(CorporateAction)).one()
         take_snapshot(session=session, instrument=instrument, action=action)
         plan = compute_plan(session=session, action_id=action.id or 0, maker="maker").plan
-        approve(session=session, plan_id=plan.id or 0, plan_hash=plan.plan_hash, approver="checker")
+        approve_payout(session, plan.id or 0, "checker")
         return plan.id or 0
 
 

@@ -15,6 +15,7 @@ from corpactions.feeds.ownformat import parse_csv
 from corpactions.models import PayoutPlan
 from corpactions.payouts.due import actions_needing_plans, compute_due_plans
 from tests.feed_corpus import csv_rows, own
+from tests.operatorkit import payout_decision
 from tests.payflow import prepare, snapshotted
 
 
@@ -70,8 +71,7 @@ def test_a_snapshotted_dividend_gets_one_draft_plan_and_a_rejected_one_is_not_re
         reject(
             session=session,
             plan_id=plan_id,
-            plan_hash=plan.plan_hash,
-            approver="checker",
+            decision=payout_decision(session, plan_id, "checker", "reject"),
             note="wrong tax classes",
         )
     with db.session_scope() as session:  # an operator's rejection is not undone by a scan

@@ -21,7 +21,6 @@ from corpactions.chain import layout, tokens
 from corpactions.chain.rpc import Rpc
 from corpactions.corporate.splits import compute_split_plans
 from corpactions.errors import PlanError
-from corpactions.execution.approval import approve
 from corpactions.execution.protocol import execute_plan
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_json
@@ -30,6 +29,7 @@ from corpactions.models import CorporateAction, PayoutLine, PayoutPlan
 from snapshots.parse import owners_as_base58
 from snapshots.take import load_holders, take_snapshot
 from tests.chainkit import ROOT
+from tests.operatorkit import approve_payout
 from tests.payflow import configure, register_aapl, usdc_balances
 
 UNIT = 10**8
@@ -63,7 +63,7 @@ def _split(
 
 def _approve_and_pay(plan: PayoutPlan) -> PayoutPlan:
     with db.session_scope() as session:
-        approve(session=session, plan_id=plan.id or 0, plan_hash=plan.plan_hash, approver="bob")
+        approve_payout(session, plan.id or 0, "bob")
     execute_plan(plan.id or 0, session_factory=db.session_scope)
     with db.session_scope() as session:
         done = session.get(PayoutPlan, plan.id)
@@ -248,9 +248,7 @@ def test_a_crash_during_a_mint_batch_still_mints_every_holder_exactly_once(
     supply = _supply(localnet_url, seeded)
     plans = _plans(action_id)
     with db.session_scope() as session:
-        approve(
-            session=session, plan_id=plans.stock.id, plan_hash=plans.stock.plan_hash, approver="bob"
-        )
+        approve_payout(session, plans.stock.id, "bob")
     command = [sys.executable, "-m", "corpactions.cli", "payouts", "execute", str(plans.stock.id)]
     for point in ("after_persist", "after_send"):  # killed before, then after, the send
         crashed = subprocess.run(
@@ -325,9 +323,7 @@ def test_an_escrowed_mint_line_never_becomes_usdc_owed(
     _, action_id, _ = _split(localnet_url, tmp_path, monkeypatch, ratio_new="2", ratio_old="1")
     plans = _plans(action_id)
     with db.session_scope() as session:
-        approve(
-            session=session, plan_id=plans.stock.id, plan_hash=plans.stock.plan_hash, approver="bob"
-        )
+        approve_payout(session, plans.stock.id, "bob")
     with db.session_scope() as session:  # a holder whose stock account is frozen no more
         line = session.exec(select(PayoutLine).where(PayoutLine.plan_id == plans.stock.id)).first()
         assert line is not None

@@ -20,7 +20,7 @@ import redis
 from sqlmodel import col, func, select
 
 from corpactions import db
-from corpactions.chain.keys import load_keypair
+from corpactions.chain.keys import load_keypair, write_keypair
 from corpactions.config import get_settings
 from corpactions.localnet.seed import seed
 from corpactions.models import (
@@ -35,6 +35,7 @@ from corpactions.models import (
 from tasks.app import app
 from tests.celerykit import FAST, CeleryProcess, beat, wait_for, worker
 from tests.feed_corpus import csv_rows, own
+from tests.operatorkit import ensure_operator
 from tests.payflow import Flow, assert_paid_exactly_once, configure, prepare, register_aapl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,6 +132,10 @@ def test_a_dividend_goes_from_a_feed_file_to_an_attested_payout_with_only_the_ap
     assert plan.created_by == "scheduler"
     assert _plan(plan.id or 0).status == PlanStatus.draft  # nothing moves without approval
 
+    with db.session_scope() as session:  # the checker, registered with its own key
+        checker = ensure_operator(session, "checker")
+    checker_key = tmp_path / "checker.json"
+    write_keypair(checker_key, checker)
     approved = subprocess.run(
         [
             sys.executable,
@@ -141,8 +146,8 @@ def test_a_dividend_goes_from_a_feed_file_to_an_attested_payout_with_only_the_ap
             str(plan.id),
             "--plan-hash",
             plan.plan_hash,
-            "--approver",
-            "checker",
+            "--key",
+            str(checker_key),
         ],
         cwd=ROOT,
         capture_output=True,

@@ -3,27 +3,22 @@ by a registered admin's ed25519 key and recorded (its signature verified)."""
 
 from __future__ import annotations
 
-import hashlib
-
 from solders.keypair import Keypair
 from sqlmodel import Session
 
 from corpactions import db
 from corpactions.models import WalletRecord
-from corpactions.operators.verify import live_operator
 from corpactions.wallets.changes import Requested, prepare_change, record_change
-from corpactions.wallets.signing import sign_change
-from tests.operatorkit import init_admin
+from corpactions.wallets.signing import REGISTRY_ROLE, sign_change
+from tests.operatorkit import ensure_operator, key_of
 
 REGISTRAR = "registrar"
-REGISTRAR_KEY = Keypair.from_seed(hashlib.sha256(b"corpactions-test-registrar").digest())
+REGISTRAR_KEY = key_of(REGISTRAR)
 
 
 def registrar(session: Session) -> Keypair:
-    """The admin that signs test changes, registered first when the registry is empty."""
-    if live_operator(session, REGISTRAR) is None:
-        init_admin(session, REGISTRAR, REGISTRAR_KEY)
-    return REGISTRAR_KEY
+    """The admin that signs test changes, registered (by the test admin) when it is not yet."""
+    return ensure_operator(session, REGISTRAR, (REGISTRY_ROLE,))
 
 
 def set_wallet(address: str, **requested: object) -> WalletRecord:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from corpactions import db
 from corpactions.cli.render import JSON_OPTION, print_json
+from corpactions.cli.signing import (
+    ACKNOWLEDGE_OPTION,
+    KEY_OPTION,
+    OPERATOR_OPTION,
+    PURPOSE_OPTION,
+    SIGNATURE_OPTION,
+    decision_from,
+    write_message,
+)
 from corpactions.models import MultiplierPlan
 
 app = typer.Typer(
@@ -69,15 +79,33 @@ def compute(
     action_id: int = typer.Argument(
         ..., help="A split, or a dividend of a reinvesting instrument."
     ),
-    maker: str = typer.Option(..., "--maker", help="Who computes the plan."),
+    maker: str = typer.Option(
+        "operator", "--maker", help="Who computes the plan, when not signing with --key."
+    ),
+    key: Path | None = typer.Option(
+        None, "--key", help="Your maker keypair file: sign the plan as its maker."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Compute the multiplier plan from the chain's current multiplier and the action."""
+    """Compute the multiplier plan from the chain's current multiplier and the action; with
+    --key, sign it as its maker."""
+    from corpactions.corporate import decisions
     from corpactions.corporate.multiplier import compute_multiplier_plan
 
     db.require_current_schema()
     with db.session_scope() as session:
         plan = asyncio.run(compute_multiplier_plan(session, action_id, maker=maker))
+        if key is not None:
+            plan_id = plan.id or 0
+            decision = decision_from(
+                session,
+                lambda ack: decisions.decision_message(session, plan_id, "compute", ack),
+                key=key,
+                signature=None,
+                operator=None,
+                acknowledged=[],
+            )
+            plan = decisions.sign_multiplier_compute(session, plan_id, decision=decision)
         data = plan_dict(plan)
     _show(data, as_json)
 
@@ -87,8 +115,7 @@ def show(
     plan_id: int = typer.Argument(..., help="Multiplier plan id."), as_json: bool = JSON_OPTION
 ) -> None:
     """A multiplier plan: factor, old and new multiplier, effective time, hash, check."""
-    from corpactions.corporate.decisions import approvers
-    from corpactions.corporate.multiplier import get_multiplier_plan
+    from corpactions.corporate.decisions import approvers, get_multiplier_plan
 
     db.require_current_schema()
     with db.session_scope() as session:
@@ -96,44 +123,130 @@ def show(
     _show(data, as_json)
 
 
-@app.command("approve")
-def approve(
+@app.command("approval-message")
+def approval_message(
     plan_id: int = typer.Argument(..., help="Multiplier plan id."),
-    plan_hash: str = typer.Option(..., "--plan-hash", help="The hash 'adjust show' printed."),
-    approver: str = typer.Option(..., "--approver", help="Who approves (not the maker)."),
-    note: str | None = typer.Option(None, "--note", help="Kept with the decision."),
-    as_json: bool = JSON_OPTION,
+    purpose: str = PURPOSE_OPTION,
+    acknowledged: list[str] = ACKNOWLEDGE_OPTION,
 ) -> None:
-    """Approve exactly this plan (bound to its hash). The maker cannot approve; the plan is
-    approved once CORPACTIONS_APPROVALS_REQUIRED operators have."""
-    from corpactions.corporate.decisions import approve_multiplier_plan, approvers
+    """Print the exact bytes an operator signs to decide the plan (no trailing newline)."""
+    from corpactions.corporate.decisions import decision_message
 
     db.require_current_schema()
     with db.session_scope() as session:
-        plan = approve_multiplier_plan(
-            session, plan_id, plan_hash=plan_hash, approver=approver, note=note
+        message = decision_message(session, plan_id, purpose, acknowledged)
+    write_message(message)
+
+
+def _decide(
+    plan_id: int,
+    purpose: str,
+    *,
+    plan_hash: str | None,
+    key: Path | None,
+    signature: str | None,
+    operator: str | None,
+    acknowledged: list[str],
+    note: str | None,
+) -> dict[str, Any]:
+    from corpactions.corporate import decisions
+
+    db.require_current_schema()
+    with db.session_scope() as session:
+        decision = decision_from(
+            session,
+            lambda ack: decisions.decision_message(session, plan_id, purpose, ack),
+            key=key,
+            signature=signature,
+            operator=operator,
+            acknowledged=acknowledged,
         )
-        data = plan_dict(plan, approvers(session, plan_id))
+        if purpose == "approve":
+            plan = decisions.approve_multiplier_plan(
+                session, plan_id, decision=decision, plan_hash=plan_hash, note=note
+            )
+        elif purpose == "reject":
+            plan = decisions.reject_multiplier_plan(
+                session, plan_id, decision=decision, plan_hash=plan_hash, note=note
+            )
+        else:
+            plan = decisions.sign_multiplier_compute(session, plan_id, decision=decision)
+        return plan_dict(plan, decisions.approvers(session, plan_id))
+
+
+@app.command("approve")
+def approve(
+    plan_id: int = typer.Argument(..., help="Multiplier plan id."),
+    plan_hash: str | None = typer.Option(
+        None, "--plan-hash", help="The hash 'adjust show' printed (checked when given)."
+    ),
+    key: Path | None = KEY_OPTION,
+    signature: str | None = SIGNATURE_OPTION,
+    operator: str | None = OPERATOR_OPTION,
+    acknowledged: list[str] = ACKNOWLEDGE_OPTION,
+    note: str | None = typer.Option(None, "--note", help="Kept with the decision."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Approve exactly this plan with your operator key. The maker's key cannot approve; the
+    plan is approved once CORPACTIONS_APPROVALS_REQUIRED distinct keys have."""
+    data = _decide(
+        plan_id,
+        "approve",
+        plan_hash=plan_hash,
+        key=key,
+        signature=signature,
+        operator=operator,
+        acknowledged=acknowledged,
+        note=note,
+    )
     _show(data, as_json)
 
 
 @app.command("reject")
 def reject(
     plan_id: int = typer.Argument(..., help="Multiplier plan id."),
-    plan_hash: str = typer.Option(..., "--plan-hash", help="The hash 'adjust show' printed."),
-    approver: str = typer.Option(..., "--approver", help="Who rejects."),
+    plan_hash: str | None = typer.Option(
+        None, "--plan-hash", help="The hash 'adjust show' printed (checked when given)."
+    ),
+    key: Path | None = KEY_OPTION,
+    signature: str | None = SIGNATURE_OPTION,
+    operator: str | None = OPERATOR_OPTION,
     note: str | None = typer.Option(None, "--note", help="Why; kept with the decision."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Reject exactly this plan: it is never sent; compute a new one for the action."""
-    from corpactions.corporate.decisions import approvers, reject_multiplier_plan
+    data = _decide(
+        plan_id,
+        "reject",
+        plan_hash=plan_hash,
+        key=key,
+        signature=signature,
+        operator=operator,
+        acknowledged=[],
+        note=note,
+    )
+    _show(data, as_json)
 
-    db.require_current_schema()
-    with db.session_scope() as session:
-        plan = reject_multiplier_plan(
-            session, plan_id, plan_hash=plan_hash, approver=approver, note=note
-        )
-        data = plan_dict(plan, approvers(session, plan_id))
+
+@app.command("sign-compute")
+def sign_compute(
+    plan_id: int = typer.Argument(..., help="A draft multiplier plan's id."),
+    key: Path | None = KEY_OPTION,
+    signature: str | None = SIGNATURE_OPTION,
+    operator: str | None = OPERATOR_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Sign as the plan's maker: from then on your key cannot approve it."""
+    data = _decide(
+        plan_id,
+        "compute",
+        plan_hash=None,
+        key=key,
+        signature=signature,
+        operator=operator,
+        acknowledged=[],
+        note=None,
+    )
     _show(data, as_json)
 
 

@@ -80,6 +80,24 @@ def _write_message(message: bytes) -> None:
     sys.stdout.flush()
 
 
+@app.command("keygen")
+def keygen(
+    path: Path = typer.Argument(..., help="Keypair file to create (Solana CLI format, mode 0600)."),
+) -> None:
+    """Make a new operator key on this machine and print its public key (for 'operators add')."""
+    from solders.keypair import Keypair
+
+    from corpactions.chain.keys import write_keypair
+
+    if path.exists():
+        raise OperatorError(
+            f"{path} already exists", hint="choose a new file; keys are never overwritten"
+        )
+    keypair = Keypair()
+    write_keypair(path, keypair)
+    typer.echo(str(keypair.pubkey()))
+
+
 @app.command("init")
 def init(
     name: str = typer.Argument(..., help="The first admin's name."),

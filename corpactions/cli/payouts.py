@@ -11,6 +11,15 @@ import typer
 
 from corpactions import db
 from corpactions.cli.render import JSON_OPTION, print_json, print_table
+from corpactions.cli.signing import (
+    ACKNOWLEDGE_OPTION,
+    KEY_OPTION,
+    OPERATOR_OPTION,
+    PURPOSE_OPTION,
+    SIGNATURE_OPTION,
+    decision_from,
+    write_message,
+)
 from corpactions.errors import ConfigurationError, PlanError
 from corpactions.logs import get_logger
 from corpactions.models import PayoutPlan
@@ -115,17 +124,35 @@ def _print_summary(data: dict[str, Any]) -> None:
 def compute(
     action_id: int = typer.Argument(..., help="The cash dividend's action id."),
     maker: str = typer.Option(
-        "operator", "--maker", help="Who computes the plan (cannot approve it)."
+        "operator", "--maker", help="Who computes the plan, when not signing with --key."
+    ),
+    key: Path | None = typer.Option(
+        None, "--key", help="Your maker keypair file: sign the plan as its maker."
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Build the payout plan from the action's current version and its snapshot."""
+    """Build the payout plan from the action's current version and its snapshot; with --key,
+    sign it as its maker (that key can then not approve it)."""
+    from corpactions.execution.approval import decision_message
+    from corpactions.execution.approval import sign_compute as sign_plan
     from corpactions.payouts.plan import compute_plan
 
     db.require_current_schema()
     with db.session_scope() as session:
         result = compute_plan(session=session, action_id=action_id, maker=maker)
-        data = _summary(session, result.plan, 10)
+        plan = result.plan
+        if key is not None:
+            plan_id = plan.id or 0
+            decision = decision_from(
+                session,
+                lambda ack: decision_message(session, plan_id, "compute", ack),
+                key=key,
+                signature=None,
+                operator=None,
+                acknowledged=[],
+            )
+            plan = sign_plan(session=session, plan_id=plan_id, decision=decision)
+        data = _summary(session, plan, 10)
     if as_json:
         print_json(data)
     else:
@@ -191,56 +218,153 @@ def export(
         typer.echo(f"wrote {out} ({len(data)} bytes)", err=True)
 
 
-@app.command()
-def approve(
+@app.command("approval-message")
+def approval_message(
     plan_id: int = typer.Argument(..., help="Plan id."),
-    plan_hash: str = typer.Option(..., "--plan-hash", help="The hash 'payouts show' printed."),
-    approver: str = typer.Option(..., "--approver", help="Who approves (not the plan's maker)."),
-    note: str | None = typer.Option(None, "--note", help="Free text for the audit trail."),
-    as_json: bool = JSON_OPTION,
+    purpose: str = PURPOSE_OPTION,
+    acknowledged: list[str] = ACKNOWLEDGE_OPTION,
 ) -> None:
-    """Approve exactly this plan (bound to its hash). Refused, with nothing written, when the
-    hash differs, the plan is stale or decided, the approver made it, or the treasury is short."""
-    from corpactions.execution.approval import approve as approve_plan
+    """Print the exact bytes an operator signs to decide the plan (no trailing newline): sign
+    them offline ('corpactions sign', a wallet), then 'payouts approve --signature'."""
+    from corpactions.execution.approval import decision_message
 
     db.require_current_schema()
     with db.session_scope() as session:
-        plan = approve_plan(
-            session=session, plan_id=plan_id, plan_hash=plan_hash, approver=approver, note=note
+        message = decision_message(session, plan_id, purpose, acknowledged)
+    write_message(message)
+
+
+def _decide(
+    plan_id: int,
+    purpose: str,
+    *,
+    plan_hash: str | None,
+    key: Path | None,
+    signature: str | None,
+    operator: str | None,
+    acknowledged: list[str],
+    note: str | None,
+) -> dict[str, Any]:
+    from corpactions.execution import approval
+
+    db.require_current_schema()
+    with db.session_scope() as session:
+        decision = decision_from(
+            session,
+            lambda ack: approval.decision_message(session, plan_id, purpose, ack),
+            key=key,
+            signature=signature,
+            operator=operator,
+            acknowledged=acknowledged,
         )
-        data = {
+        if purpose == "approve":
+            plan = approval.approve(
+                session=session, plan_id=plan_id, decision=decision, plan_hash=plan_hash, note=note
+            )
+        elif purpose == "reject":
+            plan = approval.reject(
+                session=session, plan_id=plan_id, decision=decision, plan_hash=plan_hash, note=note
+            )
+        else:
+            plan = approval.sign_compute(
+                session=session, plan_id=plan_id, decision=decision, note=note
+            )
+        return {
             "id": plan.id,
             "status": str(plan.status),
             "plan_hash": plan.plan_hash,
-            "approver": approver,
+            "operator": decision.operator,
         }
+
+
+@app.command()
+def approve(
+    plan_id: int = typer.Argument(..., help="Plan id."),
+    plan_hash: str | None = typer.Option(
+        None, "--plan-hash", help="The hash 'payouts show' printed (checked when given)."
+    ),
+    key: Path | None = KEY_OPTION,
+    signature: str | None = SIGNATURE_OPTION,
+    operator: str | None = OPERATOR_OPTION,
+    acknowledged: list[str] = ACKNOWLEDGE_OPTION,
+    note: str | None = typer.Option(None, "--note", help="Free text for the audit trail."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Approve exactly this plan with your operator key (a signature over its id, root, totals
+    and the deployment). Refused, with nothing written, when the signature is not a live
+    approver's over this plan, the key computed or already approved it, the plan is stale or
+    decided, or the treasury is short."""
+    data = _decide(
+        plan_id,
+        "approve",
+        plan_hash=plan_hash,
+        key=key,
+        signature=signature,
+        operator=operator,
+        acknowledged=acknowledged,
+        note=note,
+    )
     if as_json:
         print_json(data)
     else:
-        typer.echo(f"plan {plan_id} approval by {approver} recorded; plan is {data['status']}")
+        typer.echo(
+            f"plan {plan_id} approval by {data['operator']} recorded; plan is {data['status']}"
+        )
 
 
 @app.command()
 def reject(
     plan_id: int = typer.Argument(..., help="Plan id."),
-    plan_hash: str = typer.Option(..., "--plan-hash", help="The hash 'payouts show' printed."),
-    approver: str = typer.Option(..., "--approver", help="Who rejects."),
+    plan_hash: str | None = typer.Option(
+        None, "--plan-hash", help="The hash 'payouts show' printed (checked when given)."
+    ),
+    key: Path | None = KEY_OPTION,
+    signature: str | None = SIGNATURE_OPTION,
+    operator: str | None = OPERATOR_OPTION,
     note: str | None = typer.Option(None, "--note", help="Why (kept in the audit trail)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Reject the plan; it can never be approved or paid."""
-    from corpactions.execution.approval import reject as reject_plan
-
-    db.require_current_schema()
-    with db.session_scope() as session:
-        plan = reject_plan(
-            session=session, plan_id=plan_id, plan_hash=plan_hash, approver=approver, note=note
-        )
-        data = {"id": plan.id, "status": str(plan.status)}
+    """Reject the plan with your operator key; it can never be approved or paid."""
+    data = _decide(
+        plan_id,
+        "reject",
+        plan_hash=plan_hash,
+        key=key,
+        signature=signature,
+        operator=operator,
+        acknowledged=[],
+        note=note,
+    )
     if as_json:
         print_json(data)
     else:
-        typer.echo(f"plan {plan_id} rejected by {approver}")
+        typer.echo(f"plan {plan_id} rejected by {data['operator']}")
+
+
+@app.command("sign-compute")
+def sign_compute(
+    plan_id: int = typer.Argument(..., help="A draft plan's id."),
+    key: Path | None = KEY_OPTION,
+    signature: str | None = SIGNATURE_OPTION,
+    operator: str | None = OPERATOR_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Sign as the plan's maker (a plan the scheduler computed, or offline): from then on your
+    key cannot approve it."""
+    data = _decide(
+        plan_id,
+        "compute",
+        plan_hash=None,
+        key=key,
+        signature=signature,
+        operator=operator,
+        acknowledged=[],
+        note=None,
+    )
+    if as_json:
+        print_json(data)
+    else:
+        typer.echo(f"plan {plan_id} made by {data['operator']} (signed)")
 
 
 @app.command()

@@ -36,8 +36,9 @@ from corpactions.chain.keys import load_keypair
 from corpactions.chain.rpc import Rpc
 from corpactions.config import Settings, get_settings
 from corpactions.corporate.common import action_in_force, reverse_split_refused
+from corpactions.corporate.decisions import get_multiplier_plan, verify_signed_multiplier_approvals
 from corpactions.db import SessionFactory
-from corpactions.errors import MultiplierChanged, NotFound, PendingMultiplier, PlanError
+from corpactions.errors import MultiplierChanged, PendingMultiplier, PlanError
 from corpactions.execution.crashpoints import crash_point
 from corpactions.execution.sendonce import Attempt, settle
 from corpactions.logs import get_logger
@@ -186,13 +187,6 @@ async def compute_multiplier_plan(
     return plan
 
 
-def get_multiplier_plan(session: Session, plan_id: int) -> MultiplierPlan:
-    plan = session.get(MultiplierPlan, plan_id)
-    if plan is None:
-        raise NotFound(f"no multiplier plan {plan_id}")
-    return plan
-
-
 def _verify(scaled: layout.ScaledUiAmount, plan: MultiplierPlan, now: int) -> dict[str, Any]:
     expected = float(plan.new_multiplier)
     if plan.effective_timestamp > now:
@@ -227,6 +221,8 @@ async def execute_multiplier_plan(
     authority = load_keypair(settings.authority_keypair_path)
     with session_factory() as session:
         plan = get_multiplier_plan(session, plan_id)
+        if plan.status == AdjustmentStatus.approved:
+            verify_signed_multiplier_approvals(session, plan)  # before anything is signed
         instrument = session.get(Instrument, plan.instrument_id)
         assert instrument is not None
         mint = instrument.mint

@@ -19,7 +19,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from corpactions.config import Settings
-from corpactions.corporate.multiplier import execute_multiplier_plan, get_multiplier_plan
+from corpactions.corporate.decisions import get_multiplier_plan
+from corpactions.corporate.multiplier import execute_multiplier_plan
 from corpactions.db import SessionFactory
 from corpactions.errors import MultiplierChanged, PendingMultiplier
 from corpactions.logs import get_logger

@@ -1,11 +1,15 @@
-"""Maker-checker approval of one exact plan (bound to its hash), and rejection.
+"""Signed decisions on one exact payout or stock plan: the maker's compute signature, approval
+and rejection. The rule (who may sign what, maker ≠ checker by key) is
+``corpactions.operators.decisions``'; this module applies it to payout plans.
 
-An approval is refused, with nothing written, when the hash differs from the stored plan (or the
-stored plan no longer hashes to it), the plan is stale or already decided, the approver is the
-plan's maker or has approved it already, the action moved on (amended, cancelled), or the
-treasury cannot pay (USDC, and SOL for fees and account rent). Each accepted decision is an
-append-only ``Approval`` row; the plan is approved once ``approvals_required`` distinct checkers
-approved it. Approving also settles the carried balances the plan pays.
+An approval is refused, with nothing written, when its signature is not a live approver's over
+exactly this plan's message (plan id, root, totals, action version, deployment), the key computed
+or already approved the plan, a given hash differs from the stored plan (without echoing the
+stored one) or the stored plan no longer hashes to it, the plan is stale or already decided, the
+action moved on (amended, cancelled), or the treasury cannot pay (USDC, and SOL for fees and
+account rent). Each accepted decision is an append-only ``Approval`` row holding the message and
+signature; the plan is approved once ``approvals_required`` distinct keys approved it. Approving
+also settles the carried balances the plan pays.
 """
 
 from __future__ import annotations
@@ -36,7 +40,10 @@ from corpactions.models import (
     PlanStatus,
     Snapshot,
 )
+from corpactions.operators import decisions as operator_decisions
+from corpactions.operators.decisions import Decision, Signed
 from corpactions.payouts.plan import CARRY_IS_OWED, get_plan, verify_hash
+from corpactions.payouts.signoff import decisions, maker_decision, payout_subject
 
 log = get_logger(__name__)
 LAMPORTS_PER_TRANSFER_TX = 5_000 + 200_000  # signature fee and a capped priority fee, generous
@@ -71,41 +78,22 @@ def treasury_funds(settings: Settings) -> Funds:
     return asyncio.run(read())
 
 
-def checker_name(*, plan_label: str, maker: str, approver: str, earlier: Sequence[str]) -> str:
-    """The maker-checker rule every kind of plan follows: a named operator, not the plan's
-    maker, who has not approved it yet. Returns the name as recorded."""
-    name = approver.strip()
-    if not name:
-        raise PlanError("--approver must name a person")
-    if name == maker:
-        raise PlanError(
-            f"{name} computed {plan_label} and cannot also approve it (maker-checker)",
-            hint="another operator must approve",
-        )
-    if name in earlier:
-        raise PlanError(
-            f"{name} has already approved {plan_label}", hint="another operator must approve"
-        )
-    return name
-
-
-def _check_decidable(session: Session, plan: PayoutPlan, plan_hash: str, who: str) -> None:
+def _check_decidable(session: Session, plan: PayoutPlan, plan_hash: str | None) -> None:
     if plan.status == PlanStatus.stale:
         raise PlanError(f"plan {plan.id} is stale: {plan.stale_reason}", hint="compute a new plan")
     if plan.status != PlanStatus.draft:
         raise PlanError(f"plan {plan.id} is already {plan.status}; decisions are final")
-    if plan_hash != plan.plan_hash:
+    if plan_hash is not None and plan_hash != plan.plan_hash:
         raise PlanError(
-            f"plan hash {plan_hash} is not plan {plan.id}'s ({plan.plan_hash})",
-            hint="review the plan with 'corpactions payouts show' and approve the hash it prints",
+            f"the plan hash given does not match plan {plan.id}",
+            hint=f"review the plan with 'corpactions payouts show {plan.id}' and approve "
+            "the hash it prints",
         )
     if verify_hash(session, plan) != plan.plan_hash:
         raise PlanError(
             f"plan {plan.id}'s stored lines no longer match its hash",
             hint="the ledger was altered; compute a new plan",
         )
-    if not who.strip():
-        raise PlanError("--approver must name a person")
     action = session.get(CorporateAction, plan.action_id)
     if action is None or action.status in TERMINAL_ACTION_STATUSES:
         raise PlanError(
@@ -125,6 +113,58 @@ def _check_decidable(session: Session, plan: PayoutPlan, plan_hash: str, who: st
         )
 
 
+def decision_message(
+    session: Session, plan_id: int, purpose: str = "approve", acknowledged: Sequence[str] = ()
+) -> bytes:
+    """The exact bytes an operator signs to decide plan ``plan_id`` (no trailing newline)."""
+    plan = get_plan(session, plan_id)
+    return operator_decisions.decision_message(
+        payout_subject(plan), purpose, acknowledged=acknowledged
+    )
+
+
+def _record(
+    session: Session, plan: PayoutPlan, purpose: str, signed: Signed, note: str | None
+) -> None:
+    session.add(
+        Approval(
+            plan_id=plan.id or 0,
+            approver=signed.operator.name,
+            decision=purpose,
+            plan_hash=plan.plan_hash,
+            note=note,
+            pubkey=signed.operator.pubkey,
+            message=signed.message,
+            signature=signed.signature,
+        )
+    )
+
+
+def sign_compute(
+    *, session: Session, plan_id: int, decision: Decision, note: str | None = None
+) -> PayoutPlan:
+    """Record the maker's signed compute decision on a draft plan (once): from then on the
+    maker's key cannot approve it."""
+    plan = get_plan(session, plan_id)
+    _check_decidable(session, plan, None)
+    if maker_decision(session, plan_id) is not None:
+        raise PlanError(f"plan {plan_id} already has its maker's signature")
+    signed = operator_decisions.verify_decision(
+        session, subject=payout_subject(plan), purpose="compute", decision=decision
+    )
+    earlier = {row.pubkey for row in decisions(session, plan_id, "approve")}
+    if signed.operator.pubkey in earlier:
+        raise PlanError(
+            f"the key of {signed.operator.name!r} already approved plan {plan_id}",
+            hint="a plan's maker and approvers hold different keys",
+        )
+    _record(session, plan, "compute", signed, note)
+    plan.created_by = signed.operator.name
+    session.add(plan)
+    session.flush()
+    return plan
+
+
 def required_funds(plan: PayoutPlan) -> Funds:
     transactions = -(-plan.line_count // TRANSFERS_PER_TX) + 1  # and the attestation memo
     usdc = plan.sent_total if plan.asset == "usdc" else 0  # a stock plan mints, pays nothing
@@ -135,23 +175,29 @@ def approve(
     *,
     session: Session,
     plan_id: int,
-    plan_hash: str,
-    approver: str,
+    decision: Decision,
+    plan_hash: str | None = None,
     note: str | None = None,
     settings: Settings | None = None,
     funds: Funds | None = None,
 ) -> PayoutPlan:
+    """Record an approver's signed approval of exactly this plan; refused, with nothing
+    written, when the signature does not verify (another plan, root or deployment, a revoked
+    operator, no approver role), the key computed or already approved the plan, the plan cannot
+    be decided, or the treasury cannot pay."""
     settings = settings or get_settings()
     plan = get_plan(session, plan_id)
-    _check_decidable(session, plan, plan_hash, approver)
-    earlier = session.exec(
-        select(Approval).where(Approval.plan_id == plan_id, Approval.decision == "approve")
-    ).all()
-    approver = checker_name(
-        plan_label=f"plan {plan_id}",
-        maker=plan.created_by,
-        approver=approver,
-        earlier=[a.approver for a in earlier],
+    _check_decidable(session, plan, plan_hash)
+    earlier = decisions(session, plan_id, "approve")
+    maker = decisions(session, plan_id, "compute")
+    signed = operator_decisions.verify_decision(
+        session,
+        subject=payout_subject(plan),
+        purpose="approve",
+        decision=decision,
+        maker_key=maker[0].pubkey if maker else None,
+        earlier_keys=[row.pubkey or "" for row in earlier],
+        settings=settings,
     )
     available = funds or treasury_funds(settings)
     needed = required_funds(plan)
@@ -166,16 +212,9 @@ def approve(
             f"fees and account rent may need {needed.lamports}",
             hint="fund the payout authority with SOL, then approve again",
         )
-    session.add(
-        Approval(
-            plan_id=plan_id,
-            approver=approver.strip(),
-            decision="approve",
-            plan_hash=plan_hash,
-            note=note,
-        )
-    )
-    if len(earlier) + 1 >= settings.approvals_required:
+    _record(session, plan, "approve", signed, note)
+    keys = [row.pubkey or "" for row in earlier] + [signed.operator.pubkey]
+    if operator_decisions.is_approved(keys, settings):
         plan.status = PlanStatus.approved
         plan.approved_at = datetime.now(UTC)
         _settle_carried(session, plan)
@@ -185,28 +224,34 @@ def approve(
             session.add(action)
     session.add(plan)
     session.flush()
-    log.info("plan approval recorded", plan=plan_id, approver=approver, status=str(plan.status))
+    log.info(
+        "plan approval recorded",
+        plan=plan_id,
+        approver=signed.operator.name,
+        pubkey=signed.operator.pubkey,
+        status=str(plan.status),
+    )
     return plan
 
 
 def reject(
-    *, session: Session, plan_id: int, plan_hash: str, approver: str, note: str | None = None
+    *,
+    session: Session,
+    plan_id: int,
+    decision: Decision,
+    plan_hash: str | None = None,
+    note: str | None = None,
 ) -> PayoutPlan:
     plan = get_plan(session, plan_id)
-    _check_decidable(session, plan, plan_hash, approver)
-    session.add(
-        Approval(
-            plan_id=plan_id,
-            approver=approver.strip(),
-            decision="reject",
-            plan_hash=plan_hash,
-            note=note,
-        )
+    _check_decidable(session, plan, plan_hash)
+    signed = operator_decisions.verify_decision(
+        session, subject=payout_subject(plan), purpose="reject", decision=decision
     )
+    _record(session, plan, "reject", signed, note)
     plan.status = PlanStatus.rejected
     session.add(plan)
     session.flush()
-    log.info("plan rejected", plan=plan_id, approver=approver)
+    log.info("plan rejected", plan=plan_id, approver=signed.operator.name)
     return plan
 
 

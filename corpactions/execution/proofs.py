@@ -1,7 +1,9 @@
 """Prove a batch's lines against the approved plan root before anything is signed or sent.
 
-The ledger is not trusted after approval: each line's leaf is recomputed from its stored row (the
-plan id of the batch, the mint being paid, the row's fields) and its stored proof walked to the
+The ledger is not trusted after approval: the approvals' signatures are checked again against the
+operator registry and the plan as it stands (a revoked approver, an altered message or a root
+that is not the signed one stops the plan); each line's leaf is recomputed from its stored row
+(the plan id of the batch, the mint being paid, the row's fields) and its stored proof walked to the
 root the approvals bind. O(batch · log n): the plan is never rehashed per batch. A line that
 fails, or a plan whose line count no longer matches, moves the plan to ``tampered``: nothing more
 of it is signed until an operator looks, recomputes and approves again.
@@ -15,11 +17,12 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from corpactions.errors import PlanError
+from corpactions.errors import OperatorError, PlanError
 from corpactions.logs import get_logger
 from corpactions.models import Approval, PayoutLine, PayoutPlan, PlanStatus
 from corpactions.payouts import merkle
 from corpactions.payouts.plan import mint_of, stored_line_text
+from corpactions.payouts.signoff import verify_signed_approvals
 
 log = get_logger(__name__)
 
@@ -61,6 +64,13 @@ def approved(session: Session, plan: PayoutPlan) -> Approved:
             f"plan {plan.id}'s hash {plan.plan_hash[:16]}… is not the one its approvals bound "
             f"({', '.join(sorted(h[:16] + '…' for h in hashes)) or 'none'})"
         )
+    try:
+        verify_signed_approvals(session, plan)
+    except OperatorError as exc:
+        raise PlanTampered(
+            f"plan {plan.id}'s approvals no longer verify: {exc.message}",
+            hint="compute the plan again and have it approved by registered operators",
+        ) from exc
     count = plan.line_count + 1
     inputs_leaf = merkle.leaf_hash(merkle.inputs_text(plan.id or 0, plan.inputs))
     if plan.inputs.get("line_count") != plan.line_count or not merkle.verify(

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
 from corpactions.models.types import UTCDateTime, utcnow
@@ -64,3 +64,8 @@ class MultiplierDecision(SQLModel, table=True):
     plan_hash: str = Field(max_length=64)
     note: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    pubkey: str | None = Field(default=None, max_length=44)
+    """The signer's ed25519 key (``corpactions.operators``); none on rows from before keys."""
+    message: str | None = Field(default=None, sa_type=Text)
+    """The exact text signed (``corpactions.operators.decisions.decision_message``)."""
+    signature: str | None = Field(default=None, max_length=88)

@@ -1,4 +1,5 @@
-"""operator registry: operators proven by ed25519 keys, and the append-only log of its changes
+"""operator registry: operators proven by ed25519 keys, and the append-only log of its changes;
+decisions on plans carry the signer's key, the signed message and the signature
 
 Revision ID: 0013_operators
 Revises: 0012
@@ -53,9 +54,19 @@ def upgrade() -> None:
         sa.Column('created_at', corpactions.models.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint('id'),
     )
+    for table in ('approval', 'multiplierdecision'):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column('pubkey', sqlmodel.sql.sqltypes.AutoString(length=44), nullable=True))
+            batch_op.add_column(sa.Column('message', sa.Text(), nullable=True))
+            batch_op.add_column(sa.Column('signature', sqlmodel.sql.sqltypes.AutoString(length=88), nullable=True))
 
 
 def downgrade() -> None:
+    for table in ('multiplierdecision', 'approval'):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column('signature')
+            batch_op.drop_column('message')
+            batch_op.drop_column('pubkey')
     op.drop_table('operatorchange')
     with op.batch_alter_table('operator', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_operator_pubkey'))
