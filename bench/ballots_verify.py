@@ -34,6 +34,8 @@ from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_json
 from corpactions.meetings.agenda import parse_agenda
 from corpactions.meetings.ballots import (
+    BallotContext,
+    ballot_context,
     canonical_message,
     cast_ballot,
     cast_ballots,
@@ -93,7 +95,7 @@ def setup(url: str, voters: list[Keypair], data_dir: Path) -> int:
         return action.id or 0
 
 
-def ballots_for(meeting_id: int, voters: list[Keypair], tag: str) -> list[dict[str, str]]:
+def ballots_for(context: BallotContext, voters: list[Keypair], tag: str) -> list[dict[str, str]]:
     out = []
     for index, voter in enumerate(voters):
         choices = {
@@ -101,7 +103,7 @@ def ballots_for(meeting_id: int, voters: list[Keypair], tag: str) -> list[dict[s
             "2": ("for", "against")[index % 2],
             "3": ("acme llp", "beta llp")[index % 2],
         }
-        message = canonical_message(meeting_id, str(voter.pubkey()), f"{tag}{index}", choices)
+        message = canonical_message(context, str(voter.pubkey()), f"{tag}{index}", choices)
         out.append(
             {
                 "wallet": str(voter.pubkey()),
@@ -130,13 +132,17 @@ def main() -> None:
         db.upgrade(url)
         voters = [Keypair() for _ in range(args.ballots)]
         meeting_id = setup(url, voters, data_dir)
-        ballots = ballots_for(meeting_id, voters, "a")
+        with db.session_scope() as session:
+            action = session.get(CorporateAction, meeting_id)
+            assert action is not None
+            context = ballot_context(session, action)
+        ballots = ballots_for(context, voters, "a")
         agenda = parse_agenda({"agenda": AGENDA, "vote_deadline": "2100-01-01"})
         now = datetime.now(UTC)
 
         started = time.perf_counter()
         for ballot in ballots:
-            verify_ballot(meeting_id, agenda, now=now, **ballot)
+            verify_ballot(context, agenda, now=now, **ballot)
         verify_rate = len(ballots) / (time.perf_counter() - started)
         print(f"verification alone: {len(ballots):,} ballots, {verify_rate:,.0f} per second")
 
@@ -156,7 +162,7 @@ def main() -> None:
             f"tallied in {tally_seconds:.2f} s: {batch_rate:,.0f} ballots per second"
         )
 
-        replacements = ballots_for(meeting_id, voters[: args.baseline], "b")
+        replacements = ballots_for(context, voters[: args.baseline], "b")
         started = time.perf_counter()
         for ballot in replacements:
             with db.session_scope() as session:

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         description="Payout authority keypair (Solana CLI JSON, 64 bytes). "
         "Default: data_dir/keys/payout-authority.json.",
     )
+    allow_insecure_keys: bool = Field(
+        default=False,
+        description="Use keypair files that group or others may access (logged as a warning); "
+        "without it they are refused, as ssh refuses such private keys.",
+    )
     usdc_mint: str = Field(default=MAINNET_USDC_MINT, description="Mint of the payout currency.")
     payout_decimals: int = Field(default=6, ge=0, le=18, description="Decimals of usdc_mint.")
     commitment: Commitment = Field(default="confirmed", description="Commitment for reads.")

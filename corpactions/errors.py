@@ -9,7 +9,8 @@ Third-party errors are translated at one place each (RPC in ``corpactions.chain`
     ├── UserInputError            bad argument, file or identifier given by a person (exit 2)
     │   ├── InvalidAddress        not a base58 32-byte Solana address
     │   ├── NotFound              an id or symbol that does not exist
-    │   └── AlreadyExists         a unique thing registered twice
+    │   ├── AlreadyExists         a unique thing registered twice
+    │   └── WalletChangeRefused   a wallet registry change was not recorded (value, concurrency)
     ├── ConfigurationError        a setting is missing or unusable (exit 2)
     ├── LedgerError               the database refused or is unreachable
     ├── FeedError                 a corporate-action feed could not be read
@@ -71,6 +72,12 @@ class NotFound(UserInputError):
 
 class AlreadyExists(UserInputError):
     """Something that must be unique was registered a second time."""
+
+
+class WalletChangeRefused(UserInputError):
+    """A change of the wallet registry was refused: nothing was recorded. The message says why
+    (an unknown tax class, a missing reason, a concurrent change of the same wallet). A change
+    without a valid operator signature is a ``SignatureRefused``."""
 
 
 class ConfigurationError(CorpactionsError):
@@ -161,6 +168,7 @@ __all__ = [
     "SnapshotError",
     "TransientRpcError",
     "UserInputError",
+    "WalletChangeRefused",
 ]
 
 

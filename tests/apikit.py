@@ -19,7 +19,7 @@ from corpactions.config import get_settings
 from corpactions.execution.protocol import execute_plan
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_csv
-from corpactions.models import CorporateAction, Instrument, PayoutLine, Wallet
+from corpactions.models import CorporateAction, Instrument, PayoutLine
 from corpactions.payouts.plan import compute_plan
 from snapshots.take import take_snapshot
 from tests.chainkit import free_port
@@ -27,6 +27,7 @@ from tests.conftest import truncate_all
 from tests.feed_corpus import csv_rows, own
 from tests.operatorkit import approve_payout
 from tests.payflow import Flow, prepare
+from tests.walletkit import set_wallet
 
 
 @dataclass
@@ -54,7 +55,7 @@ def build_api_data(
             line.owner
             for line in session.exec(select(PayoutLine).where(PayoutLine.plan_id == flow.plan_id))
         )
-        session.add(Wallet(address=owners[0], blocked=True, blocked_reason="KYC review"))
+    set_wallet(owners[0], blocked=True, reason="KYC review")
     with db.session_scope() as session:
         ingest(
             parse_csv(

@@ -154,7 +154,8 @@ def test_a_holder_votes_from_the_page_with_an_injected_wallet(
     base_url: str, api_data: ApiData, tmp_path: Path
 ) -> None:
     """The page builds the ballot, the wallet (WebCrypto Ed25519 with the holder's real key)
-    signs it, the API verifies it: the ballot is stored with the holder's weight."""
+    signs it, the API verifies it: the ballot is stored with the holder's weight, and the page,
+    opened again, shows the wallet's own current ballot."""
     meeting_id = _open_meeting()
     secrets = dict(
         (wallet, bytes(secret))
@@ -181,6 +182,14 @@ def test_a_holder_votes_from_the_page_with_an_injected_wallet(
             box.locator("button.sign").click()
             page.wait_for_selector(".result.recorded", timeout=15_000)
             assert "Vote recorded" in box.locator(".result").inner_text()
+            assert page.locator(".own-ballot").count() == 1
+            fresh = browser.new_page()
+            fresh.goto(base_url + "/?wallet=" + voter)
+            own = fresh.locator(f'.meeting[data-meeting="{meeting_id}"] .own-ballot')
+            own.wait_for(timeout=15_000)
+            assert "Your current vote: item 1: against" in own.inner_text()
+            shown = fresh.locator(f'.meeting[data-meeting="{meeting_id}"] select[data-item="1"]')
+            assert shown.input_value() == "against"
         finally:
             browser.close()
     with db.session_scope() as session:

@@ -37,6 +37,7 @@ GROUPS = [
     "beat",
     "operators",
     "sign",
+    "wallets",
 ]
 MINT = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 OTHER_MINT = "So11111111111111111111111111111111111111112"

@@ -96,6 +96,9 @@ async def test_seed_creates_the_advertised_holder_set_on_token_2022(
         "seed.json",
     }
     assert len(orjson.loads((keys / "payout-authority.json").read_bytes())) == 64
+    secret_files = ["payout-authority.json", "usdc-mint.json", "stock-mint.json", "issuer.json"]
+    for name in [*secret_files, "holders.json"]:
+        assert (keys / name).stat().st_mode & 0o777 == 0o600, name
 
 
 async def test_sigterm_saves_the_state_and_a_restart_keeps_accounts_and_history(

@@ -23,7 +23,7 @@ from python_iso20022.seev.seev_004_001_09.models import (  # type: ignore[import
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
-from sqlmodel import select
+from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from corpactions import db
@@ -31,12 +31,18 @@ from corpactions.api.app import create_app
 from corpactions.chain import tokens
 from corpactions.chain.rpc import Rpc
 from corpactions.cli import app as cli
+from corpactions.config import get_settings
 from corpactions.errors import BallotRejected
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_json
 from corpactions.localnet.seed import seed
 from corpactions.meetings.attest import close_and_attest, meetings_to_close
-from corpactions.meetings.ballots import canonical_message, cast_ballot
+from corpactions.meetings.ballots import (
+    BallotContext,
+    ballot_context,
+    canonical_message,
+    cast_ballot,
+)
 from corpactions.meetings.tally import record_path, tally
 from corpactions.models import Ballot, CorporateAction, Instrument, QuarantinedRecord
 from snapshots.parse import owners_as_base58
@@ -94,9 +100,31 @@ def meeting(
         return Meeting(action.id or 0, holders, deadline)
 
 
-def _ballot(meeting: Meeting, voter: Keypair, nonce: str = "n1", **votes: str) -> dict[str, str]:
+def _context(meeting: Meeting) -> BallotContext:
+    with db.session_scope() as session:
+        action = session.get(CorporateAction, meeting.id)
+        assert action is not None
+        return ballot_context(session, action)
+
+
+def _signed(voter: Keypair, message: str) -> dict[str, str]:
+    return {
+        "wallet": str(voter.pubkey()),
+        "message": message,
+        "signature": str(voter.sign_message(message.encode())),
+    }
+
+
+def _ballot(
+    meeting: Meeting,
+    voter: Keypair,
+    nonce: str = "n1",
+    *,
+    context: BallotContext | None = None,
+    **votes: str,
+) -> dict[str, str]:
     choices = {key.removeprefix("i"): value for key, value in votes.items()} or {"1": "for"}
-    message = canonical_message(meeting.id, str(voter.pubkey()), nonce, choices)
+    message = canonical_message(context or _context(meeting), str(voter.pubkey()), nonce, choices)
     return {
         "wallet": str(voter.pubkey()),
         "message": message,
@@ -171,16 +199,55 @@ def test_unknown_items_and_choices_are_refused(
     assert _stored() == []
 
 
-def test_a_ballot_for_another_meeting_is_refused(meeting: Meeting) -> None:
-    voter = meeting.holders[0]
-    message = canonical_message(meeting.id + 1, str(voter.pubkey()), "n1", {"1": "for"})
-    ballot = {
-        "wallet": str(voter.pubkey()),
-        "message": message,
-        "signature": str(voter.sign_message(message.encode())),
-    }
-    with pytest.raises(BallotRejected, match=f"for meeting {meeting.id + 1}, not {meeting.id}"):
-        _cast(meeting, ballot)
+def test_the_ballot_text_names_the_deployment_meeting_reference_and_mint(
+    meeting: Meeting,
+) -> None:
+    with db.session_scope() as session:
+        mint = session.exec(select(Instrument.mint)).one()
+    voter = str(meeting.holders[0].pubkey())
+    message = _ballot(meeting, meeting.holders[0], "n7", i1="for", i2="against")["message"]
+    assert message.split("\n") == [
+        "corpactions ballot v2",
+        f"deployment: {get_settings().deployment}",
+        f"meeting: {meeting.id}",
+        "reference: AGM-2027",
+        f"mint: {mint}",
+        f"wallet: {voter}",
+        "nonce: n7",
+        "item 1: for",
+        "item 2: against",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("other", "reason"),
+    [
+        ({"meeting_id": 99}, "for meeting 99, not"),
+        ({"reference": "AGM-2026"}, "for reference 'AGM-2026', but meeting"),
+        ({"mint": str(Keypair().pubkey())}, "for mint '"),
+    ],
+    ids=["meeting", "reference", "mint"],
+)
+def test_a_ballot_signed_for_another_meeting_deployment_or_mint_is_refused(
+    meeting: Meeting, other: dict[str, object], reason: str
+) -> None:
+    context = BallotContext(**{**vars(_context(meeting)), **other})  # type: ignore[arg-type]
+    with pytest.raises(BallotRejected, match=reason):
+        _cast(meeting, _ballot(meeting, meeting.holders[0], context=context))
+    assert _stored() == []
+
+
+def test_a_ballot_signed_on_another_deployment_is_refused_here(
+    meeting: Meeting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CORPACTIONS_DEPLOYMENT", "staging")
+    get_settings.cache_clear()
+    staging = _ballot(meeting, meeting.holders[0])
+    monkeypatch.setenv("CORPACTIONS_DEPLOYMENT", "production")
+    get_settings.cache_clear()
+    with pytest.raises(BallotRejected, match=r"deployment 'staging'.* has deployment 'production'"):
+        _cast(meeting, staging)
+    assert _cast(meeting, _ballot(meeting, meeting.holders[0])).weight > 0
 
 
 def test_a_ballot_after_the_deadline_is_refused(meeting: Meeting) -> None:
@@ -201,7 +268,7 @@ def test_a_wallet_without_tokens_at_the_record_date_cannot_vote(meeting: Meeting
 def test_a_later_ballot_replaces_the_earlier_and_both_are_kept(meeting: Meeting) -> None:
     voter = meeting.holders[1]
     first = _cast(meeting, _ballot(meeting, voter, "n1", i1="for"))
-    with pytest.raises(BallotRejected, match="new nonce"):
+    with pytest.raises(BallotRejected, match="already used"):
         _cast(meeting, _ballot(meeting, voter, "n1", i1="against"))
     second = _cast(meeting, _ballot(meeting, voter, "n2", i1="against"))
     rows = {b.id: b for b in _stored()}
@@ -212,6 +279,48 @@ def test_a_later_ballot_replaces_the_earlier_and_both_are_kept(meeting: Meeting)
     assert counted["ballots"] == 1
     assert counted["items"][0]["totals"]["against"] == str(second.weight)
     assert counted["items"][0]["totals"]["for"] == "0"
+
+
+def test_a_replaced_ballot_replayed_later_is_refused_and_the_vote_stays(
+    meeting: Meeting,
+) -> None:
+    """The attack: n1 'for', replaced by n2 'against', then anyone re-posts the n1 ballot."""
+    voter = meeting.holders[1]
+    n1 = _ballot(meeting, voter, "n1", i1="for")
+    _cast(meeting, n1)
+    n2 = _cast(meeting, _ballot(meeting, voter, "n2", i1="against"))
+    with pytest.raises(BallotRejected, match="nonce 'n1' was already used"):
+        _cast(meeting, n1)
+    with TestClient(create_app()) as client:
+        replayed = client.post(f"/v1/meetings/{meeting.id}/ballots", json=n1)
+    assert replayed.status_code == 422 and "already used" in replayed.json()["detail"]
+    with db.session_scope() as session:
+        counted = tally(session, meeting.id)
+        current = session.exec(
+            select(Ballot).where(
+                Ballot.wallet == str(voter.pubkey()), col(Ballot.superseded_at).is_(None)
+            )
+        ).one()
+    assert current.id == n2.id and current.choices == {"1": "against"}
+    assert counted["items"][0]["totals"]["for"] == "0"
+    assert counted["items"][0]["totals"]["against"] == str(n2.weight)
+
+
+def test_a_replayed_ballot_in_a_batch_is_refused_and_the_rest_stored(meeting: Meeting) -> None:
+    from corpactions.meetings.ballots import cast_ballots
+
+    voter = meeting.holders[1]
+    n1 = _ballot(meeting, voter, "n1", i1="for")
+    n2 = _ballot(meeting, voter, "n2", i1="against")
+    with db.session_scope() as session:
+        assert cast_ballots(session, meeting.id, [n1, n2]) == (2, [])
+    with db.session_scope() as session:
+        stored, refused = cast_ballots(
+            session, meeting.id, [n1, _ballot(meeting, meeting.holders[2])]
+        )
+    assert stored == 1
+    assert [position for position, _ in refused] == [0]
+    assert "already used" in refused[0][1]
 
 
 def test_the_tally_equals_an_independent_computation_from_the_snapshot(meeting: Meeting) -> None:
@@ -353,6 +462,11 @@ def test_the_api_takes_ballots_and_shows_the_tally_only_after_voting_closed(
         assert client.get("/v1/meetings").json()[0]["id"] == meeting.id
         mine = client.get(f"/v1/holders/{voter.pubkey()}/ballots").json()
         assert [b["choices"] for b in mine] == [{"1": "for"}]
+        own = client.get(f"/v1/meetings/{meeting.id}", params={"wallet": str(voter.pubkey())})
+        assert own.json()["wallet_ballot"]["ballot_id"] == mine[0]["ballot_id"]
+        assert own.json()["wallet_ballot"]["choices"] == {"1": "for"}
+        other = client.get(f"/v1/meetings/{meeting.id}", params={"wallet": str(Keypair().pubkey())})
+        assert other.json()["wallet_ballot"] is None
         assert (
             client.post("/v1/meetings/424242/ballots", json=_ballot(meeting, voter)).status_code
             == 404
@@ -447,7 +561,9 @@ def test_the_cli_creates_a_meeting_prints_the_message_to_sign_and_tallies(
             "x1",
         ],
     )
-    assert text.output.rstrip("\n") == canonical_message(meeting.id, wallet, "x1", {"1": "for"})
+    assert text.output.rstrip("\n") == canonical_message(
+        _context(meeting), wallet, "x1", {"1": "for"}
+    )
     live = runner.invoke(cli, ["meetings", "tally", str(meeting.id), "--json"])
     assert orjson.loads(live.output)["final"] is False
 

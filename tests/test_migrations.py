@@ -25,9 +25,10 @@ LEDGER_TABLES = {
     "approval",
     "multiplierdecision",
     "payoutbatch",
-    "wallet",
+    "walletrecord",
     "taskfailure",
     "ballot",
+    "ballotnonce",
     "meetingresult",
     "multiplierplan",
     "plannodes",
@@ -172,3 +173,29 @@ def test_versions_without_a_source_sequence_are_reordered_by_receipt_and_reasons
     assert rekeyed[2] > rekeyed[1]  # received last, ranks highest (the hash put it lowest)
     assert rekeyed[3] == keys[3]
     assert (json.loads(reasons) if isinstance(reasons, str) else reasons) == ["unknown ticker ZZZZ"]
+
+
+def test_wallet_flags_set_before_the_registry_carry_over_as_first_rows(empty_url: str) -> None:
+    """0016 (wallets): each row of the mutable wallet table becomes that wallet's first registry
+    row (unsigned, saying where it came from), recorded when it was last changed."""
+    db.upgrade(empty_url, "0015")
+    with db.get_engine(empty_url).begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO wallet (address, blocked, blocked_reason, tax_class, updated_at) "
+                "VALUES ('W1', true, 'sanctions', NULL, '2026-11-01 00:00:00'), "
+                "('W2', false, NULL, 'us_person', '2026-11-02 00:00:00')"
+            )
+        )
+    db.upgrade(empty_url)
+    with db.get_engine(empty_url).connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT address, seq, blocked, blocked_reason, tax_class, excluded, source, "
+                "signature FROM walletrecord ORDER BY address"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("W1", 1, True, "sanctions", None, False, "migration 0016", None),
+        ("W2", 1, False, None, "us_person", False, "migration 0016", None),
+    ]

@@ -24,15 +24,16 @@ from corpactions.instruments import add_instrument
 from corpactions.localnet.seed import SeedResult, seed
 from corpactions.models import (
     CorporateAction,
+    Instrument,
     PayoutLine,
     PayoutPlan,
     PlanStatus,
     TokenProgram,
-    Wallet,
 )
 from corpactions.payouts.plan import build_lines, compute_plan, load_lines, verify_hash
 from snapshots.take import take_snapshot
 from tests.feed_corpus import csv_rows, own
+from tests.walletkit import set_wallet
 
 runner = CliRunner()
 NO_WALLETS = pl.DataFrame(
@@ -277,11 +278,12 @@ def planned(
             issuer_wallet=world.issuer_wallet,
         )
         ingest(parse_csv(csv_rows(own(gross_rate="0.2475"))), session=session)
+    set_wallet(world.zero_balance_owners[0], blocked=True, reason="test")
+    with db.session_scope() as session:
         action = session.exec(select(CorporateAction)).one()
+        instrument = session.get(Instrument, action.instrument_id)
+        assert instrument is not None
         take_snapshot(session=session, instrument=instrument, action=action)
-        session.add(
-            Wallet(address=world.zero_balance_owners[0], blocked=True, blocked_reason="test")
-        )
         return action.id or 0
 
 

@@ -18,13 +18,14 @@ from corpactions.execution.release import release_escrow
 from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_csv
 from corpactions.localnet.seed import SeedResult, seed
-from corpactions.models import CorporateAction, PayoutLine, PayoutPlan, Wallet
+from corpactions.models import CorporateAction, PayoutLine, PayoutPlan
 from corpactions.payouts.plan import FROZEN_REASON, _carried_in, compute_plan, reconcile
 from snapshots.take import take_snapshot
 from tests.chainkit import send
 from tests.feed_corpus import csv_rows, own
 from tests.operatorkit import approve_payout
 from tests.payflow import configure, register_aapl
+from tests.walletkit import set_wallet
 
 THAW_ACCOUNT = 11
 
@@ -64,18 +65,13 @@ def test_a_line_escrowed_for_a_blocked_wallet_is_owed_once_the_wallet_is_unblock
     )
     configure(monkeypatch, localnet_url, seeded)
     holder = str(orjson.loads((Path(seeded.keys_dir) / "holders.json").read_bytes())[0][0])
-    with db.session_scope() as session:
-        session.add(Wallet(address=holder, blocked=True, blocked_reason="sanctions screening"))
+    set_wallet(holder, blocked=True, reason="sanctions screening")
     plan_id = _approved_plan(seeded)
     [line] = _escrowed(plan_id)
     assert line.owner == holder
 
     assert _release() == []  # still blocked: stays escrowed
-    with db.session_scope() as session:
-        wallet = session.get(Wallet, holder)
-        assert wallet is not None
-        wallet.blocked = False
-        session.add(wallet)
+    set_wallet(holder, blocked=False)
     assert _release() == [line.id]
     assert _release() == []  # released once
 

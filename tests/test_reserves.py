@@ -66,6 +66,7 @@ from tests.independent import Chain, ata, write_keypair
 from tests.isoschema import problems
 from tests.operatorkit import approve_payout, ensure_operator
 from tests.payflow import configure
+from tests.walletkit import set_wallet
 
 SEMT = "urn:iso:std:iso:20022:tech:xsd:semt.002.001.11"
 UNIT = Decimal(10) ** 8
@@ -367,6 +368,30 @@ def test_tokens_minted_beyond_custody_are_over_minted_by_exactly_the_excess(
     check = check_instrument(session_factory=db.session_scope, symbol="AAPL")
     assert check.supply == supply == seeded.supply + extra
     assert (check.verdict, check.difference) == ("over_minted", Decimal("5.00000001"))
+
+
+def test_tokens_of_a_wallet_the_registry_excludes_are_not_outstanding(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issuer's inventory, marked excluded in the wallet registry, is not backed by custody:
+    the same extra tokens that make the token over-minted count for nothing once excluded."""
+    seeded = _world(monkeypatch, localnet_url, tmp_path)
+    _statement(outstanding(seeded), "CB-1", datetime.now(UTC) - timedelta(hours=1))
+    authority = load_keypair(Path(seeded.keys_dir) / "payout-authority.json")
+    mint, inventory = Pubkey.from_string(seeded.stock_mint), Keypair().pubkey()
+
+    async def mint_inventory() -> None:
+        async with Chain(localnet_url) as chain:
+            await chain.open_associated(authority, [inventory], mint, TOKEN_PROGRAM_ID)
+            await chain.mint_to(authority, authority, mint, [(ata(inventory, mint), 7 * 10**8)], 8)
+
+    asyncio.run(mint_inventory())
+    assert check_instrument(session_factory=db.session_scope, symbol="AAPL").verdict == (
+        "over_minted"
+    )
+    set_wallet(str(inventory), excluded=True, reason="issuer inventory")
+    check = check_instrument(session_factory=db.session_scope, symbol="AAPL")
+    assert (check.verdict, check.difference) == ("backed", Decimal(0))
 
 
 def test_a_difference_within_the_tolerance_is_still_backed(

@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from corpactions import db
 from corpactions.actions import current_version
+from corpactions.addresses import parse_address
 from corpactions.api.deps import MAX_ID, ReadSession
 from corpactions.api.schemas import Problem
 from corpactions.errors import CorpactionsError, NotFound
 from corpactions.meetings.agenda import Agenda
-from corpactions.meetings.ballots import cast_ballot, meeting_of
+from corpactions.meetings.ballots import HEADER, ballot_context, cast_ballot, meeting_of
 from corpactions.meetings.tally import tally
 from corpactions.models import (
     ActionKind,
@@ -59,15 +60,6 @@ class MeetingItem(BaseModel):
     agenda_items: int
 
 
-class MeetingDetail(MeetingItem):
-    agenda: list[AgendaItemOut]
-    snapshot_slot: int | None
-    problem: str | None = Field(description="Why ballots cannot be cast yet, if so.")
-    tally: dict[str, Any] | None = Field(
-        description="Weighted totals per item and turnout; shown once voting has closed."
-    )
-
-
 class BallotIn(BaseModel):
     wallet: str = Field(max_length=64, description="The signing wallet, base58.")
     message: str = Field(max_length=4096, description="The exact ballot text that was signed.")
@@ -96,6 +88,23 @@ class BallotOut(BaseModel):
             superseded_at=ballot.superseded_at,
             replaced_ballot_id=replaced_ballot_id,
         )
+
+
+class MeetingDetail(MeetingItem):
+    agenda: list[AgendaItemOut]
+    snapshot_slot: int | None
+    problem: str | None = Field(description="Why ballots cannot be cast yet, if so.")
+    tally: dict[str, Any] | None = Field(
+        description="Weighted totals per item and turnout; shown once voting has closed."
+    )
+    ballot_header: str = Field(description="First line of the ballot text to sign.")
+    deployment: str = Field(description="The deployment a ballot must name (signed text).")
+    reference: str = Field(description="The meeting's reference a ballot must name.")
+    mint: str = Field(description="The voting instrument's mint a ballot must name.")
+    wallet_ballot: BallotOut | None = Field(
+        default=None,
+        description="With ?wallet=W: that wallet's current ballot in this meeting, if any.",
+    )
 
 
 MeetingId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -147,10 +156,21 @@ def list_meetings(session: ReadSession) -> list[MeetingItem]:
     responses=ERRORS,
     summary="A meeting: agenda, deadline, and the tally once voting closed",
 )
-def get_meeting(meeting_id: MeetingId, session: ReadSession) -> MeetingDetail:
+def get_meeting(
+    meeting_id: MeetingId,
+    session: ReadSession,
+    wallet: Annotated[
+        str | None,
+        Query(max_length=64, description="A holder wallet: include its current ballot."),
+    ] = None,
+) -> MeetingDetail:
     action = session.get(CorporateAction, meeting_id)
     if action is None or action.kind != ActionKind.meeting:
         raise NotFound(f"no meeting {meeting_id}")
+    binding = ballot_context(session, action)
+    own = None
+    if wallet is not None:
+        own = current_ballot(session, meeting_id, parse_address(wallet, what="wallet"))
     instrument = session.get(Instrument, action.instrument_id)
     data = _describe(session, action, instrument.symbol if instrument else "")
     agenda: Agenda | None = data.pop("_agenda")
@@ -170,6 +190,11 @@ def get_meeting(meeting_id: MeetingId, session: ReadSession) -> MeetingDetail:
         snapshot_slot=snapshot.slot if snapshot else None,
         problem=problem,
         tally=shown,
+        ballot_header=HEADER,
+        deployment=binding.deployment,
+        reference=binding.reference,
+        mint=binding.mint,
+        wallet_ballot=BallotOut.of(own) if own else None,
     )
 
 
@@ -190,6 +215,16 @@ def post_ballot(meeting_id: MeetingId, ballot: BallotIn) -> BallotOut:
             signature=ballot.signature,
         )
         return BallotOut.of(stored, replaced.id if replaced else None)
+
+
+def current_ballot(session: Session, meeting_id: int, wallet: str) -> Ballot | None:
+    return session.exec(
+        select(Ballot).where(
+            Ballot.action_id == meeting_id,
+            Ballot.wallet == wallet,
+            col(Ballot.superseded_at).is_(None),
+        )
+    ).first()
 
 
 def wallet_ballots(session: Session, wallet: str) -> list[BallotOut]:

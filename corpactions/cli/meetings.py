@@ -159,9 +159,11 @@ def message(
     vote: list[str] = typer.Option(..., "--vote", help="ITEM=CHOICE, once per item."),
     nonce: str = typer.Option(..., "--nonce", help="Any new 1-64 letters/digits/-/_."),
 ) -> None:
-    """Print the exact ballot text for a wallet to sign (its signMessage, raw UTF-8 bytes)."""
+    """Print the exact ballot text for a wallet to sign (its signMessage, raw UTF-8 bytes). It
+    names this deployment, the meeting's id and reference and the instrument's mint: signed, it
+    counts in this meeting only. Use each nonce once: a used one is refused forever."""
     from corpactions.addresses import parse_address
-    from corpactions.meetings.ballots import canonical_message, meeting_of
+    from corpactions.meetings.ballots import NONCE, ballot_context, canonical_message, meeting_of
 
     choices: dict[str, str] = {}
     for entry in vote:
@@ -169,14 +171,17 @@ def message(
         if not sep:
             raise UserInputError(f"--vote {entry!r} must be ITEM=CHOICE")
         choices[item.strip()] = choice.strip().lower()
+    if not NONCE.match(nonce):
+        raise UserInputError(f"--nonce {nonce[:80]!r} must be 1-64 letters, digits, - or _")
     db.require_current_schema()
     with db.session_scope() as session:
-        _, agenda = meeting_of(session, meeting_id)
+        action, agenda = meeting_of(session, meeting_id)
         for item, choice in choices.items():
             found = agenda.item(item)
             if found is None or choice not in found.choices:
                 raise UserInputError(f"item {item!r} has no choice {choice!r}")
-    typer.echo(canonical_message(meeting_id, parse_address(wallet), nonce, choices))
+        context = ballot_context(session, action)
+    typer.echo(canonical_message(context, parse_address(wallet), nonce, choices))
 
 
 @app.command("tally")

@@ -115,6 +115,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "Shareholder meetings: agendas, wallet-signed ballots, tallies, custodian export.",
     ),
+    "wallets": (
+        "corpactions.cli.wallets",
+        "app",
+        "The wallet registry: tax class, blocked and excluded wallets (signed, append-only).",
+    ),
 }
 
 

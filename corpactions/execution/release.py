@@ -1,10 +1,11 @@
 """Escrow release: a line held back at plan time is owed once the reason has lifted.
 
 A line is escrowed when its wallet was blocked or its stock tokens were frozen at the record
-date (frozen policy ``escrow``). When the wallet is unblocked, or none of its token accounts of
-the instrument's mint is frozen any more, the line becomes *carried*: owed, and paid with the
-holder's next payout line (whose plan, carrying it in, goes through approval like any other).
-Plan totals move with it (escrowed -> carried), so every plan still reconciles.
+date (frozen policy ``escrow``). When the wallet is unblocked (its current row in the wallet
+registry), or none of its token accounts of the instrument's mint is frozen any more, the line
+becomes *carried*: owed, and paid with the holder's next payout line (whose plan, carrying it
+in, goes through approval like any other). Plan totals move with it (escrowed -> carried), so
+every plan still reconciles.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from corpactions.models import (
     LineStatus,
     PayoutLine,
     PayoutPlan,
-    Wallet,
 )
 from corpactions.payouts.plan import BLOCKED_PREFIX, CARRY_IS_OWED, FROZEN_REASON
+from corpactions.wallets.registry import blocked_now
 
 log = get_logger(__name__)
 
@@ -63,12 +64,7 @@ async def release_escrow(
                 PayoutPlan.asset == "usdc",  # carried amounts are USDC owed
             )
         ).all()
-        blocked = {
-            address
-            for address in session.exec(
-                select(Wallet.address).where(Wallet.blocked == True)  # noqa: E712
-            )
-        }
+        blocked = blocked_now(session)
     releasable: list[tuple[int, str]] = []
     async with Rpc(settings=settings) as rpc:
         for line_id, owner, status_reason, mint in rows:

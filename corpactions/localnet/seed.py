@@ -27,7 +27,7 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 
 from corpactions.chain import layout, tokens
-from corpactions.chain.keys import load_or_create_keypair, write_keypair
+from corpactions.chain.keys import load_or_create_keypair, write_keypair, write_private
 from corpactions.chain.rpc import Rpc
 from corpactions.errors import ChainError, UserInputError
 from corpactions.logs import get_logger
@@ -177,7 +177,7 @@ async def seed(
     )
     usdc_program = layout.TOKEN_PROGRAM_ID
     rng = random.Random(seed_value)  # noqa: S311 - synthetic test data, not secrets
-    keys_dir.mkdir(parents=True, exist_ok=True)
+    keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     authority = load_or_create_keypair(authority_path or keys_dir / "payout-authority.json")
     usdc_mint = Keypair()
     stock_mint = Keypair()
@@ -328,7 +328,7 @@ async def seed(
     write_keypair(keys_dir / "usdc-mint.json", usdc_mint)
     write_keypair(keys_dir / "stock-mint.json", stock_mint)
     write_keypair(keys_dir / "issuer.json", issuer)
-    (keys_dir / "holders.json").write_bytes(orjson.dumps(wallets))
+    write_private(keys_dir / "holders.json", orjson.dumps(wallets))
     result = SeedResult(
         rpc_url=rpc_url,
         program=program,

@@ -3,16 +3,22 @@
 A holder signs, with the wallet's ed25519 key (what wallets' ``signMessage`` does: the raw UTF-8
 bytes, no prefix), this exact text::
 
-    corpactions ballot v1
+    corpactions ballot v2
+    deployment: <CORPACTIONS_DEPLOYMENT of the ledger taking the ballot>
     meeting: 7
+    reference: <the meeting's reference, e.g. AGM-2027>
+    mint: <the voting instrument's mint, base58>
     wallet: <the signing wallet, base58>
     nonce: <1-64 letters, digits, - or _>
     item 1: for
     item 2: against
 
-One line per agenda item voted (items left out are not voted). A later ballot of the same
-wallet before the deadline replaces the earlier one (both are kept; the earlier is marked
-superseded). Every refusal is a ``BallotRejected`` naming the reason; nothing is stored then.
+One line per agenda item voted (items left out are not voted). The deployment, meeting id,
+reference and mint bind the ballot to one meeting of one ledger: signed for any other, it is
+refused. A later ballot of the same wallet before the deadline replaces the earlier one (both
+are kept; the earlier is marked superseded). A nonce, once used by a wallet in a meeting, is
+refused forever (``BallotNonce``), so no earlier ballot can be replayed over a later one. Every
+refusal is a ``BallotRejected`` naming the reason; nothing is stored then.
 """
 
 from __future__ import annotations
@@ -37,54 +43,86 @@ from corpactions.models import (
     ActionKind,
     ActionStatus,
     Ballot,
+    BallotNonce,
     CorporateAction,
+    Instrument,
     Snapshot,
 )
 from snapshots.take import current_snapshot
 
 log = get_logger(__name__)
-HEADER = "corpactions ballot v1"
+HEADER = "corpactions ballot v2"
 MAX_MESSAGE_BYTES = 4096
 NONCE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-_LINE = re.compile(r"^(meeting|wallet|nonce): (.+)$")
+FIELDS = ("deployment", "meeting", "reference", "mint", "wallet", "nonce")
+_LINE = re.compile(r"^([a-z]+): (.+)$")
 _ITEM = re.compile(r"^item ([^:]{1,16}): (.{1,64})$")
 
 
 @dataclass(frozen=True)
-class ParsedBallot:
+class BallotContext:
+    """What binds a ballot to one meeting of one ledger: all of it is in the signed text."""
+
+    deployment: str
     meeting_id: int
+    reference: str
+    mint: str
+
+
+@dataclass(frozen=True)
+class ParsedBallot:
+    context: BallotContext
     wallet: str
     nonce: str
     choices: dict[str, str]
 
+    @property
+    def meeting_id(self) -> int:
+        return self.context.meeting_id
 
-def canonical_message(meeting_id: int, wallet: str, nonce: str, choices: dict[str, str]) -> str:
+
+def canonical_message(
+    context: BallotContext, wallet: str, nonce: str, choices: dict[str, str]
+) -> str:
     """The text to sign for these choices (items in the order given)."""
-    lines = [HEADER, f"meeting: {meeting_id}", f"wallet: {wallet}", f"nonce: {nonce}"]
+    lines = [
+        HEADER,
+        f"deployment: {context.deployment}",
+        f"meeting: {context.meeting_id}",
+        f"reference: {context.reference}",
+        f"mint: {context.mint}",
+        f"wallet: {wallet}",
+        f"nonce: {nonce}",
+    ]
     lines += [f"item {item}: {choice}" for item, choice in choices.items()]
     return "\n".join(lines)
 
 
 def parse_message(text: str) -> ParsedBallot:
-    """Read a ballot message strictly: the header, meeting, wallet, nonce, then items."""
+    """Read a ballot message strictly: the header, the binding fields in order, then items."""
     lines = text.split("\n")
-    if len(lines) < 5 or lines[0] != HEADER:
+    first_item = 1 + len(FIELDS)
+    if len(lines) <= first_item or lines[0] != HEADER:
         raise BallotRejected(
             f"the message is not a ballot: it must start with {HEADER!r} and then give "
-            "meeting, wallet, nonce and at least one 'item <id>: <choice>' line"
+            f"{', '.join(FIELDS)} and at least one 'item <id>: <choice>' line",
+            hint="print the text to sign with 'corpactions meetings message' or the holder page",
         )
     fields: dict[str, str] = {}
-    for name, line in zip(("meeting", "wallet", "nonce"), lines[1:4], strict=True):
+    for number, (name, line) in enumerate(zip(FIELDS, lines[1:first_item], strict=True), 2):
         match = _LINE.match(line)
         if match is None or match.group(1) != name:
-            raise BallotRejected(f"line {lines.index(line) + 1} must be '{name}: ...'")
+            raise BallotRejected(f"line {number} must be '{name}: ...'")
         fields[name] = match.group(2)
     if not fields["meeting"].isdigit():
         raise BallotRejected(f"meeting {fields['meeting']!r} is not a meeting id")
     if not NONCE.match(fields["nonce"]):
         raise BallotRejected("the nonce must be 1-64 letters, digits, - or _")
+    context = BallotContext(
+        fields["deployment"], int(fields["meeting"]), fields["reference"], fields["mint"]
+    )
     choices: dict[str, str] = {}
-    for number, line in enumerate(lines[4:], start=5):
+    for number, line in enumerate(lines[first_item:], start=first_item + 1):
         match = _ITEM.match(line)
         if match is None:
             raise BallotRejected(f"line {number} must be 'item <id>: <choice>', not {line[:80]!r}")
@@ -92,7 +130,7 @@ def parse_message(text: str) -> ParsedBallot:
         if item in choices:
             raise BallotRejected(f"item {item} is voted twice")
         choices[item] = choice
-    return ParsedBallot(int(fields["meeting"]), fields["wallet"], fields["nonce"], choices)
+    return ParsedBallot(context, fields["wallet"], fields["nonce"], choices)
 
 
 def meeting_of(session: Session, meeting_id: int) -> tuple[CorporateAction, Agenda]:
@@ -104,6 +142,37 @@ def meeting_of(session: Session, meeting_id: int) -> tuple[CorporateAction, Agen
     version = current_version(session, action)
     assert version is not None
     return action, parse_agenda(version.details, zone=get_settings().record_date_timezone)
+
+
+def ballot_context(session: Session, action: CorporateAction) -> BallotContext:
+    """The binding fields a ballot for this meeting must name, on this deployment."""
+    instrument = session.get(Instrument, action.instrument_id)
+    assert instrument is not None
+    return BallotContext(
+        deployment=get_settings().deployment,
+        meeting_id=action.id or 0,
+        reference=action.source_ref,
+        mint=instrument.mint,
+    )
+
+
+def _check_binding(parsed: BallotContext, expected: BallotContext) -> None:
+    if parsed.meeting_id != expected.meeting_id:
+        raise BallotRejected(
+            f"the message is a ballot for meeting {parsed.meeting_id}, not {expected.meeting_id}"
+        )
+    for name, got, want in (
+        ("deployment", parsed.deployment, expected.deployment),
+        ("reference", parsed.reference, expected.reference),
+        ("mint", parsed.mint, expected.mint),
+    ):
+        if got != want:
+            raise BallotRejected(
+                f"the message is a ballot for {name} {got[:64]!r}, but meeting "
+                f"{expected.meeting_id} here has {name} {want!r}",
+                hint="sign the text this meeting gives (corpactions meetings message, or the "
+                "holder page)",
+            )
 
 
 def _verify_signature(wallet: str, message: bytes, signature: str) -> None:
@@ -119,10 +188,17 @@ def _verify_signature(wallet: str, message: bytes, signature: str) -> None:
 
 
 def verify_ballot(
-    meeting_id: int, agenda: Agenda, *, wallet: str, message: str, signature: str, now: datetime
+    context: BallotContext,
+    agenda: Agenda,
+    *,
+    wallet: str,
+    message: str,
+    signature: str,
+    now: datetime,
 ) -> ParsedBallot:
-    """Every check that needs no ledger: size, wallet, message form, meeting, signature,
-    deadline, items and choices. Raises ``BallotRejected`` naming the first failure."""
+    """Every check that needs no ledger: size, wallet, message form, binding (deployment,
+    meeting, reference, mint), signature, deadline, items and choices. Raises
+    ``BallotRejected`` naming the first failure."""
     data = message.encode()
     if len(data) > MAX_MESSAGE_BYTES:
         raise BallotRejected(f"the message is {len(data)} bytes; at most {MAX_MESSAGE_BYTES}")
@@ -131,10 +207,7 @@ def verify_ballot(
     except CorpactionsError as exc:
         raise BallotRejected(exc.message, hint=exc.hint) from exc
     parsed = parse_message(message)
-    if parsed.meeting_id != meeting_id:
-        raise BallotRejected(
-            f"the message is a ballot for meeting {parsed.meeting_id}, not {meeting_id}"
-        )
+    _check_binding(parsed.context, context)
     if parsed.wallet != wallet:
         raise BallotRejected("the message names another wallet than the one that signed")
     _verify_signature(wallet, data, signature)
@@ -170,13 +243,18 @@ def _replace(
     weight: int,
     snapshot: Snapshot,
     previous: Ballot | None,
+    nonce_used: bool,
     now: datetime,
 ) -> Ballot:
-    if previous is not None and previous.nonce == parsed.nonce:
+    if nonce_used:
         raise BallotRejected(
-            "this nonce was used by the wallet's current ballot",
-            hint="a replacement ballot needs a new nonce",
+            f"nonce {parsed.nonce!r} was already used by this wallet in meeting {meeting_id}: "
+            "a ballot is counted once, never replayed",
+            hint="a new or replacement ballot needs a new nonce",
         )
+    session.add(
+        BallotNonce(action_id=meeting_id, wallet=parsed.wallet, nonce=parsed.nonce, used_at=now)
+    )
     if previous is not None:
         previous.superseded_at = now
         session.add(previous)
@@ -200,9 +278,22 @@ def _flush(session: Session) -> None:
         session.flush()
     except IntegrityError as exc:
         raise BallotRejected(
-            "another ballot of this wallet arrived at the same moment",
-            hint="send the ballot again; the later one replaces the other",
+            "another ballot of this wallet (or one with the same nonce) arrived at the same moment",
+            hint="send the ballot again with a new nonce; the later one replaces the other",
         ) from exc
+
+
+def _nonce_used(session: Session, meeting_id: int, wallet: str, nonce: str) -> bool:
+    return (
+        session.exec(
+            select(BallotNonce.id).where(
+                BallotNonce.action_id == meeting_id,
+                BallotNonce.wallet == wallet,
+                BallotNonce.nonce == nonce,
+            )
+        ).first()
+        is not None
+    )
 
 
 def cast_ballot(
@@ -216,9 +307,14 @@ def cast_ballot(
 ) -> tuple[Ballot, Ballot | None]:
     """Verify and store one ballot (the API's path); returns (stored, replaced or None)."""
     moment = now or datetime.now(UTC)
-    _, agenda = meeting_of(session, meeting_id)
+    action, agenda = meeting_of(session, meeting_id)
     parsed = verify_ballot(
-        meeting_id, agenda, wallet=wallet, message=message, signature=signature, now=moment
+        ballot_context(session, action),
+        agenda,
+        wallet=wallet,
+        message=message,
+        signature=signature,
+        now=moment,
     )
     snapshot = snapshot_of(session, meeting_id)
     weight = weight_of(snapshot, parsed.wallet)
@@ -240,6 +336,7 @@ def cast_ballot(
         weight=weight,
         snapshot=snapshot,
         previous=previous,
+        nonce_used=_nonce_used(session, meeting_id, parsed.wallet, parsed.nonce),
         now=moment,
     )
     _flush(session)
@@ -264,7 +361,8 @@ def cast_ballots(
     wallet provider forwards: weights and current ballots are read once. Returns the number
     stored and, per refused ballot, its position and reason (the others are stored)."""
     moment = now or datetime.now(UTC)
-    _, agenda = meeting_of(session, meeting_id)
+    action, agenda = meeting_of(session, meeting_id)
+    context = ballot_context(session, action)
     snapshot = snapshot_of(session, meeting_id)
     weights = dict(all_weights(snapshot).iter_rows())
     current = {
@@ -275,11 +373,15 @@ def cast_ballots(
             )
         )
     }
+    used = {
+        (row.wallet, row.nonce)
+        for row in session.exec(select(BallotNonce).where(BallotNonce.action_id == meeting_id))
+    }
     stored = 0
     refused: list[tuple[int, str]] = []
     for position, raw in enumerate(ballots):
         try:
-            parsed = verify_ballot(meeting_id, agenda, now=moment, **raw)
+            parsed = verify_ballot(context, agenda, now=moment, **raw)
             weight = int(weights.get(parsed.wallet) or 0)
             if weight <= 0:
                 raise _no_weight(parsed.wallet, snapshot)
@@ -292,8 +394,10 @@ def cast_ballots(
                 weight=weight,
                 snapshot=snapshot,
                 previous=current.get(parsed.wallet),
+                nonce_used=(parsed.wallet, parsed.nonce) in used,
                 now=moment,
             )
+            used.add((parsed.wallet, parsed.nonce))
             stored += 1
         except BallotRejected as exc:
             refused.append((position, exc.one_line()))

@@ -16,7 +16,7 @@ from corpactions.models.instruments import (
     InstrumentSymbol,
     TokenProgram,
 )
-from corpactions.models.meetings import Ballot, MeetingResult
+from corpactions.models.meetings import Ballot, BallotNonce, MeetingResult
 from corpactions.models.operators import ROLES, Operator, OperatorChange
 from corpactions.models.plans import (
     Approval,
@@ -34,7 +34,7 @@ from corpactions.models.reserves import (
 )
 from corpactions.models.snapshots import Snapshot
 from corpactions.models.tasks import TaskFailure
-from corpactions.models.wallets import Wallet
+from corpactions.models.wallets import WalletRecord
 
 __all__ = [
     "ROLES",
@@ -46,6 +46,7 @@ __all__ = [
     "AuditorKey",
     "BackingCheck",
     "Ballot",
+    "BallotNonce",
     "BatchStatus",
     "CorporateAction",
     "CorporateActionVersion",
@@ -69,5 +70,5 @@ __all__ = [
     "Snapshot",
     "TaskFailure",
     "TokenProgram",
-    "Wallet",
+    "WalletRecord",
 ]

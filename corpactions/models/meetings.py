@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Text, text
+from sqlalchemy import JSON, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from corpactions.models.types import U64, UTCDateTime, utcnow
@@ -40,6 +40,21 @@ class Ballot(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     superseded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     """Set when a later ballot of the same wallet replaced this one."""
+
+
+class BallotNonce(SQLModel, table=True):
+    """Every nonce a wallet used in a meeting, kept forever: a ballot whose nonce is here is
+    a replay (of a replaced ballot too), never a new vote."""
+
+    __table_args__ = (
+        UniqueConstraint("action_id", "wallet", "nonce", name="uq_ballot_nonce_used"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    action_id: int = Field(foreign_key="corporateaction.id")
+    wallet: str = Field(max_length=44)
+    nonce: str = Field(max_length=64)
+    used_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class MeetingResult(SQLModel, table=True):

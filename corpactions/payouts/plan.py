@@ -1,11 +1,15 @@
 """Payout plans: from an action's current version and its snapshot to exact, reconciled lines.
 
-1. Holdings of the snapshot, excluded wallets removed (their share stays out of the pool).
+1. Holdings of the snapshot, excluded wallets removed (their share stays out of the pool): the
+   instrument's, and those the wallet registry excluded.
 2. ``allocate``: gross per holder, summing exactly to the pool.
 3. Withholding per wallet tax class (settings), rounded half up in base units; net = gross -
    withholding; per-class totals are part of the summary.
 4. Carried balances from earlier payouts (lines then below the minimum) are added: amount due =
    net + carried in.
+   The wallet registry is read as it stood when the snapshot was taken (a later change does not
+   move a plan), every row in force proven by its operator's signature (``wallets.audit``); its
+   digest is part of the inputs, so of the root.
 5. Status: blocked wallets are escrowed (not sent, not redistributed); frozen holders follow the
    frozen policy; amounts due below the minimum are carried; the rest are pending (to send).
 6. Reconciliation, stored with the plan: sent + carried + escrowed + withheld == gross pool +
@@ -49,10 +53,11 @@ from corpactions.models import (
     PlanNodes,
     PlanStatus,
     Snapshot,
-    Wallet,
 )
 from corpactions.payouts import merkle
 from corpactions.payouts.allocate import allocate, pool_of, rate_fraction
+from corpactions.wallets.audit import check_rows
+from corpactions.wallets.registry import registry_at
 from snapshots.parse import owners_as_base58
 from snapshots.take import current_snapshot, load_holders
 
@@ -162,24 +167,6 @@ def plan_tree(
     inputs_proof = b"".join(level[32:64] for level in levels[:-1] if len(level) >= 64)
     ordered = ordered.with_columns(leaf_text=pl.Series(texts, dtype=pl.Binary))
     return PlanTree(levels[-1], inputs_proof, ordered, levels)
-
-
-def _wallet_flags(session: Session) -> pl.DataFrame:
-    rows = session.exec(
-        select(Wallet.address, Wallet.blocked, Wallet.blocked_reason, Wallet.tax_class).where(
-            (col(Wallet.blocked) == True) | (col(Wallet.tax_class).is_not(None))  # noqa: E712
-        )
-    ).all()
-    return pl.DataFrame(
-        rows,
-        schema={
-            "owner": pl.String,
-            "blocked": pl.Boolean,
-            "blocked_reason": pl.String,
-            "wallet_class": pl.String,
-        },
-        orient="row",
-    )
 
 
 FROZEN_REASON = "stock tokens frozen at the record date"
@@ -384,13 +371,18 @@ def compute_plan(
         )
     instrument = session.get(Instrument, action.instrument_id)
     assert instrument is not None
+    registry = registry_at(session, snapshot.created_at)
+    check_rows(session, registry.rows, settings)
     holders = owners_as_base58(load_holders(snapshot))
+    holders = holders.with_columns(
+        excluded=pl.col("excluded") | pl.col("owner").is_in(sorted(registry.excluded()))
+    )
     lines = build_lines(
         holders,
         rate=rate,
         token_decimals=instrument.decimals,
         settings=settings,
-        wallets=_wallet_flags(session),
+        wallets=registry.flags().drop("excluded"),
         carried=_carried_in(session),
     )
     eligible_total = int(holders.filter(~pl.col("excluded"))["amount"].cast(pl.Int128).sum() or 0)
@@ -416,6 +408,7 @@ def compute_plan(
         "minimum_payout": settings.minimum_payout,
         "frozen_policy": settings.frozen_policy,
         "funded_amount": funded,
+        "wallet_registry": registry.as_input(),
     }
     plan = store_plan(
         session,

@@ -38,6 +38,7 @@ from corpactions.models import (
     Snapshot,
     TokenProgram,
 )
+from corpactions.wallets.registry import rows_in_force
 from snapshots.fetch import read_mint, read_token_accounts
 from snapshots.parse import aggregate_holders
 
@@ -58,11 +59,13 @@ class ChainSupply:
 
 
 def excluded_wallets(session: Session, instrument: Instrument) -> set[str]:
-    """Wallets whose tokens are not outstanding (the issuer's inventory): the instrument's
-    issuer wallet and excluded wallets as registered today."""
+    """Wallets whose tokens are not outstanding (the issuer's inventory, the custodian): the
+    instrument's issuer wallet and excluded wallets, and the wallets the wallet registry marks
+    excluded as it stands now."""
     return {
         *instrument.excluded_wallets,
         *([instrument.issuer_wallet] if instrument.issuer_wallet else []),
+        *(row.address for row in rows_in_force(session) if row.excluded),
     }
 
 
