@@ -11,11 +11,11 @@ from datetime import time
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from corpactions.errors import ConfigurationError
 
@@ -230,5 +230,42 @@ def normalize_database_url(url: str) -> str:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings. Tests that change the environment call ``cache_clear()``."""
-    return Settings()
+    """The process-wide settings. Tests that change the environment call ``cache_clear()``.
+
+    A bad value is one ``ConfigurationError`` naming the variable, what it was given and what
+    is allowed (never pydantic's multi-line report)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(
+            "; ".join(_setting_problem(error) for error in exc.errors()),
+            hint="fix the variable in the environment or .env (see README, Configuration)",
+        ) from None
+    except SettingsError as exc:
+        raise ConfigurationError(_unparsable(str(exc)), hint=_JSON_HINT) from None
+
+
+_JSON_HINT = 'give it as JSON, e.g. CORPACTIONS_TAX_RATES=\'{"us_person": "0"}\''
+
+
+def _variable(field: object) -> str:
+    return f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def _setting_problem(error: Any) -> str:
+    where = error.get("loc") or ("?",)
+    name = _variable(where[0])
+    given = error.get("input")
+    shown = f"={given!r}" if isinstance(given, str | int | float) else ""
+    context = error.get("ctx") or {}
+    if error.get("type") == "literal_error" and "expected" in context:
+        return f"{name}{shown} is not allowed; use {context['expected']}"
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    inner = ".".join(str(p) for p in where[1:])
+    return f"{name}{shown} is not valid{f' ({inner})' if inner else ''}: {message}"
+
+
+def _unparsable(text: str) -> str:
+    """pydantic-settings' 'error parsing value for field "tax_rates" from source ...'."""
+    field = text.split('"')[1] if text.count('"') >= 2 else "?"
+    return f"{_variable(field)} is not valid JSON"

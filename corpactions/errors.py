@@ -98,7 +98,7 @@ class TransientRpcError(ChainError):
     """The RPC node is busy or unreachable for now (429, 5xx, timeout); retry with backoff."""
 
     transient = True
-    default_hint = "retried automatically; lower the request rate or use another RPC node"
+    default_hint = "retried automatically; check the node or use another RPC node"
 
 
 class RpcRefused(ChainError):

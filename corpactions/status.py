@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, func, select
@@ -25,8 +27,55 @@ from corpactions.models import (
     QuarantinedRecord,
     TaskFailure,
 )
+from corpactions.payouts.describe import unit_of
+from corpactions.units import human, kind_label
 
 IN_FLIGHT = (BatchStatus.planned, BatchStatus.signed, BatchStatus.sent, BatchStatus.expired)
+UNSETTLED = (LineStatus.pending, LineStatus.batched)
+
+
+def plan_progress(
+    session: Session, plan: PayoutPlan, now: datetime | None = None
+) -> dict[str, Any]:
+    """An executing plan's progress: lines settled and batches finalized, each x of y, and an
+    estimate of when it is done at the rate measured since its first batch was made."""
+    lines_done = session.exec(
+        select(func.count()).where(
+            PayoutLine.plan_id == plan.id, col(PayoutLine.status).not_in(UNSETTLED)
+        )
+    ).one()
+    batches = dict(
+        session.exec(
+            select(PayoutBatch.status, func.count())
+            .where(PayoutBatch.plan_id == plan.id)
+            .group_by(col(PayoutBatch.status))
+        ).all()
+    )
+    batches_total = sum(batches.values())
+    batches_done = batches.get(BatchStatus.finalized, 0) + batches.get(
+        BatchStatus.failed_on_chain, 0
+    )
+    started = session.exec(
+        select(func.min(PayoutBatch.created_at)).where(PayoutBatch.plan_id == plan.id)
+    ).one()
+    now = now or datetime.now(UTC)
+    eta_seconds: int | None = None
+    if started is not None and 0 < batches_done < batches_total:
+        if started.tzinfo is None:
+            started = started.replace(tzinfo=UTC)
+        elapsed = max((now - started).total_seconds(), 0.001)
+        eta_seconds = math.ceil(elapsed / batches_done * (batches_total - batches_done))
+    return {
+        "plan_id": plan.id,
+        "action_id": plan.action_id,
+        "lines_done": lines_done,
+        "lines_total": plan.line_count,
+        "batches_done": batches_done,
+        "batches_total": batches_total,
+        "started_at": started,
+        "eta_seconds": eta_seconds,
+        "eta_at": now + timedelta(seconds=eta_seconds) if eta_seconds is not None else None,
+    }
 
 
 def overview(session: Session, settings: Settings | None = None, limit: int = 20) -> dict[str, Any]:
@@ -56,7 +105,13 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
         )
     awaiting = []
     for plan in session.exec(
-        select(PayoutPlan).where(PayoutPlan.status == PlanStatus.draft).order_by(col(PayoutPlan.id))
+        select(PayoutPlan)
+        .join(CorporateAction, col(CorporateAction.id) == col(PayoutPlan.action_id))
+        .where(
+            PayoutPlan.status == PlanStatus.draft,
+            col(CorporateAction.status).not_in(list(TERMINAL_ACTION_STATUSES)),
+        )
+        .order_by(col(PayoutPlan.id))
     ):
         approvals = session.exec(
             select(func.count()).where(Approval.plan_id == plan.id, Approval.decision == "approve")
@@ -67,6 +122,8 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
                 "action_id": plan.action_id,
                 "lines": plan.line_count,
                 "to_send": str(plan.sent_total),
+                "to_send_text": human(plan.sent_total, unit_of(session, plan, settings)),
+                "kind": kind_label(plan.kind),
                 "approvals": f"{approvals}/{settings.approvals_required}",
                 "maker": plan.created_by,
                 "plan_hash": plan.plan_hash,
@@ -74,7 +131,11 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
         )
     for adjustment in session.exec(
         select(MultiplierPlan)
-        .where(MultiplierPlan.status == AdjustmentStatus.draft)
+        .join(CorporateAction, col(CorporateAction.id) == col(MultiplierPlan.action_id))
+        .where(
+            MultiplierPlan.status == AdjustmentStatus.draft,
+            col(CorporateAction.status).not_in(list(TERMINAL_ACTION_STATUSES)),
+        )
         .order_by(col(MultiplierPlan.id))
     ):
         approved = session.exec(
@@ -89,6 +150,10 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
                 "action_id": adjustment.action_id,
                 "lines": 0,
                 "to_send": f"x{adjustment.factor} -> {adjustment.new_multiplier}",
+                "to_send_text": (
+                    f"UI multiplier x{adjustment.factor} -> {adjustment.new_multiplier}"
+                ),
+                "kind": kind_label(adjustment.kind),
                 "approvals": f"{approved}/{settings.approvals_required}",
                 "maker": adjustment.created_by,
                 "plan_hash": adjustment.plan_hash,
@@ -101,12 +166,21 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
             .group_by(col(PayoutBatch.status))
         ).all()
     )
-    executing: list[int | str | None] = [
-        p.id
-        for p in session.exec(select(PayoutPlan).where(PayoutPlan.status == PlanStatus.executing))
+    executing: list[dict[str, Any]] = [
+        plan_progress(session, p)
+        for p in session.exec(
+            select(PayoutPlan)
+            .where(PayoutPlan.status == PlanStatus.executing)
+            .order_by(col(PayoutPlan.id))
+        )
     ]
     executing += [
-        f"multiplier {p.id}" + (f" ({p.error})" if p.error else "")
+        {
+            "plan_id": f"multiplier {p.id}",
+            "action_id": p.action_id,
+            "status": str(p.status),
+            "error": p.error,
+        }
         for p in session.exec(
             select(MultiplierPlan).where(
                 col(MultiplierPlan.status).in_([AdjustmentStatus.approved, AdjustmentStatus.sent])

@@ -28,6 +28,19 @@ from tests.conftest import truncate_all
 from tests.feed_corpus import csv_rows, own
 from tests.payflow import Flow, prepare
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+"""Debian's Chromium, headless, driven through Playwright by the browser tests."""
+
 
 @dataclass
 class ApiData:

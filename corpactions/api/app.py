@@ -1,8 +1,12 @@
-"""The FastAPI application: read-only routes over the ledger, the holder page at ``/``.
+"""The FastAPI application: the holder page at ``/``, read routes over the ledger, and one
+write, a wallet-signed ballot (``POST /v1/meetings/{id}/ballots``).
 
-Every route is a GET; user input is validated before any query (a bad wallet, id, date or
-cursor is a 422 with a readable message, an unknown id a 404), so no request a person can make
-is a 500. The work is in ``corpactions.api.queries``; routes only call and shape it.
+User input is validated before any query (a bad wallet, id, date or cursor is a 422 with a
+readable message, an unknown id a 404), so no request a person can make is a 500. Request
+bodies are limited before they are parsed (``corpactions.api.limits``: a ballot to its 4 KiB
+message and envelope, a 413 otherwise); every GET route also answers HEAD. A ledger outage on
+any route is a 503 that names no host, driver or URL. The work is in ``corpactions.api.queries``
+and ``corpactions.api.meetings``; routes only call and shape it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from corpactions import __version__, db
 from corpactions.addresses import parse_address
 from corpactions.api import meetings, queries
 from corpactions.api.deps import MAX_ID, ReadSession
+from corpactions.api.limits import BodyLimit, HeadAsGet
 from corpactions.api.schemas import (
     ActionDetail,
     ActionPage,
@@ -49,6 +54,7 @@ from corpactions.models import ActionStatus
 from corpactions.payouts.verify import line_proof
 
 log = get_logger(__name__)
+LEDGER_UNAVAILABLE = "the ledger database is unavailable"
 SYMBOL = r"^[A-Za-z0-9.\-]{1,16}$"
 ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": Problem, "description": "No such wallet history, action or plan."},
@@ -114,11 +120,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
 
+    app.add_middleware(BodyLimit)
+    app.add_middleware(HeadAsGet)
+
     @app.exception_handler(CorpactionsError)
     async def _ours(_: Request, exc: CorpactionsError) -> JSONResponse:
         status = _status_of(exc)
         if status >= 500:
             log.error("request failed", error=exc.one_line())
+        if isinstance(exc, LedgerError):  # its message may name the database's host or URL
+            return JSONResponse({"detail": LEDGER_UNAVAILABLE}, status_code=503)
         return JSONResponse({"detail": exc.one_line()}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
@@ -134,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(InterfaceError)
     async def _database(_: Request, exc: OperationalError | InterfaceError) -> JSONResponse:
         log.error("ledger database error", error=str(exc.orig))
-        return JSONResponse({"detail": "the ledger database is unavailable"}, status_code=503)
+        return JSONResponse({"detail": LEDGER_UNAVAILABLE}, status_code=503)
 
     @app.get(
         "/v1/holders/{wallet}/payouts",
@@ -281,7 +292,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             db.require_current_schema()
         except CorpactionsError as exc:
-            return JSONResponse({"status": "not ready", "detail": exc.one_line()}, 503)
+            log.warning("not ready", error=exc.one_line())
+            detail = "the ledger schema is not the one this code needs"
+            if "cannot reach" in exc.message or "no ledger" in exc.message:
+                detail = LEDGER_UNAVAILABLE
+            return JSONResponse({"status": "not ready", "detail": detail}, 503)
         return JSONResponse({"status": "ready"})
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

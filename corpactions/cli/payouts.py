@@ -10,10 +10,20 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from corpactions import db
-from corpactions.cli.render import JSON_OPTION, print_json, print_table
+from corpactions.cli.render import (
+    JSON_OPTION,
+    amount,
+    echo_value,
+    print_json,
+    print_records,
+    print_table,
+    text,
+)
 from corpactions.errors import ConfigurationError, PlanError
 from corpactions.logs import get_logger
 from corpactions.models import PayoutPlan
+from corpactions.payouts.describe import unit_of
+from corpactions.units import SPLIT_NOTE, Unit, kind_label
 
 if TYPE_CHECKING:
     from corpactions.execution.report import Report
@@ -94,20 +104,61 @@ def _summary(session: Any, plan: PayoutPlan, top: int) -> dict[str, Any]:
         ],
     ) | {
         "status_counts": dict(lines.group_by("status").agg(pl.len()).iter_rows()),
+        "unit": _unit_json(unit_of(session, plan)),
     }
 
 
+def _unit_json(unit: Unit) -> dict[str, Any]:
+    return {
+        "asset": unit.asset,
+        "unit": unit.unit,
+        "decimals": unit.decimals,
+        "multiplier": unit.multiplier,
+    }
+
+
+def _unit(data: dict[str, Any]) -> Unit:
+    return Unit(**data["unit"])
+
+
+def _human_rows(rows: list[dict[str, Any]], unit: Unit, fields: tuple[str, ...]) -> list[Any]:
+    """Rows with their amounts as human text with the unit (raw base units stay in --json)."""
+    return [{k: amount(v, unit) if k in fields else v for k, v in row.items()} for row in rows]
+
+
 def _print_summary(data: dict[str, Any]) -> None:
+    unit = _unit(data)
+
+    def show(key: str) -> str:
+        return amount(data[key], unit)
+
     typer.echo(
-        f"plan {data['id']} for action {data['action_id']} v{data['action_version']} "
-        f"({data['status']}): {data['line_count']} lines, gross {data['gross_pool']}, "
-        f"withheld {data['withheld_total']}, to send {data['sent_total']}, "
-        f"carried {data['carried_total']}, escrowed {data['escrowed_total']}"
+        f"plan {data['id']}: {kind_label(data['kind'])} for action {data['action_id']} "
+        f"v{data['action_version']} ({data['status']}), {data['line_count']} lines, "
+        f"paid in {unit.label}"
     )
-    typer.echo(f"  reconciliation: {data['reconciliation']}")
-    typer.echo(f"  plan hash {data['plan_hash']}")
+    for label, key in (
+        ("gross", "gross_pool"),
+        ("withheld", "withheld_total"),
+        ("to send", "sent_total"),
+        ("carried", "carried_total"),
+        ("escrowed", "escrowed_total"),
+        ("carried in", "carried_in_total"),
+    ):
+        typer.echo(f"  {label + ':':<12}{show(key):>40}")
+    sides = list(data["reconciliation"].items())
+    balanced = sides[0][1] == sides[1][1]
+    typer.echo(
+        f"  reconciliation: {sides[0][0]} = {amount(sides[0][1], unit)}; "
+        f"{sides[1][0]} = {amount(sides[1][1], unit)} ({'equal' if balanced else 'NOT EQUAL'})"
+    )
+    if unit.is_shares:
+        typer.echo(f"  note: {SPLIT_NOTE}")
+    echo_value("plan hash", data["plan_hash"])
     print_table(
-        "By tax class", data["by_tax_class"], ["tax_class", "lines", "gross", "withheld", "net"]
+        "By tax class",
+        _human_rows(data["by_tax_class"], unit, ("gross", "withheld", "net")),
+        ["tax_class", "lines", "gross", "withheld", "net"],
     )
 
 
@@ -157,15 +208,26 @@ def show(
     for warning in data["warnings"]:
         typer.echo(f"  warning: {warning}")
     if data["run_reconciliation"]:
-        typer.echo(f"  after the run: {data['run_reconciliation']}")
+        typer.echo(f"  after the run: {text(data['run_reconciliation'])}")
     if data["attestation_signature"]:
-        typer.echo(
-            f"  ledger sha256 {data['ledger_sha256']} attested in {data['attestation_signature']}"
-        )
-    print_table(
+        echo_value("ledger sha256", data["ledger_sha256"])
+        echo_value("attested in", data["attestation_signature"])
+    print_records(
         "Largest lines",
-        data["top_lines"],
-        ["owner", "gross", "withholding", "net", "carried_in", "amount_due", "status"],
+        _human_rows(
+            data["top_lines"],
+            _unit(data),
+            ("gross", "withholding", "net", "carried_in", "amount_due"),
+        ),
+        heading=lambda row: f"{row['owner']}  {row['status']}",
+        fields=[
+            ("due", "amount_due"),
+            ("gross", "gross"),
+            ("withheld", "withholding"),
+            ("net", "net"),
+            ("carried in", "carried_in"),
+            ("reason", "status_reason"),
+        ],
     )
 
 

@@ -357,7 +357,10 @@ def compute_plan(
     if action is None:
         raise NotFound(f"no corporate action {action_id}", hint="see 'corpactions actions list'")
     if action.status in TERMINAL_ACTION_STATUSES:
-        raise PlanError(f"action {action_id} is {action.status}; nothing can be planned")
+        raise PlanError(
+            f"action {action_id} is {action.status}; nothing can be planned for it again",
+            hint=f"its plans and outcome: corpactions actions show {action_id}",
+        )
     if action.kind != ActionKind.cash_dividend:
         raise PlanError(
             f"action {action_id} is a {action.kind}, not a cash dividend",
