@@ -34,6 +34,7 @@ GROUPS = [
     "verify-line",
     "worker",
     "beat",
+    "reports",
 ]
 MINT = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 OTHER_MINT = "So11111111111111111111111111111111111111112"

@@ -27,7 +27,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from corpactions import __version__, db
 from corpactions.addresses import parse_address
-from corpactions.api import meetings, queries
+from corpactions.api import meetings, queries, reports
 from corpactions.api.deps import MAX_ID, ReadSession
 from corpactions.api.limits import BodyLimit, HeadAsGet
 from corpactions.api.schemas import (
@@ -281,6 +281,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return meetings.wallet_ballots(session, wallet)
 
     app.include_router(meetings.router)
+    app.include_router(reports.router)
 
     @app.get("/healthz", summary="The ledger database answers")
     def healthz(session: ReadSession) -> dict[str, str]:

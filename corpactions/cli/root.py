@@ -99,6 +99,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "Shareholder meetings: agendas, wallet-signed ballots, tallies, custodian export.",
     ),
+    "reports": (
+        "corpactions.cli.reports",
+        "app",
+        "Reports for accountants: payout lines of a period, yearly totals per wallet.",
+    ),
 }
 
 
