@@ -491,3 +491,59 @@ def test_adjust_split_on_an_attested_action_prints_one_line(
     assert done.stdout == ""
     [line] = done.stderr.strip().splitlines()
     assert line.startswith(f"error: action {action_id} is attested; nothing can be planned")
+
+
+def test_payouts_show_counts_a_splits_mint_in_shares_with_whole_wallets_at_80_columns(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from corpactions.cli import app as cli
+
+    _, action_id, held = _split(localnet_url, tmp_path, monkeypatch, ratio_new="2", ratio_old="1")
+    stock = _plans(action_id).stock
+    shown = CliRunner().invoke(cli, ["payouts", "show", str(stock.id)], env={"COLUMNS": "80"})
+    assert shown.exit_code == 0, shown.output
+    minted = stock.sent_total
+    assert f"{minted // UNIT:,}.{minted % UNIT:08d} AAPL shares" in shown.output
+    assert "forward split (shares)" in shown.output
+    assert "a split changes share count, not cost" in shown.output
+    assert "USDC" not in shown.output
+    assert f"plan hash:\n    {stock.plan_hash}" in shown.output
+    largest = max(held, key=lambda owner: held[owner])
+    assert f"  {largest}  pending" in shown.output  # the whole wallet, on its own line
+    assert "…" not in shown.output
+
+
+def test_the_tax_year_report_keeps_shares_received_apart_from_usdc(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from corpactions.reports.payouts import tax_year
+
+    _, action_id, _ = _split(
+        localnet_url,
+        tmp_path,
+        monkeypatch,
+        ratio_new="3",
+        ratio_old="2",
+        fraction_disposition="CINL",
+        cash_in_lieu_price="187.37",
+    )
+    plans = _plans(action_id)
+    assert plans.cash is not None
+    _approve_and_pay(plans.stock)
+    _approve_and_pay(plans.cash)
+    with db.session_scope() as session:
+        cash, shares = tax_year(session, 2026)
+        minted = {
+            line.owner: line.amount_due
+            for line in session.exec(select(PayoutLine).where(PayoutLine.plan_id == plans.stock.id))
+        }
+    assert int(cash["gross_base_units"].cast(int).sum()) == plans.cash.gross_pool
+    assert set(cash["asset"]) == {"USDC"}
+    assert {
+        row["wallet"]: int(row["shares_received_base_units"])
+        for row in shares.iter_rows(named=True)
+    } == minted
+    assert set(shares["unit"]) == {"shares"}
+    assert set(shares["cost_basis_note"]) == {"a split changes share count, not cost"}
