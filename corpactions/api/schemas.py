@@ -210,3 +210,10 @@ class LineProof(BaseModel):
     root: str
     attestation_signature: str | None
     encoding: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such wallet history, action or plan."},
+    422: {"model": Problem, "description": "A parameter is not acceptable; detail says why."},
+}
+"""The error answers most routes document."""
