@@ -78,21 +78,25 @@ def plan_progress(
     }
 
 
-def overview(session: Session, settings: Settings | None = None, limit: int = 20) -> dict[str, Any]:
-    settings = settings or get_settings()
+def actions_by_status(session: Session) -> dict[str, int]:
     by_status = dict(
         session.exec(
             select(CorporateAction.status, func.count()).group_by(col(CorporateAction.status))
         ).all()
     )
-    open_actions = []
+    return {str(k): v for k, v in sorted(by_status.items())}
+
+
+def open_actions(session: Session, limit: int = 20) -> list[dict[str, Any]]:
+    """Actions not finished yet, oldest first, with the reason of any that waits."""
+    found = []
     for action, symbol, version in session.exec(
         with_version_in_force()
         .where(col(CorporateAction.status).not_in(list(TERMINAL_ACTION_STATUSES)))
         .order_by(col(CorporateAction.id))
         .limit(limit)
     ):
-        open_actions.append(
+        found.append(
             {
                 "id": action.id,
                 "symbol": symbol,
@@ -103,6 +107,11 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
                 "reason": action.status_reason,
             }
         )
+    return found
+
+
+def awaiting_approval(session: Session, settings: Settings) -> list[dict[str, Any]]:
+    """Draft plans (payout and multiplier) of actions still open, with their approvals so far."""
     awaiting = []
     for plan in session.exec(
         select(PayoutPlan)
@@ -159,6 +168,10 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
                 "plan_hash": adjustment.plan_hash,
             }
         )
+    return awaiting
+
+
+def batches_in_flight(session: Session) -> dict[str, int]:
     flight = dict(
         session.exec(
             select(PayoutBatch.status, func.count())
@@ -166,6 +179,11 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
             .group_by(col(PayoutBatch.status))
         ).all()
     )
+    return {str(k): v for k, v in sorted(flight.items())}
+
+
+def plans_executing(session: Session) -> list[dict[str, Any]]:
+    """Each executing payout plan with its progress; approved or sent multiplier plans."""
     executing: list[dict[str, Any]] = [
         plan_progress(session, p)
         for p in session.exec(
@@ -187,11 +205,16 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
             )
         )
     ]
-    failures: list[dict[str, Any]] = []
+    return executing
+
+
+def failures(session: Session, limit: int = 20) -> list[dict[str, Any]]:
+    """Every failure a person has to look at, each with its reason."""
+    found: list[dict[str, Any]] = []
     for line in session.exec(
         select(PayoutLine).where(PayoutLine.status == LineStatus.failed).limit(limit)
     ):
-        failures.append(
+        found.append(
             {
                 "what": "payout line",
                 "plan_id": line.plan_id,
@@ -207,13 +230,13 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
         )
         .limit(limit)
     ):
-        failures.append({"what": "action", "action_id": action.id, "reason": action.status_reason})
+        found.append({"what": "action", "action_id": action.id, "reason": action.status_reason})
     for plan in session.exec(
         select(PayoutPlan)
         .where(col(PayoutPlan.status).in_([PlanStatus.tampered, PlanStatus.discrepancy]))
         .order_by(col(PayoutPlan.id))
     ):
-        failures.append(
+        found.append(
             {
                 "what": f"plan {plan.status}",
                 "plan_id": plan.id,
@@ -223,7 +246,7 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
             }
         )
     for plan_id in halted_plans(session):
-        failures.append(
+        found.append(
             {
                 "what": "plan halted",
                 "plan_id": plan_id,
@@ -240,7 +263,7 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
         .order_by(col(MultiplierPlan.id).desc())
         .limit(limit)
     ):
-        failures.append(
+        found.append(
             {
                 "what": f"multiplier plan {adjustment.status}",
                 "plan_id": f"multiplier {adjustment.id}",
@@ -254,7 +277,7 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
         .order_by(col(TaskFailure.id).desc())
         .limit(limit)
     ):
-        failures.append(
+        found.append(
             {
                 "what": f"task {failure.task_name}",
                 "arguments": failure.arguments.get("args"),
@@ -262,13 +285,20 @@ def overview(session: Session, settings: Settings | None = None, limit: int = 20
                 "reason": f"{failure.error_type}: {failure.error}",
             }
         )
-    quarantined = session.exec(select(func.count()).select_from(QuarantinedRecord)).one()
+    return found
+
+
+def overview(session: Session, settings: Settings | None = None, limit: int = 20) -> dict[str, Any]:
+    """The operator's view, one independent query per part (``corpactions status``)."""
+    settings = settings or get_settings()
     return {
-        "actions_by_status": {str(k): v for k, v in sorted(by_status.items())},
-        "open_actions": open_actions,
-        "plans_awaiting_approval": awaiting,
-        "plans_executing": executing,
-        "batches_in_flight": {str(k): v for k, v in sorted(flight.items())},
-        "failures": failures,
-        "quarantined_records": quarantined,
+        "actions_by_status": actions_by_status(session),
+        "open_actions": open_actions(session, limit),
+        "plans_awaiting_approval": awaiting_approval(session, settings),
+        "plans_executing": plans_executing(session),
+        "batches_in_flight": batches_in_flight(session),
+        "failures": failures(session, limit),
+        "quarantined_records": session.exec(
+            select(func.count()).select_from(QuarantinedRecord)
+        ).one(),
     }

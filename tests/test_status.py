@@ -205,3 +205,25 @@ def test_status_prints_whole_plan_hashes_and_amounts_with_units_at_80_columns(
     assert "to send 4.000000 USDC" in human.output
     assert "approvals 0 of 1" in human.output
     assert "…" not in human.output
+
+
+def test_each_part_of_the_overview_is_its_own_query(ledger: str) -> None:
+    from corpactions import status
+    from corpactions.config import get_settings
+
+    with db.session_scope() as session:
+        _executing_plan_with_batches(session)
+    with db.session_scope() as session:
+        whole = status.overview(session)
+        parts = {
+            "actions_by_status": status.actions_by_status(session),
+            "open_actions": status.open_actions(session),
+            "plans_awaiting_approval": status.awaiting_approval(session, get_settings()),
+            "plans_executing": status.plans_executing(session),
+            "batches_in_flight": status.batches_in_flight(session),
+            "failures": status.failures(session),
+        }
+    assert {k: v for k, v in whole.items() if k != "quarantined_records"} == {
+        k: v for k, v in parts.items()
+    } | {"plans_executing": whole["plans_executing"]}  # its ETA moves with the clock
+    assert [p["batches_total"] for p in parts["plans_executing"]] == [3]
