@@ -46,6 +46,7 @@ task_routes = {
     "tasks.adjustments.*": {"queue": "payouts"},  # signs with the payout authority
     "tasks.confirm.*": {"queue": "confirm"},
     "tasks.meetings.*": {"queue": "payouts"},  # attesting signs with the payout authority
+    "tasks.notify.*": {"queue": "feeds"},  # outbound HTTP, no key
 }
 QUEUES = ("feeds", "snapshots", "payouts", "confirm")
 
@@ -82,6 +83,10 @@ beat_schedule = {
     "close-due-meetings": {
         "task": "tasks.meetings.close_due",
         "schedule": _every(_settings.schedule_snapshots_seconds),
+    },
+    "deliver-webhooks": {
+        "task": "tasks.notify.dispatch",
+        "schedule": _every(_settings.schedule_webhooks_seconds),
     },
     "reconcile-and-release": {
         "task": "tasks.payouts.reconcile",

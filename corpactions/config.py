@@ -160,6 +160,19 @@ class Settings(BaseSettings):
         default_factory=list,
         description='Origins allowed to call the API from a browser (JSON list, e.g. ["*"]).',
     )
+    webhook_urls: list[str] = Field(
+        default_factory=list,
+        description="Receivers of event webhooks (JSON list of URLs); none: no webhooks.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the HMAC-SHA256 signature each webhook carries "
+        "(X-Corpactions-Signature: sha256=<hex>).",
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    schedule_webhooks_seconds: float = Field(
+        default=30.0, gt=0, description="Every how often pending webhook deliveries are sent."
+    )
     explorer_tx_url: str = Field(
         default="https://explorer.solana.com/tx/{signature}",
         description="Transaction link of the holder page; {signature} is replaced.",

@@ -21,6 +21,7 @@ app = Celery(
         "tasks.adjustments",
         "tasks.confirm",
         "tasks.meetings",
+        "tasks.notify",
     ],
 )
 app.config_from_object("celeryconfig")

@@ -27,6 +27,7 @@ LEDGER_TABLES = {
     "payoutbatch",
     "wallet",
     "taskfailure",
+    "webhookdelivery",
     "ballot",
     "meetingresult",
     "multiplierplan",

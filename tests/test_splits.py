@@ -547,3 +547,21 @@ def test_the_tax_year_report_keeps_shares_received_apart_from_usdc(
     } == minted
     assert set(shares["unit"]) == {"shares"}
     assert set(shares["cost_basis_note"]) == {"a split changes share count, not cost"}
+
+
+def test_payouts_execute_reports_a_mint_in_shares(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from corpactions.cli import app as cli
+
+    _, action_id, _ = _split(localnet_url, tmp_path, monkeypatch, ratio_new="2", ratio_old="1")
+    stock = _plans(action_id).stock
+    with db.session_scope() as session:
+        approve(session=session, plan_id=stock.id, plan_hash=stock.plan_hash, approver="bob")
+    ran = CliRunner().invoke(cli, ["payouts", "execute", str(stock.id), "--force"])
+    assert ran.exit_code == 0, ran.output
+    minted = stock.sent_total
+    assert f"lines paid ({minted // UNIT:,}.{minted % UNIT:08d} AAPL shares)" in ran.output
+    assert "base units" not in ran.output

@@ -343,12 +343,20 @@ def execute(
     if as_json:
         print_json(data)
         return
+    unit = _plan_unit(plan_id)
     typer.echo(
         f"plan {plan_id} {data['status']}: {data['paid_lines']} lines paid "
-        f"({data['paid_total']} base units) "
+        f"({amount(data['paid_total'], unit)}) "
         f"in {data['batches']} transactions, fees {data['fees']} lamports; "
         f"{data['held_lines']} held for claim, {data['failed_lines']} failed"
     )
+
+
+def _plan_unit(plan_id: int) -> Unit:
+    from corpactions.payouts.plan import get_plan
+
+    with db.session_scope() as session:
+        return unit_of(session, get_plan(session, plan_id))
 
 
 def _claim_plan(stack: ExitStack, plan_id: int) -> None:
@@ -442,7 +450,8 @@ def verify_line(
     if as_json:
         print_json(result)
     else:
-        typer.echo(f"plan {plan_id}, {owner}: {result['status']} {result['amount_due']}")
+        due = amount(result["amount_due"], _plan_unit(plan_id))
+        typer.echo(f"plan {plan_id}, {owner}: {result['status']} {due}")
         typer.echo(
             f"  leaf {result['leaf_index']} of {result['leaf_count']}: {result['leaf_text']}"
         )

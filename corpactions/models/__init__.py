@@ -17,6 +17,7 @@ from corpactions.models.instruments import (
     TokenProgram,
 )
 from corpactions.models.meetings import Ballot, MeetingResult
+from corpactions.models.notifications import WebhookDelivery
 from corpactions.models.plans import Approval, LineStatus, PayoutLine, PayoutPlan, PlanStatus
 from corpactions.models.snapshots import Snapshot
 from corpactions.models.tasks import TaskFailure
@@ -48,4 +49,5 @@ __all__ = [
     "TaskFailure",
     "TokenProgram",
     "Wallet",
+    "WebhookDelivery",
 ]

@@ -49,6 +49,7 @@ from corpactions.models import (
     Snapshot,
     Wallet,
 )
+from corpactions.notify import notify
 from corpactions.payouts import merkle
 from corpactions.payouts.allocate import allocate, pool_of, rate_fraction
 from snapshots.parse import owners_as_base58
@@ -497,6 +498,20 @@ def store_plan(
         action.status = ActionStatus.planned
         action.updated_at = datetime.now(UTC)
         session.add(action)
+    notify(
+        session,
+        "plan.ready_for_approval",
+        {
+            "plan_id": plan.id,
+            "action_id": action.id,
+            "kind": kind,
+            "asset": asset,
+            "lines": lines.height,
+            "to_send": str(plan.sent_total),
+            "plan_hash": plan.plan_hash,
+            "maker": maker,
+        },
+    )
     log.info(
         "payout plan computed",
         plan=plan.id,
