@@ -29,8 +29,8 @@ KIND_LABELS = {
 RATE_MEANINGS = {
     "cash_dividend": "USD per share",
     "cash_in_lieu": "USD price per share (fractions paid in cash)",
-    "split": "new shares per share held",
-    "stock_dividend": "new shares per share held",
+    "split": "shares after per share before",
+    "stock_dividend": "shares after per share before",
 }
 """What a plan's ``rate_per_share`` is, by plan kind."""
 
