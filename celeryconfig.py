@@ -49,6 +49,7 @@ task_routes = {
     "tasks.confirm.*": {"queue": "confirm"},
     "tasks.meetings.*": {"queue": "payouts"},  # attesting signs with the payout authority
     "tasks.reserves.*": {"queue": "payouts"},  # the backing memo signs with the authority
+    "tasks.notify.*": {"queue": "feeds"},  # outbound HTTP, no key
 }
 QUEUES = ("feeds", "snapshots", "payouts", "confirm")
 
@@ -85,6 +86,10 @@ beat_schedule = {
     "close-due-meetings": {
         "task": "tasks.meetings.close_due",
         "schedule": _every(_settings.schedule_snapshots_seconds),
+    },
+    "deliver-webhooks": {
+        "task": "tasks.notify.dispatch",
+        "schedule": _every(_settings.schedule_webhooks_seconds),
     },
     "reconcile-and-release": {
         "task": "tasks.payouts.reconcile",

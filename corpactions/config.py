@@ -11,11 +11,11 @@ from datetime import time
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from corpactions.errors import ConfigurationError
 
@@ -187,6 +187,19 @@ class Settings(BaseSettings):
         default_factory=list,
         description='Origins allowed to call the API from a browser (JSON list, e.g. ["*"]).',
     )
+    webhook_urls: list[str] = Field(
+        default_factory=list,
+        description="Receivers of event webhooks (JSON list of URLs); none: no webhooks.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the HMAC-SHA256 signature each webhook carries "
+        "(X-Corpactions-Signature: sha256=<hex>).",
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    schedule_webhooks_seconds: float = Field(
+        default=30.0, gt=0, description="Every how often pending webhook deliveries are sent."
+    )
     explorer_tx_url: str = Field(
         default="https://explorer.solana.com/tx/{signature}",
         description="Transaction link of the holder page; {signature} is replaced.",
@@ -287,5 +300,42 @@ def normalize_database_url(url: str) -> str:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings. Tests that change the environment call ``cache_clear()``."""
-    return Settings()
+    """The process-wide settings. Tests that change the environment call ``cache_clear()``.
+
+    A bad value is one ``ConfigurationError`` naming the variable, what it was given and what
+    is allowed (never pydantic's multi-line report)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(
+            "; ".join(_setting_problem(error) for error in exc.errors()),
+            hint="fix the variable in the environment or .env (see README, Configuration)",
+        ) from None
+    except SettingsError as exc:
+        raise ConfigurationError(_unparsable(str(exc)), hint=_JSON_HINT) from None
+
+
+_JSON_HINT = 'give it as JSON, e.g. CORPACTIONS_TAX_RATES=\'{"us_person": "0"}\''
+
+
+def _variable(field: object) -> str:
+    return f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def _setting_problem(error: Any) -> str:
+    where = error.get("loc") or ("?",)
+    name = _variable(where[0])
+    given = error.get("input")
+    shown = f"={given!r}" if isinstance(given, str | int | float) else ""
+    context = error.get("ctx") or {}
+    if error.get("type") == "literal_error" and "expected" in context:
+        return f"{name}{shown} is not allowed; use {context['expected']}"
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    inner = ".".join(str(p) for p in where[1:])
+    return f"{name}{shown} is not valid{f' ({inner})' if inner else ''}: {message}"
+
+
+def _unparsable(text: str) -> str:
+    """pydantic-settings' 'error parsing value for field "tax_rates" from source ...'."""
+    field = text.split('"')[1] if text.count('"') >= 2 else "?"
+    return f"{_variable(field)} is not valid JSON"

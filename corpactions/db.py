@@ -189,17 +189,39 @@ def _code_head() -> str | None:
 
 
 def require_current_schema(url: str | None = None) -> None:
-    """Refuse to work on a ledger whose schema is missing or behind the code."""
+    """Refuse to work on a ledger whose schema is missing or behind the code, naming the
+    ledger's URL. A SQLite ledger file that does not exist is not created by asking."""
+    resolved = normalize_database_url(url) if url else get_settings().ledger_url
+    where = _redact(resolved)
+    _require_existing_sqlite_file(resolved, where)
     try:
         current = _stamped_revision(url)
     except OperationalError as exc:
-        raise LedgerError(f"cannot reach the ledger database: {exc.orig}") from exc
+        raise LedgerError(f"cannot reach the ledger database {where}: {exc.orig}") from exc
     head = _code_head()
+    if current is None:
+        raise LedgerError(
+            f"the ledger at {where} has no schema (the code needs {head})",
+            hint="run 'corpactions db upgrade', or set CORPACTIONS_DATABASE_URL to your ledger",
+        )
     if current != head:
         raise LedgerError(
-            f"the ledger schema is at {current or 'nothing'}, the code needs {head}",
+            f"the ledger schema at {where} is at {current}, the code needs {head}",
             hint="run 'corpactions db upgrade'",
         )
+
+
+def _require_existing_sqlite_file(url: str, where: str) -> None:
+    if not url.startswith("sqlite"):
+        return
+    path = url.removeprefix("sqlite:///")
+    if not path or path == ":memory:" or path.startswith("file:") or Path(path).exists():
+        return
+    unset = "" if get_settings().database_url else " (CORPACTIONS_DATABASE_URL is not set)"
+    raise LedgerError(
+        f"no ledger at {where}{unset}",
+        hint="run 'corpactions db upgrade' to create it, or set CORPACTIONS_DATABASE_URL",
+    )
 
 
 def _redact(url: str) -> str:

@@ -104,11 +104,18 @@ class ChainError(CorpactionsError):
     """Solana RPC or on-chain program trouble."""
 
 
+class WebhookUnavailable(CorpactionsError):
+    """A webhook receiver did not answer, or answered other than 2xx; retried with backoff."""
+
+    transient = True
+    default_hint = "retried automatically; check the receiver (CORPACTIONS_WEBHOOK_URLS)"
+
+
 class TransientRpcError(ChainError):
     """The RPC node is busy or unreachable for now (429, 5xx, timeout); retry with backoff."""
 
     transient = True
-    default_hint = "retried automatically; lower the request rate or use another RPC node"
+    default_hint = "retried automatically; check the node or use another RPC node"
 
 
 class RpcRefused(ChainError):

@@ -22,6 +22,7 @@ app = Celery(
         "tasks.confirm",
         "tasks.meetings",
         "tasks.reserves",
+        "tasks.notify",
     ],
 )
 app.config_from_object("celeryconfig")

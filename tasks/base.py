@@ -20,6 +20,7 @@ from corpactions.errors import CorpactionsError, LedgerError, TransientRpcError
 from corpactions.feeds.http import FeedUnavailable
 from corpactions.logs import get_logger
 from corpactions.models import TaskFailure
+from corpactions.notify import notify
 
 log = get_logger(__name__)
 TRANSIENT = (TransientRpcError, FeedUnavailable, LedgerError)
@@ -29,8 +30,8 @@ class LedgerTask(Task):  # type: ignore[misc]
     """Base class of the project's tasks (``@app.task(base=LedgerTask)``)."""
 
     acks_late = True
-    autoretry_for = TRANSIENT
-    retry_backoff = True
+    autoretry_for: tuple[type[Exception], ...] = TRANSIENT
+    retry_backoff: bool | int = True
     retry_backoff_max = 300
     retry_jitter = True
     max_retries = 12
@@ -52,5 +53,11 @@ class LedgerTask(Task):  # type: ignore[misc]
                         retries=int(self.request.retries or 0),
                     )
                 )
+                if not self.name.startswith("tasks.notify."):  # no webhook about webhooks
+                    notify(
+                        session,
+                        "task.failed",
+                        {"task": self.name, "task_id": task_id, "error": message[:4000]},
+                    )
         except CorpactionsError as ledger_down:  # the log line above still tells the story
             log.exception("task failure not recorded", task=self.name, error=str(ledger_down))

@@ -29,6 +29,19 @@ from tests.operatorkit import approve_payout
 from tests.payflow import Flow, prepare
 from tests.walletkit import set_wallet
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+"""Debian's Chromium, headless, driven through Playwright by the browser tests."""
+
 
 @dataclass
 class ApiData:

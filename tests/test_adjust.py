@@ -394,13 +394,13 @@ def test_two_checkers_approve_a_multiplier_plan_when_the_setting_asks_for_two(
     plan = _plan(action_id)
     approve = ["approve", str(plan.id), "--plan-hash", plan.plan_hash, "--key"]
     code, output = _cli(*approve, _key_file("bob"))
-    assert code == 0 and "approvals 1/2 (bob)" in output and "draft" in output
+    assert code == 0 and "approvals: 1 of 2 (bob)" in output and "draft" in output
     code, output = _cli(*approve, _key_file("bob"))
     assert code == 2 and "already approved" in output
     with pytest.raises(PlanError, match="only approved plans"):
         _execute(plan.id or 0)
     code, output = _cli(*approve, _key_file("carol"), "--note", "checked against the notice")
-    assert code == 0 and "approvals 2/2 (bob, carol)" in output and "approved" in output
+    assert code == 0 and "approvals: 2 of 2 (bob, carol)" in output and "approved" in output
     with db.session_scope() as session:
         decisions = session.exec(
             select(MultiplierDecision).where(MultiplierDecision.plan_id == plan.id)

@@ -17,6 +17,7 @@ from corpactions.config import get_settings
 from corpactions.execution.protocol import execute_plan
 from corpactions.models import PayoutLine, PayoutPlan
 from tests.apikit import ApiData
+from tests.chainkit import free_port
 from tests.payflow import prepare
 
 NOT_BASE58 = "0OIl" + "1" * 40
@@ -59,7 +60,12 @@ def test_a_paid_line_shows_action_shares_amounts_status_signature_and_slot(
     assert item["action"]["rate_per_share"] == "0.2475"
     assert item["shares"]["raw"] == str(line.shares)
     assert item["shares"]["ui_amount"] == f"{line.shares / 10**8:.8f}"
-    assert item["gross"] == {"base_units": str(line.gross), "display": _usdc(line.gross)}
+    assert item["gross"] == {
+        "base_units": str(line.gross),
+        "display": _usdc(line.gross),
+        "asset": "USDC",
+        "unit": "USDC",
+    }
     assert item["withholding"]["base_units"] == str(line.withholding)
     assert item["net"]["base_units"] == str(line.gross - line.withholding)
     assert item["status"] == "paid"
@@ -288,3 +294,83 @@ def test_the_api_serves_the_embedded_sqlite_ledger_too(
         assert item["net"]["base_units"] == str(line.net)
         [row] = sqlite_client.get(f"/v1/holders/{line.owner}/summary").json()["rows"]
         assert row["paid"]["base_units"] == str(line.amount_due)
+
+
+def test_money_objects_say_their_asset_and_unit(client: TestClient, api_data: ApiData) -> None:
+    owner = api_data.owners[1]
+    [item, *_] = client.get(f"/v1/holders/{owner}/payouts").json()["items"]
+    for key in ("gross", "withholding", "net", "carried_in", "amount_due"):
+        assert (item[key]["asset"], item[key]["unit"]) == ("USDC", "USDC")
+    assert (item["kind"], item["kind_label"]) == ("cash_dividend", "cash dividend")
+    assert item["rate_meaning"] == "USD per share"
+    summary = client.get(f"/v1/holders/{owner}/summary").json()
+    assert {r["gross"]["unit"] for r in summary["rows"]} == {"USDC"}
+    assert summary["shares_received"] == []
+    action_id = _plan(api_data.paid.plan_id).action_id
+    [plan, *_] = client.get(f"/v1/actions/{action_id}").json()["plans"]
+    assert (plan["gross_pool"]["asset"], plan["kind_label"]) == ("USDC", "cash dividend")
+
+
+def test_every_get_route_answers_head_without_a_body(client: TestClient, api_data: ApiData) -> None:
+    owner = api_data.owners[1]
+    for path in (f"/v1/holders/{owner}/payouts", "/v1/actions", "/healthz", "/"):
+        got = client.get(path)
+        head = client.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b""
+        assert head.headers["content-type"] == got.headers["content-type"]
+    assert client.head("/v1/actions/999999").status_code == 404
+
+
+def test_a_ballot_body_over_its_limit_is_refused_before_it_is_parsed(
+    client: TestClient,
+) -> None:
+    from corpactions.api.limits import BALLOT_BODY_LIMIT
+
+    too_big = b"{" + b" " * BALLOT_BODY_LIMIT + b"}"  # valid JSON would still be refused
+    response = client.post(
+        "/v1/meetings/1/ballots", content=too_big, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": f"request body over {BALLOT_BODY_LIMIT} bytes; nothing was read"
+    }
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"wallet": "'
+        yield b"1" * BALLOT_BODY_LIMIT
+        yield b'"}'
+
+    chunked = client.post(
+        "/v1/meetings/1/ballots", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert chunked.status_code == 413
+
+
+def test_a_ledger_outage_is_a_503_naming_no_host_or_driver(
+    api_data: ApiData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()  # nothing listens there
+    url = f"postgresql://corpactions:secret@127.0.0.1:{port}/ledger"
+    monkeypatch.setenv("CORPACTIONS_DATABASE_URL", url)
+    get_settings.cache_clear()
+    owner = api_data.owners[1]
+    try:
+        with TestClient(create_app()) as down:
+            for path in (
+                f"/v1/holders/{owner}/payouts",
+                f"/v1/holders/{owner}/summary",
+                "/v1/actions",
+                "/v1/meetings",
+                "/healthz",
+                "/readyz",
+            ):
+                response = down.get(path)
+                assert response.status_code == 503, path
+                text = response.text
+                assert "unavailable" in text
+                for secret in ("127.0.0.1", str(port), "psycopg", "postgresql", "secret"):
+                    assert secret not in text, (path, text)
+    finally:
+        db.dispose_engines()
+        get_settings.cache_clear()

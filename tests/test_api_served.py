@@ -25,21 +25,10 @@ from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_json
 from corpactions.models import Ballot, CorporateAction, Instrument, PayoutLine
 from snapshots.take import take_snapshot
-from tests.apikit import ApiData, served
+from tests.apikit import CHROMIUM, CHROMIUM_ARGS, ApiData, served
 
-CHROMIUM = "/usr/bin/chromium"
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 """No 5xx, and every response (200, 404, 409, 422) has the documented shape and media type."""
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +99,8 @@ def test_the_holder_page_shows_a_wallets_payouts_in_a_real_browser(
             paid_row = page.locator(f'#payouts tbody tr[data-line="{paid.id}"]')
             cells = paid_row.locator("td").all_inner_texts()
             assert cells[1] == "AAPL"
-            assert cells[7] == net
+            assert cells[2] == "cash dividend"
+            assert cells[7] == f"{net} USDC"
             assert cells[8] == "paid"
             link = paid_row.locator("a").get_attribute("href")
             assert link == f"https://explorer.solana.com/tx/{paid.signature}"

@@ -96,3 +96,23 @@ def test_imports_point_down_the_pipeline_with_no_circle() -> None:
         if module not in state:
             visit(module)
     assert not cycles, cycles[:5]
+
+
+def test_api_routes_live_in_routers_not_in_create_app() -> None:
+    """create_app wires routers, middleware and error handlers; it defines no route itself."""
+    tree = ast.parse((ROOT / "corpactions" / "api" / "app.py").read_text())
+    [create_app] = [
+        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "create_app"
+    ]
+    nested = [
+        n.name
+        for n in ast.walk(create_app)
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n is not create_app
+    ]
+    assert nested == []
+    routed = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "corpactions" / "api").glob("*.py")
+        if "router = APIRouter(" in p.read_text()
+    ]
+    assert len(routed) >= 5, routed

@@ -38,6 +38,7 @@ GROUPS = [
     "operators",
     "sign",
     "wallets",
+    "reports",
 ]
 MINT = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 OTHER_MINT = "So11111111111111111111111111111111111111112"
@@ -268,3 +269,37 @@ def test_a_worker_without_a_reachable_broker_says_which_setting(
     line = _one_error_line(result.output)
     assert "cannot reach the broker at redis://127.0.0.1:1/0" in line
     assert "CORPACTIONS_BROKER_URL" in line
+
+
+def test_adjust_show_prints_iso_times_and_no_python_reprs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from corpactions.cli.adjust import _show
+
+    _show(
+        {
+            "id": 3,
+            "action_id": 9,
+            "kind": "forward_split",
+            "status": "sent",
+            "factor": "2",
+            "old_multiplier": "1",
+            "new_multiplier": "2",
+            "effective_timestamp": 1_795_000_000,
+            "pending_at_planning": None,
+            "plan_hash": "f" * 64,
+            "maker": "alice",
+            "approvals": ["bob"],
+            "approvals_required": 1,
+            "signature": "5" * 88,
+            "check": {"multiplier": "2", "matches": True},
+            "error": None,
+        },
+        as_json=False,
+    )
+    out = capsys.readouterr().out
+    assert "from 2026-11-18T11:06:40+00:00" in out
+    assert "forward split (shares)" in out
+    assert f"    {'f' * 64}\n" in out and f"    {'5' * 88}\n" in out
+    assert "on-chain check: multiplier: 2; matches: yes" in out
+    assert "{" not in out and "[" not in out and "unix" not in out

@@ -561,9 +561,8 @@ def test_the_cli_creates_a_meeting_prints_the_message_to_sign_and_tallies(
             "x1",
         ],
     )
-    assert text.output.rstrip("\n") == canonical_message(
-        _context(meeting), wallet, "x1", {"1": "for"}
-    )
+    # the exact bytes to sign: a signature over the printed text is the ballot's signature
+    assert text.output == canonical_message(_context(meeting), wallet, "x1", {"1": "for"})
     live = runner.invoke(cli, ["meetings", "tally", str(meeting.id), "--json"])
     assert orjson.loads(live.output)["final"] is False
 

@@ -27,6 +27,7 @@ LEDGER_TABLES = {
     "payoutbatch",
     "walletrecord",
     "taskfailure",
+    "webhookdelivery",
     "ballot",
     "ballotnonce",
     "meetingresult",

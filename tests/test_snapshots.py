@@ -316,6 +316,10 @@ def test_cli_take_and_show(use_chain: str, classic: SeedResult) -> None:
     assert shown.exit_code == 0, shown.output
     top = orjson.loads(shown.stdout)["top_holders"]
     assert len(top) == 3 and int(top[0]["amount"]) >= int(top[1]["amount"])
+    human = runner.invoke(app, ["snapshot", "show", str(data["id"]), "--top", "3"])
+    held = int(top[0]["amount"])
+    assert f"    holds {held // 10**8:,}.{held % 10**8:08d} AAPL shares" in human.output
+    assert f"  {top[0]['owner']}\n" in human.output  # the whole wallet, on its own line
     both = runner.invoke(app, ["snapshot", "take", "--mint", "AAPL", "--action", "1"])
     assert both.exit_code == 2 and "exactly one" in both.output
     missing = runner.invoke(app, ["snapshot", "show", "999"])

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 from solders.pubkey import Pubkey
-from sqlmodel import select
+from sqlmodel import col, select
 
 from corpactions import db
 from corpactions.chain import layout, tokens
@@ -333,3 +333,231 @@ def test_an_escrowed_mint_line_never_becomes_usdc_owed(
     assert asyncio.run(release_escrow(session_factory=db.session_scope))["released"] == []
     with db.session_scope() as session:
         assert _carried_in(session).height == 0
+
+
+def test_the_holder_page_after_a_split_shows_shares_received_not_usdc(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In Chromium: the minted line counts AAPL shares (8 decimals), the USDC totals leave it
+    out, and a 'shares received' section carries the cost-basis note (a screenshot is kept)."""
+    from playwright.sync_api import sync_playwright
+
+    from corpactions.api.app import create_app
+    from tests.apikit import CHROMIUM, CHROMIUM_ARGS, served
+
+    _, action_id, _ = _split(localnet_url, tmp_path, monkeypatch, ratio_new="2", ratio_old="1")
+    done = _approve_and_pay(_plans(action_id).stock)
+    with db.session_scope() as session:
+        line = session.exec(
+            select(PayoutLine).where(PayoutLine.plan_id == done.id, PayoutLine.status == "paid")
+        ).first()
+        assert line is not None
+    minted = f"{line.amount_due // UNIT}.{line.amount_due % UNIT:08d}"
+    shot = tmp_path / "holder-after-split.png"
+    with served(create_app()) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{url}/?wallet={line.owner}")
+            page.wait_for_selector("#payouts tbody tr", timeout=15_000)
+            cells = page.locator("#payouts tbody tr").first.locator("td").all_inner_texts()
+            assert cells[2] == "forward split (shares)"
+            assert cells[5] == f"{minted} AAPL shares"
+            assert cells[7] == f"{minted} AAPL shares"
+            assert "USDC" not in " ".join(cells)
+            assert page.is_hidden("#totals-section")  # no USDC was paid to this wallet
+            shares = page.locator("#shares tbody tr").first.locator("td").all_inner_texts()
+            assert shares[2:4] == ["forward split (shares)", f"{minted} AAPL shares"]
+            assert "a split changes share count, not cost" in page.inner_text("#shares-section")
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000
+
+
+def test_the_api_counts_split_shares_apart_from_usdc_with_asset_and_unit(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from corpactions.api.app import create_app
+
+    _, action_id, _ = _split(
+        localnet_url,
+        tmp_path,
+        monkeypatch,
+        ratio_new="3",
+        ratio_old="2",
+        fraction_disposition="CINL",
+        cash_in_lieu_price="187.37",
+    )
+    plans = _plans(action_id)
+    assert plans.cash is not None
+    _approve_and_pay(plans.stock)
+    _approve_and_pay(plans.cash)
+    with db.session_scope() as session:
+        minted_to = set(
+            session.exec(select(PayoutLine.owner).where(PayoutLine.plan_id == plans.stock.id))
+        )
+        cash_owner = session.exec(
+            select(PayoutLine.owner).where(
+                PayoutLine.plan_id == plans.cash.id, col(PayoutLine.owner).in_(minted_to)
+            )
+        ).first()
+    assert cash_owner is not None  # a holder given both new shares and cash for a fraction
+    with TestClient(create_app()) as client:
+        items = client.get(f"/v1/holders/{cash_owner}/payouts").json()["items"]
+        summary = client.get(f"/v1/holders/{cash_owner}/summary").json()
+        csv = client.get(f"/v1/holders/{cash_owner}/summary?format=csv").text
+    by_kind = {item["kind"]: item for item in items}
+    stock, cash = by_kind["split"], by_kind["cash_in_lieu"]
+    assert (stock["gross"]["asset"], stock["gross"]["unit"]) == ("AAPL", "shares")
+    assert (cash["gross"]["asset"], cash["gross"]["unit"]) == ("USDC", "USDC")
+    assert cash["kind_label"] == "cash in lieu"
+    assert cash["rate_meaning"].startswith("USD price per share")
+    assert len(stock["gross"]["display"].split(".")[1]) == 8  # the stock's decimals, not USDC's
+    [usdc_row] = summary["rows"]
+    assert usdc_row["gross"]["base_units"] == cash["gross"]["base_units"]  # no shares mixed in
+    [received] = summary["shares_received"]
+    assert received["shares"]["base_units"] == stock["amount_due"]["base_units"]
+    assert received["shares"]["unit"] == "shares"
+    assert summary["shares_note"] == "a split changes share count, not cost"
+    assert csv.splitlines()[1].split(",")[-1] == "USDC"
+    assert stock["gross"]["base_units"] not in csv
+
+
+def test_an_attested_split_is_not_planned_again_and_leftover_drafts_are_closed(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-running 'adjust split' on an attested split is refused in one line; a draft left from
+    an earlier build (made while the action was still open) is closed by the scheduler's scan
+    and never listed by 'status' as awaiting approval."""
+    from corpactions.models import ActionStatus
+    from corpactions.payouts.due import compute_due_plans
+    from corpactions.status import overview
+
+    _, action_id, _ = _split(localnet_url, tmp_path, monkeypatch, ratio_new="2", ratio_old="1")
+    _approve_and_pay(_plans(action_id).stock)
+    with pytest.raises(PlanError, match=f"action {action_id} is attested; nothing can be planned"):
+        _plans(action_id)
+    with db.session_scope() as session:  # the ledger of an earlier build: a draft made anyway
+        action = session.get(CorporateAction, action_id)
+        assert action is not None and action.status == ActionStatus.attested
+        action.status = ActionStatus.planned
+        session.add(action)
+    leftover = _plans(action_id).stock
+    with db.session_scope() as session:
+        action = session.get(CorporateAction, action_id)
+        assert action is not None
+        action.status = ActionStatus.attested
+        session.add(action)
+    with db.session_scope() as session:
+        assert overview(session)["plans_awaiting_approval"] == []
+    assert compute_due_plans(session_factory=db.session_scope)["closed"] == [leftover.id]
+    with db.session_scope() as session:
+        closed = session.get(PayoutPlan, leftover.id)
+        assert closed is not None and closed.status == "stale"
+        assert closed.stale_reason == f"action {action_id} is attested; this plan can never be paid"
+
+
+def test_adjust_split_on_an_attested_action_prints_one_line(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, action_id, _ = _split(localnet_url, tmp_path, monkeypatch, ratio_new="2", ratio_old="1")
+    _approve_and_pay(_plans(action_id).stock)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "corpactions.cli",
+            "adjust",
+            "split",
+            str(action_id),
+            "--maker",
+            "al",
+        ],
+        capture_output=True,
+        check=False,
+        text=True,
+        env=os.environ.copy(),
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert done.stdout == ""
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: action {action_id} is attested; nothing can be planned")
+
+
+def test_payouts_show_counts_a_splits_mint_in_shares_with_whole_wallets_at_80_columns(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from corpactions.cli import app as cli
+
+    _, action_id, held = _split(localnet_url, tmp_path, monkeypatch, ratio_new="2", ratio_old="1")
+    stock = _plans(action_id).stock
+    shown = CliRunner().invoke(cli, ["payouts", "show", str(stock.id)], env={"COLUMNS": "80"})
+    assert shown.exit_code == 0, shown.output
+    minted = stock.sent_total
+    assert f"{minted // UNIT:,}.{minted % UNIT:08d} AAPL shares" in shown.output
+    assert "forward split (shares)" in shown.output
+    assert "a split changes share count, not cost" in shown.output
+    assert "USDC" not in shown.output
+    assert f"plan hash:\n    {stock.plan_hash}" in shown.output
+    largest = max(held, key=lambda owner: held[owner])
+    assert f"  {largest}  pending" in shown.output  # the whole wallet, on its own line
+    assert "…" not in shown.output
+
+
+def test_the_tax_year_report_keeps_shares_received_apart_from_usdc(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from corpactions.reports.payouts import tax_year
+
+    _, action_id, _ = _split(
+        localnet_url,
+        tmp_path,
+        monkeypatch,
+        ratio_new="3",
+        ratio_old="2",
+        fraction_disposition="CINL",
+        cash_in_lieu_price="187.37",
+    )
+    plans = _plans(action_id)
+    assert plans.cash is not None
+    _approve_and_pay(plans.stock)
+    _approve_and_pay(plans.cash)
+    with db.session_scope() as session:
+        cash, shares = tax_year(session, 2026)
+        minted = {
+            line.owner: line.amount_due
+            for line in session.exec(select(PayoutLine).where(PayoutLine.plan_id == plans.stock.id))
+        }
+    assert int(cash["gross_base_units"].cast(int).sum()) == plans.cash.gross_pool
+    assert set(cash["asset"]) == {"USDC"}
+    assert {
+        row["wallet"]: int(row["shares_received_base_units"])
+        for row in shares.iter_rows(named=True)
+    } == minted
+    assert set(shares["unit"]) == {"shares"}
+    assert set(shares["cost_basis_note"]) == {"a split changes share count, not cost"}
+
+
+def test_payouts_execute_reports_a_mint_in_shares(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from corpactions.cli import app as cli
+
+    _, action_id, _ = _split(localnet_url, tmp_path, monkeypatch, ratio_new="2", ratio_old="1")
+    stock = _plans(action_id).stock
+    with db.session_scope() as session:
+        approve_payout(session, stock.id or 0, "bob", plan_hash=stock.plan_hash)
+    ran = CliRunner().invoke(cli, ["payouts", "execute", str(stock.id), "--force"])
+    assert ran.exit_code == 0, ran.output
+    minted = stock.sent_total
+    assert f"lines paid ({minted // UNIT:,}.{minted % UNIT:08d} AAPL shares)" in ran.output
+    assert "base units" not in ran.output

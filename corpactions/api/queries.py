@@ -20,6 +20,7 @@ from corpactions.api.schemas import (
     BackingCheckOut,
     PlanOut,
     PublicStatus,
+    SharesReceivedRow,
     SnapshotOut,
     Summary,
     SummaryRow,
@@ -39,6 +40,7 @@ from corpactions.models import (
 )
 from corpactions.payouts.plan import CARRY_IS_OWED
 from corpactions.reserves.backing import check_as_dict, history, instrument_by_symbol
+from corpactions.units import SPLIT_NOTE, kind_label, plan_unit, rate_meaning, shares_of, usdc
 from snapshots.take import current_snapshot
 
 PUBLIC_STATUS: dict[str, PublicStatus] = {
@@ -99,6 +101,8 @@ def _history_statement(by_symbol: bool, by_since: bool, by_until: bool, by_curso
         col(plan.id),
         col(plan.rate_per_share),
         col(plan.inputs)["payout_decimals"].as_integer(),
+        col(plan.kind),
+        col(plan.asset),
         col(CorporateAction.id),
         col(CorporateAction.kind),
         col(Instrument.symbol),
@@ -169,6 +173,8 @@ def holder_payouts(
         plan_id,
         rate,
         payout_decimals,
+        plan_kind,
+        asset,
         action_id,
         kind,
         instrument_symbol,
@@ -180,6 +186,11 @@ def holder_payouts(
         multiplier,
     ) in rows[:limit]:
         decimals = settings.payout_decimals if payout_decimals is None else int(payout_decimals)
+        unit = (
+            shares_of(instrument_symbol, token_decimals, multiplier)
+            if asset == "stock"
+            else usdc(decimals)
+        )
         items.append(
             {
                 "line_id": line_id,
@@ -194,15 +205,18 @@ def holder_payouts(
                     "currency": currency,
                     "rate_per_share": format(rate, "f"),
                 },
+                "kind": plan_kind,
+                "kind_label": kind_label(plan_kind),
+                "rate_meaning": rate_meaning(plan_kind),
                 "shares": {
                     "raw": str(shares),
                     "ui_amount": display(int(shares), token_decimals, multiplier),
                 },
-                "gross": money_json(gross, decimals),
-                "withholding": money_json(withholding, decimals),
-                "net": money_json(net, decimals),
-                "carried_in": money_json(carried_in, decimals),
-                "amount_due": money_json(amount_due, decimals),
+                "gross": money_json(gross, unit),
+                "withholding": money_json(withholding, unit),
+                "net": money_json(net, unit),
+                "carried_in": money_json(carried_in, unit),
+                "amount_due": money_json(amount_due, unit),
                 "status": PUBLIC_STATUS.get(str(status), "pending"),
                 "status_reason": status_reason,
                 "tax_class": tax_class,
@@ -221,7 +235,9 @@ def holder_payouts(
 
 def holder_summary(session: Session, wallet: str, *, settings: Settings) -> Summary:
     """Totals per symbol and year of payment (gross, withheld, net, paid): a holder's tax
-    reporting view. Carried and escrowed amounts count in the year of their own action."""
+    reporting view, in USDC only. Carried and escrowed amounts count in the year of their own
+    action. Shares minted by a split or stock dividend are no income in USDC: they are counted
+    apart, as shares received (with the cost-basis note)."""
     day = sa.func.coalesce(CorporateActionVersion.pay_date, CorporateActionVersion.record_date)
     query = _visible_lines_of(
         sa.select(
@@ -233,14 +249,24 @@ def holder_summary(session: Session, wallet: str, *, settings: Settings) -> Summ
             col(PayoutLine.amount_due),
             col(PayoutLine.status),
             col(PayoutPlan.inputs),
+            col(PayoutPlan.kind),
+            col(PayoutPlan.asset),
+            col(Instrument.decimals),
         ),
         wallet,
     )
     rows = session.execute(query).all()
     totals: dict[tuple[str, int], list[int]] = {}
     decimals_of: dict[tuple[str, int], int] = {}
-    for symbol, when, gross, withheld, net, due, status, inputs in rows:
+    shares: dict[tuple[str, int, str], list[int]] = {}
+    for symbol, when, gross, withheld, net, due, status, inputs, kind, asset, decimals in rows:
         year = when.year if when is not None else 0
+        if asset == "stock":
+            got = shares.setdefault((symbol, year, kind), [0, 0, 0, decimals])
+            got[0] += 1
+            got[1] += due
+            got[2] += due if status == LineStatus.paid else 0
+            continue
         key = (symbol, year)
         bucket = totals.setdefault(key, [0, 0, 0, 0, 0])
         bucket[0] += 1
@@ -256,24 +282,39 @@ def holder_summary(session: Session, wallet: str, *, settings: Settings) -> Summ
                 symbol=symbol,
                 year=year,
                 lines=bucket[0],
-                gross=money(bucket[1], decimals_of[(symbol, year)]),
-                withheld=money(bucket[2], decimals_of[(symbol, year)]),
-                net=money(bucket[3], decimals_of[(symbol, year)]),
-                paid=money(bucket[4], decimals_of[(symbol, year)]),
+                gross=money(bucket[1], usdc(decimals_of[(symbol, year)])),
+                withheld=money(bucket[2], usdc(decimals_of[(symbol, year)])),
+                net=money(bucket[3], usdc(decimals_of[(symbol, year)])),
+                paid=money(bucket[4], usdc(decimals_of[(symbol, year)])),
             )
             for (symbol, year), bucket in sorted(totals.items())
         ],
+        shares_received=[
+            SharesReceivedRow(
+                symbol=symbol,
+                year=year,
+                kind=kind,
+                kind_label=kind_label(kind),
+                lines=got[0],
+                shares=money(got[1], shares_of(symbol, got[3])),
+                delivered=money(got[2], shares_of(symbol, got[3])),
+            )
+            for (symbol, year, kind), got in sorted(shares.items())
+        ],
+        shares_note=SPLIT_NOTE,
     )
 
 
 def summary_csv(summary: Summary) -> str:
+    """The tax summary in USDC (one row per symbol and year); shares received are not income
+    and are not in it (they are in the JSON summary's ``shares_received``)."""
     header = "symbol,year,lines,gross,gross_display,withheld,withheld_display,net,net_display,"
-    lines = [header + "paid,paid_display"]
+    lines = [header + "paid,paid_display,asset"]
     for row in summary.rows:
         cells = [row.symbol, str(row.year), str(row.lines)]
         for amount in (row.gross, row.withheld, row.net, row.paid):
             cells += [amount.base_units, amount.display]
-        lines.append(",".join(cells))
+        lines.append(",".join([*cells, row.gross.asset]))
     return "\n".join(lines) + "\n"
 
 
@@ -372,7 +413,7 @@ def action_detail(session: Session, action_id: int, *, settings: Settings) -> Ac
         )
         if snapshot is not None
         else None,
-        plans=[_plan_out(plan, settings) for plan in plans],
+        plans=[_plan_out(plan, settings, instrument) for plan in plans],
         adjustments=[
             AdjustmentOut(
                 id=a.id or 0,
@@ -395,11 +436,18 @@ def action_detail(session: Session, action_id: int, *, settings: Settings) -> Ac
     )
 
 
-def _plan_out(plan: PayoutPlan, settings: Settings) -> PlanOut:
-    decimals = _payout_decimals(plan.inputs, settings)
+def _plan_out(plan: PayoutPlan, settings: Settings, instrument: Instrument | None) -> PlanOut:
+    decimals = plan_unit(
+        asset=plan.asset,
+        inputs=plan.inputs,
+        symbol=instrument.symbol if instrument else "",
+        payout_decimals=settings.payout_decimals,
+        token_decimals=instrument.decimals if instrument else None,
+    )
     return PlanOut(
         id=plan.id or 0,
         kind=plan.kind,
+        kind_label=kind_label(plan.kind),
         asset=plan.asset,
         status=str(plan.status),
         plan_hash=plan.plan_hash,

@@ -32,6 +32,14 @@ class PayoutItem(BaseModel):
     line_id: int
     plan_id: int
     action: ActionRef
+    kind: str = Field(
+        description="What the line pays: cash_dividend, cash_in_lieu (USDC), split or "
+        "stock_dividend (shares minted)."
+    )
+    kind_label: str = Field(description="The kind as a person says it, e.g. 'cash in lieu'.")
+    rate_meaning: str = Field(
+        description="What action.rate_per_share is for this line (a price for cash in lieu)."
+    )
     shares: Shares
     gross: Money
     withholding: Money
@@ -65,9 +73,23 @@ class SummaryRow(BaseModel):
     paid: Money
 
 
+class SharesReceivedRow(BaseModel):
+    symbol: str
+    year: int
+    kind: str
+    kind_label: str
+    lines: int
+    shares: Money = Field(description="Shares minted to the wallet (unit: shares).")
+    delivered: Money = Field(description="Of which minted on chain so far.")
+
+
 class Summary(BaseModel):
     wallet: str
-    rows: list[SummaryRow]
+    rows: list[SummaryRow] = Field(description="USDC totals (tax reporting); never shares.")
+    shares_received: list[SharesReceivedRow] = Field(
+        default_factory=list, description="Shares minted by splits and stock dividends."
+    )
+    shares_note: str = Field(description="The cost-basis note for shares received.")
 
 
 class ActionItem(BaseModel):
@@ -120,6 +142,7 @@ class SnapshotOut(BaseModel):
 class PlanOut(BaseModel):
     id: int
     kind: str = Field(description="cash_dividend, split (stock minted) or cash_in_lieu.")
+    kind_label: str = Field(description="The kind as a person says it.")
     asset: str = Field(description="usdc, or stock for a split's minted tokens.")
     status: str
     plan_hash: str
@@ -218,3 +241,10 @@ class Backing(BaseModel):
     mint: str
     latest: BackingCheckOut | None
     history: list[BackingCheckOut] = Field(description="Newest first (the latest included).")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such wallet history, action or plan."},
+    422: {"model": Problem, "description": "A parameter is not acceptable; detail says why."},
+}
+"""The error answers most routes document."""

@@ -159,10 +159,27 @@ class Rpc:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _transient(
-        self, what: str, status: int | None, retry_after: str | None
+        self,
+        what: str,
+        status: int | None,
+        retry_after: str | None,
+        cause: BaseException | None = None,
     ) -> TransientRpcError:
-        reason = f"HTTP {status}" if status else "no answer"
-        error = TransientRpcError(f"RPC {what} at {self.url} failed: {reason}")
+        """The error says which it was: the node did not answer (nothing listens, a timeout),
+        or it answered and refused for now (429 rate limit, 5xx), with the hint that fits."""
+        if status is None:
+            if isinstance(cause, httpx.TimeoutException):
+                reason = f"the node did not answer within {self.timeout:g} s"
+            else:
+                reason = "the node did not answer (connection failed)"
+            hint = "check CORPACTIONS_RPC_URL and that the node is running and reachable"
+        elif status == 429:
+            reason = "the node refused: too many requests (HTTP 429)"
+            hint = "retried automatically; lower the request rate or use another RPC node"
+        else:
+            reason = f"the node refused with a server error (HTTP {status})"
+            hint = "retried automatically; check the node's health or use another RPC node"
+        error = TransientRpcError(f"RPC {what} at {self.url}: {reason}", hint=hint)
         try:
             error.retry_after = float(retry_after) if retry_after else 0.0  # type: ignore[attr-defined]
         except ValueError:
@@ -176,7 +193,7 @@ class Rpc:
             status = getattr(response, "status_code", None)
             if status is None or status in _RETRY_STATUSES:
                 retry_after = response.headers.get("retry-after") if response is not None else None
-                return self._transient(what, status, retry_after)
+                return self._transient(what, status, retry_after, cause)
             return RpcRefused(f"RPC {what} at {self.url} answered HTTP {status}")
         if isinstance(exc, RPCException):
             error = exc.args[0] if exc.args else exc
@@ -213,7 +230,7 @@ class Rpc:
                     self.url, content=body, headers={"Content-Type": "application/json"}
                 )
             except httpx.TransportError as exc:
-                raise self._transient(method, None, None) from exc
+                raise self._transient(method, None, None, exc) from exc
             if response.status_code in _RETRY_STATUSES:
                 raise self._transient(
                     method, response.status_code, response.headers.get("retry-after")

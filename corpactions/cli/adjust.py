@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from corpactions import db
-from corpactions.cli.render import JSON_OPTION, print_json
+from corpactions.cli.render import JSON_OPTION, amount, echo_value, iso_time, print_json, text
 from corpactions.cli.signing import (
     ACKNOWLEDGE_OPTION,
     KEY_OPTION,
@@ -20,6 +20,8 @@ from corpactions.cli.signing import (
     write_message,
 )
 from corpactions.models import MultiplierPlan
+from corpactions.payouts.describe import unit_of
+from corpactions.units import SPLIT_NOTE, kind_label
 
 app = typer.Typer(
     help="Share-count adjustments by UI multiplier: splits, reverse splits, reinvestment.",
@@ -56,20 +58,25 @@ def _show(data: dict[str, Any], as_json: bool) -> None:
         print_json(data)
         return
     typer.echo(
-        f"multiplier plan {data['id']} ({data['kind']}, action {data['action_id']}, "
+        f"multiplier plan {data['id']} ({kind_label(data['kind'])}, action {data['action_id']}, "
         f"{data['status']}): {data['old_multiplier']} x {data['factor']} = "
-        f"{data['new_multiplier']} from {data['effective_timestamp']} (unix time)"
+        f"{data['new_multiplier']} from {iso_time(data['effective_timestamp'])}"
     )
-    typer.echo(f"  plan hash {data['plan_hash']}; maker {data['maker']}")
+    typer.echo(f"  maker {data['maker']}")
+    echo_value("plan hash", data["plan_hash"])
     if data["status"] == "draft" or data["approvals"]:
         names = ", ".join(data["approvals"]) or "none yet"
-        typer.echo(f"  approvals {len(data['approvals'])}/{data['approvals_required']} ({names})")
+        typer.echo(
+            f"  approvals: {len(data['approvals'])} of {data['approvals_required']} ({names})"
+        )
     if data["pending_at_planning"]:
         typer.echo(
-            f"  warning: a multiplier was pending when planned: {data['pending_at_planning']}"
+            f"  warning: a multiplier was pending when planned: {text(data['pending_at_planning'])}"
         )
+    if data["signature"]:
+        echo_value("signature", data["signature"])
     if data["check"]:
-        typer.echo(f"  on-chain check: {data['check']}")
+        typer.echo(f"  on-chain check: {text(data['check'])}")
     if data["error"]:
         typer.echo(f"  error: {data['error']}")
 
@@ -288,6 +295,8 @@ def split(
     db.require_current_schema()
     with db.session_scope() as session:
         plans = compute_split_plans(session=session, action_id=action_id, maker=maker)
+        stock_unit = unit_of(session, plans.stock)
+        cash_unit = unit_of(session, plans.cash) if plans.cash is not None else None
         data: dict[str, Any] = {
             "stock_plan": {
                 "id": plans.stock.id,
@@ -309,15 +318,17 @@ def split(
         return
     stock = data["stock_plan"]
     typer.echo(
-        f"split plan {stock['id']}: mints {stock['minted']} raw units to {stock['lines']} "
-        f"holders; hash {stock['plan_hash']}"
+        f"{kind_label(plans.stock.kind)} plan {stock['id']}: mints "
+        f"{amount(stock['minted'], stock_unit)} to {stock['lines']} holders ({SPLIT_NOTE})"
     )
+    echo_value("plan hash", stock["plan_hash"])
     cash = data["cash_in_lieu_plan"]
-    if cash:
+    if cash and cash_unit is not None:
         typer.echo(
-            f"cash-in-lieu plan {cash['id']}: {cash['usdc']} USDC base units to {cash['lines']} "
-            f"holders; hash {cash['plan_hash']}"
+            f"cash in lieu plan {cash['id']}: {amount(cash['usdc'], cash_unit)} to "
+            f"{cash['lines']} holders"
         )
+        echo_value("plan hash", cash["plan_hash"])
     typer.echo("approve and execute each with 'corpactions payouts approve/execute'")
 
 

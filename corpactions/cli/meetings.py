@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -181,7 +182,13 @@ def message(
             if found is None or choice not in found.choices:
                 raise UserInputError(f"item {item!r} has no choice {choice!r}")
         context = ballot_context(session, action)
-    typer.echo(canonical_message(context, parse_address(wallet), nonce, choices))
+    text = canonical_message(context, parse_address(wallet), nonce, choices)
+    # The exact bytes to sign and nothing else (no trailing newline): piped into a signer,
+    # they are the ballot's message. A terminal gets its line break on stderr.
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    if sys.stdout.isatty():
+        typer.echo("", err=True)
 
 
 @app.command("tally")

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from corpactions import db
-from corpactions.cli.render import JSON_OPTION, print_json, print_table
+from corpactions.cli.render import (
+    JSON_OPTION,
+    amount,
+    echo_value,
+    print_json,
+    print_records,
+    print_table,
+    text,
+)
 from corpactions.cli.signing import (
     ACKNOWLEDGE_OPTION,
     KEY_OPTION,
@@ -23,6 +31,8 @@ from corpactions.cli.signing import (
 from corpactions.errors import ConfigurationError, PlanError
 from corpactions.logs import get_logger
 from corpactions.models import PayoutPlan
+from corpactions.payouts.describe import unit_of
+from corpactions.units import SPLIT_NOTE, Unit, kind_label
 
 if TYPE_CHECKING:
     from corpactions.execution.report import Report
@@ -103,20 +113,61 @@ def _summary(session: Any, plan: PayoutPlan, top: int) -> dict[str, Any]:
         ],
     ) | {
         "status_counts": dict(lines.group_by("status").agg(pl.len()).iter_rows()),
+        "unit": _unit_json(unit_of(session, plan)),
     }
 
 
+def _unit_json(unit: Unit) -> dict[str, Any]:
+    return {
+        "asset": unit.asset,
+        "unit": unit.unit,
+        "decimals": unit.decimals,
+        "multiplier": unit.multiplier,
+    }
+
+
+def _unit(data: dict[str, Any]) -> Unit:
+    return Unit(**data["unit"])
+
+
+def _human_rows(rows: list[dict[str, Any]], unit: Unit, fields: tuple[str, ...]) -> list[Any]:
+    """Rows with their amounts as human text with the unit (raw base units stay in --json)."""
+    return [{k: amount(v, unit) if k in fields else v for k, v in row.items()} for row in rows]
+
+
 def _print_summary(data: dict[str, Any]) -> None:
+    unit = _unit(data)
+
+    def show(key: str) -> str:
+        return amount(data[key], unit)
+
     typer.echo(
-        f"plan {data['id']} for action {data['action_id']} v{data['action_version']} "
-        f"({data['status']}): {data['line_count']} lines, gross {data['gross_pool']}, "
-        f"withheld {data['withheld_total']}, to send {data['sent_total']}, "
-        f"carried {data['carried_total']}, escrowed {data['escrowed_total']}"
+        f"plan {data['id']}: {kind_label(data['kind'])} for action {data['action_id']} "
+        f"v{data['action_version']} ({data['status']}), {data['line_count']} lines, "
+        f"paid in {unit.label}"
     )
-    typer.echo(f"  reconciliation: {data['reconciliation']}")
-    typer.echo(f"  plan hash {data['plan_hash']}")
+    for label, key in (
+        ("gross", "gross_pool"),
+        ("withheld", "withheld_total"),
+        ("to send", "sent_total"),
+        ("carried", "carried_total"),
+        ("escrowed", "escrowed_total"),
+        ("carried in", "carried_in_total"),
+    ):
+        typer.echo(f"  {label + ':':<12}{show(key):>40}")
+    sides = list(data["reconciliation"].items())
+    balanced = sides[0][1] == sides[1][1]
+    typer.echo(
+        f"  reconciliation: {sides[0][0]} = {amount(sides[0][1], unit)}; "
+        f"{sides[1][0]} = {amount(sides[1][1], unit)} ({'equal' if balanced else 'NOT EQUAL'})"
+    )
+    if unit.is_shares:
+        typer.echo(f"  note: {SPLIT_NOTE}")
+    echo_value("plan hash", data["plan_hash"])
     print_table(
-        "By tax class", data["by_tax_class"], ["tax_class", "lines", "gross", "withheld", "net"]
+        "By tax class",
+        _human_rows(data["by_tax_class"], unit, ("gross", "withheld", "net")),
+        ["tax_class", "lines", "gross", "withheld", "net"],
     )
 
 
@@ -248,15 +299,26 @@ def show(
     for row in data["decisions"]:
         typer.echo(f"  {row['decision']} signed by {row['operator']} ({row['pubkey']})")
     if data["run_reconciliation"]:
-        typer.echo(f"  after the run: {data['run_reconciliation']}")
+        typer.echo(f"  after the run: {text(data['run_reconciliation'])}")
     if data["attestation_signature"]:
-        typer.echo(
-            f"  ledger sha256 {data['ledger_sha256']} attested in {data['attestation_signature']}"
-        )
-    print_table(
+        echo_value("ledger sha256", data["ledger_sha256"])
+        echo_value("attested in", data["attestation_signature"])
+    print_records(
         "Largest lines",
-        data["top_lines"],
-        ["owner", "gross", "withholding", "net", "carried_in", "amount_due", "status"],
+        _human_rows(
+            data["top_lines"],
+            _unit(data),
+            ("gross", "withholding", "net", "carried_in", "amount_due"),
+        ),
+        heading=lambda row: f"{row['owner']}  {row['status']}",
+        fields=[
+            ("due", "amount_due"),
+            ("gross", "gross"),
+            ("withheld", "withholding"),
+            ("net", "net"),
+            ("carried in", "carried_in"),
+            ("reason", "status_reason"),
+        ],
     )
 
 
@@ -473,12 +535,20 @@ def execute(
     if as_json:
         print_json(data)
         return
+    unit = _plan_unit(plan_id)
     typer.echo(
         f"plan {plan_id} {data['status']}: {data['paid_lines']} lines paid "
-        f"({data['paid_total']} base units) "
+        f"({amount(data['paid_total'], unit)}) "
         f"in {data['batches']} transactions, fees {data['fees']} lamports; "
         f"{data['held_lines']} held for claim, {data['failed_lines']} failed"
     )
+
+
+def _plan_unit(plan_id: int) -> Unit:
+    from corpactions.payouts.plan import get_plan
+
+    with db.session_scope() as session:
+        return unit_of(session, get_plan(session, plan_id))
 
 
 def _claim_plan(stack: ExitStack, plan_id: int) -> None:
@@ -572,7 +642,8 @@ def verify_line(
     if as_json:
         print_json(result)
     else:
-        typer.echo(f"plan {plan_id}, {owner}: {result['status']} {result['amount_due']}")
+        due = amount(result["amount_due"], _plan_unit(plan_id))
+        typer.echo(f"plan {plan_id}, {owner}: {result['status']} {due}")
         typer.echo(
             f"  leaf {result['leaf_index']} of {result['leaf_count']}: {result['leaf_text']}"
         )

@@ -120,6 +120,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "The wallet registry: tax class, blocked and excluded wallets (signed, append-only).",
     ),
+    "reports": (
+        "corpactions.cli.reports",
+        "app",
+        "Reports for accountants: payout lines of a period, yearly totals per wallet.",
+    ),
 }
 
 

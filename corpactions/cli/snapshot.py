@@ -9,10 +9,17 @@ import polars as pl
 import typer
 
 from corpactions import db
-from corpactions.cli.render import JSON_OPTION, print_json, print_table, status_line
+from corpactions.cli.render import (
+    JSON_OPTION,
+    amount,
+    print_json,
+    print_records,
+    status_line,
+)
 from corpactions.errors import NotFound, UserInputError
 from corpactions.instruments import get_instrument
 from corpactions.models import CorporateAction, Instrument, Snapshot
+from corpactions.units import shares_of
 
 app = typer.Typer(
     help="Record-date holder snapshots (getProgramAccounts, proven against supply).",
@@ -151,14 +158,26 @@ def show(
         data = snapshot_dict(
             snapshot, instrument.symbol if instrument else "?", load_holders(snapshot), top
         )
+        unit = shares_of(
+            data["symbol"], instrument.decimals if instrument else 0, data["multiplier"]
+        )
     if as_json:
         print_json(data)
         return
     typer.echo(
         f"snapshot {data['id']} of {data['symbol']} at slot {data['slot']}: "
         f"{data['owner_count']} owners, {data['account_count']} accounts, "
-        f"supply {data['supply']}, multiplier {data['multiplier'] or '-'}"
+        f"supply {amount(data['supply'], unit)}"
+        + (f" (UI multiplier {data['multiplier']} applied)" if data["multiplier"] else "")
     )
-    print_table(
-        "Top holders", data["top_holders"], ["owner", "amount", "accounts", "frozen", "excluded"]
+    print_records(
+        "Top holders",
+        [{**row, "amount": amount(row["amount"], unit)} for row in data["top_holders"]],
+        heading=lambda row: str(row["owner"]),
+        fields=[
+            ("holds", "amount"),
+            ("accounts", "accounts"),
+            ("frozen", "frozen"),
+            ("excluded", "excluded"),
+        ],
     )

@@ -7,7 +7,12 @@ from sqlmodel import Session
 
 from corpactions.actions import current_version
 from corpactions.errors import NotFound, PlanError
-from corpactions.models import CorporateAction, CorporateActionVersion, Instrument
+from corpactions.models import (
+    TERMINAL_ACTION_STATUSES,
+    CorporateAction,
+    CorporateActionVersion,
+    Instrument,
+)
 
 
 def action_in_force(
@@ -16,6 +21,13 @@ def action_in_force(
     action = session.get(CorporateAction, action_id)
     if action is None:
         raise NotFound(f"no corporate action {action_id}")
+    if action.status in TERMINAL_ACTION_STATUSES:
+        # Its plans are settled (or it will never be paid): a new plan could be neither paid
+        # nor decided, so none is made.
+        raise PlanError(
+            f"action {action_id} is {action.status}; nothing can be planned for it again",
+            hint=f"its plans and outcome: corpactions actions show {action_id}",
+        )
     instrument = session.get(Instrument, action.instrument_id)
     assert instrument is not None
     version = current_version(session, action)

@@ -35,6 +35,7 @@ from corpactions.models import (
     PayoutPlan,
     PlanStatus,
 )
+from corpactions.notify import notify
 from corpactions.payouts.plan import load_lines
 from corpactions.payouts.verify import memo_text
 
@@ -91,6 +92,11 @@ async def finish_plan(rpc: Rpc, session_factory: Any, plan_id: int, ctx: Any) ->
                     + (f"; failed checks: {', '.join(failed)}" if failed else "")
                 )
                 session.add(plan)
+                notify(
+                    session,
+                    "plan.discrepancy",
+                    {"plan_id": plan_id, "action_id": plan.action_id, "reason": plan.stale_reason},
+                )
                 log.error(
                     "plan disagrees with the chain; not attested",
                     plan=plan_id,
@@ -223,6 +229,19 @@ async def _mark_attested(session_factory: Any, plan_id: int, digest: str, signat
         if action is not None and open_plans == 0:  # e.g. a split's cash-in-lieu plan still open
             action.status = ActionStatus.attested
             session.add(action)
+        notify(
+            session,
+            "plan.attested",
+            {
+                "plan_id": plan_id,
+                "action_id": plan.action_id,
+                "kind": plan.kind,
+                "paid": str(plan.sent_total),
+                "plan_hash": plan.plan_hash,
+                "ledger_sha256": digest,
+                "attestation_signature": signature,
+            },
+        )
     log.info("plan attested", plan=plan_id, ledger_sha256=digest, signature=signature)
 
 

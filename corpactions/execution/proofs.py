@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from corpactions.errors import OperatorError, PlanError
 from corpactions.logs import get_logger
 from corpactions.models import Approval, PayoutLine, PayoutPlan, PlanStatus
+from corpactions.notify import notify
 from corpactions.payouts import merkle
 from corpactions.payouts.plan import mint_of, stored_line_text, stored_proofs
 from corpactions.payouts.signoff import verify_signed_approvals
@@ -131,6 +132,11 @@ def mark_tampered(session: Session, plan: PayoutPlan, reason: str) -> None:
         plan.status = PlanStatus.tampered
         plan.stale_reason = reason[:2000]
         session.add(plan)
+        notify(
+            session,
+            "plan.tampered",
+            {"plan_id": plan.id, "action_id": plan.action_id, "reason": plan.stale_reason},
+        )
         log.error("plan tampered: nothing more is signed", plan=plan.id, reason=reason)
 
 

@@ -58,6 +58,7 @@ from corpactions.models import (
     QuarantinedRecord,
     Snapshot,
 )
+from corpactions.notify import notify
 
 log = get_logger(__name__)
 CHUNK = 2000
@@ -308,7 +309,7 @@ def _insert_new_actions(
             report.cancelled += 1
         elif kind_status is not None:
             status, reason = kind_status, _kind_reason(current)
-            _notify(current, status, reason)
+            _notify(session, current, status, reason)
         else:
             status = (
                 ActionStatus.confirmed
@@ -362,10 +363,21 @@ def _insert_new_actions(
     insert_rows(session, CorporateActionVersion, version_rows)
 
 
-def _notify(record: NormalizedAction, status: ActionStatus, reason: str) -> None:
-    """An event that needs a person is said in the log (the operators' alerting reads it),
-    besides ``status`` and the API."""
+def _notify(session: Session, record: NormalizedAction, status: ActionStatus, reason: str) -> None:
+    """An event that needs a person is said in the log (the operators' alerting reads it) and
+    by webhook, besides ``status`` and the API."""
     if status == ActionStatus.needs_operator:
+        notify(
+            session,
+            "action.needs_operator",
+            {
+                "source": record.source,
+                "source_ref": record.source_ref,
+                "symbol": record.symbol,
+                "kind": record.kind.value,
+                "reason": reason,
+            },
+        )
         log.warning(
             "corporate action needs an operator",
             source=record.source,
@@ -417,7 +429,7 @@ def _settle(session: Session, entry: _Known, now: datetime, report: IngestReport
         action.status = kind_status
         if "record" in current:
             action.status_reason = _kind_reason(current["record"])
-            _notify(current["record"], kind_status, action.status_reason)
+            _notify(session, current["record"], kind_status, action.status_reason)
     elif action.status in _BY_KIND:  # its kind changed to one that is carried out
         action.status = status or ActionStatus.announced
         action.status_reason = f"amended to version {current['version']}"

@@ -21,6 +21,7 @@ from corpactions.models import (
     CorporateAction,
     MeetingResult,
 )
+from corpactions.notify import notify
 from snapshots.take import current_snapshot
 
 log = get_logger(__name__)
@@ -71,6 +72,15 @@ async def close_and_attest(
             stored.attestation_signature = landed
             stored.attested_at = datetime.now(UTC)
             session.add(stored)
+            notify(
+                session,
+                "meeting.closed",
+                {
+                    "meeting_id": meeting_id,
+                    "record_sha256": digest,
+                    "attestation_signature": landed,
+                },
+            )
             log.info("meeting attested", meeting=meeting_id, sha256=digest, signature=landed)
         return stored
 

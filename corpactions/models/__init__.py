@@ -17,6 +17,7 @@ from corpactions.models.instruments import (
     TokenProgram,
 )
 from corpactions.models.meetings import Ballot, BallotNonce, MeetingResult
+from corpactions.models.notifications import WebhookDelivery
 from corpactions.models.operators import ROLES, Operator, OperatorChange
 from corpactions.models.plans import (
     Approval,
@@ -71,4 +72,5 @@ __all__ = [
     "TaskFailure",
     "TokenProgram",
     "WalletRecord",
+    "WebhookDelivery",
 ]

@@ -95,12 +95,37 @@ def _mechanism(session: Session, action_id: int) -> str:
     return "multiplier" if instrument.token_program == TokenProgram.token2022 else "mint"
 
 
+def close_undecidable_plans(session: Session) -> list[int]:
+    """Draft and approved (not yet executing) plans of actions that are over (attested,
+    cancelled, withdrawn, failed, applied) become stale with the reason: such a plan can never
+    be paid, so it must not wait for a decision. Returns their ids."""
+    closed: list[int] = []
+    plans = session.exec(
+        select(PayoutPlan, CorporateAction.status)
+        .join(CorporateAction, col(CorporateAction.id) == col(PayoutPlan.action_id))
+        .where(
+            col(PayoutPlan.status).in_([PlanStatus.draft, PlanStatus.approved]),
+            col(CorporateAction.status).in_(list(TERMINAL_ACTION_STATUSES)),
+        )
+    ).all()
+    for plan, status in plans:
+        plan.status = PlanStatus.stale
+        plan.stale_reason = f"action {plan.action_id} is {status}; this plan can never be paid"
+        session.add(plan)
+        closed.append(plan.id or 0)
+    if closed:
+        log.info("plans of finished actions closed", plans=closed)
+    return closed
+
+
 def compute_due_plans(
     *, session_factory: SessionFactory, settings: Settings | None = None
 ) -> dict[str, Any]:
     """Compute a draft plan for every action that needs one, each in its own transaction;
     an action that cannot be planned gets the reason on its record and is tried again later."""
     settings = settings or get_settings()
+    with session_factory() as session:
+        closed = close_undecidable_plans(session)
     with session_factory() as session:
         due = actions_needing_plans(session)
     computed: list[int] = []
@@ -131,4 +156,4 @@ def compute_due_plans(
             failed[action_id] = exc.one_line()
             log.warning("plan not computed", action=action_id, error=exc.one_line())
             record_reason(session_factory, action_id, f"plan not computed: {exc.one_line()}")
-    return {"computed": computed, "failed": failed}
+    return {"computed": computed, "failed": failed, "closed": closed}

@@ -54,6 +54,7 @@ from corpactions.models import (
     PlanStatus,
     Snapshot,
 )
+from corpactions.notify import notify
 from corpactions.payouts import merkle
 from corpactions.payouts.allocate import allocate, pool_of, rate_fraction
 from corpactions.wallets.audit import check_rows
@@ -345,7 +346,10 @@ def compute_plan(
     if action is None:
         raise NotFound(f"no corporate action {action_id}", hint="see 'corpactions actions list'")
     if action.status in TERMINAL_ACTION_STATUSES:
-        raise PlanError(f"action {action_id} is {action.status}; nothing can be planned")
+        raise PlanError(
+            f"action {action_id} is {action.status}; nothing can be planned for it again",
+            hint=f"its plans and outcome: corpactions actions show {action_id}",
+        )
     if action.kind != ActionKind.cash_dividend:
         raise PlanError(
             f"action {action_id} is a {action.kind}, not a cash dividend",
@@ -489,6 +493,20 @@ def store_plan(
         action.status = ActionStatus.planned
         action.updated_at = datetime.now(UTC)
         session.add(action)
+    notify(
+        session,
+        "plan.ready_for_approval",
+        {
+            "plan_id": plan.id,
+            "action_id": action.id,
+            "kind": kind,
+            "asset": asset,
+            "lines": lines.height,
+            "to_send": str(plan.sent_total),
+            "plan_hash": plan.plan_hash,
+            "maker": maker,
+        },
+    )
     log.info(
         "payout plan computed",
         plan=plan.id,
