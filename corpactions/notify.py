@@ -11,7 +11,7 @@ receiver that never answers ends ``failed``. Receivers should treat ``delivery_i
 idempotency key: a delivery may arrive more than once, never zero times while retries last.
 
 Events: ``plan.ready_for_approval``, ``plan.attested``, ``plan.discrepancy``, ``plan.tampered``,
-``meeting.closed``, ``action.needs_operator``, ``task.failed``.
+``meeting.closed``, ``action.needs_operator``, ``task.failed``, ``instrument.backing_failed``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ EVENTS = frozenset(
         "meeting.closed",
         "action.needs_operator",
         "task.failed",
+        "instrument.backing_failed",
     }
 )
 

@@ -50,6 +50,7 @@ from corpactions.models import (
     PayoutPlan,
     QuarantinedStatement,
     TokenProgram,
+    WebhookDelivery,
 )
 from corpactions.operators.decisions import Decision
 from corpactions.operators.keys import sign_message
@@ -368,6 +369,24 @@ def test_tokens_minted_beyond_custody_are_over_minted_by_exactly_the_excess(
     check = check_instrument(session_factory=db.session_scope, symbol="AAPL")
     assert check.supply == supply == seeded.supply + extra
     assert (check.verdict, check.difference) == ("over_minted", Decimal("5.00000001"))
+
+
+def test_a_failed_check_announces_itself_to_the_webhooks(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded = _world(monkeypatch, localnet_url, tmp_path)
+    monkeypatch.setenv("CORPACTIONS_WEBHOOK_URLS", '["http://127.0.0.1:9/hook"]')
+    from corpactions.config import get_settings
+
+    get_settings.cache_clear()
+    _statement(outstanding(seeded) - 3, "CB-1", datetime.now(UTC) - timedelta(hours=1))
+    check = check_instrument(session_factory=db.session_scope, symbol="AAPL")
+    assert check.verdict == "over_minted"
+    with db.session_scope() as session:
+        (delivery,) = session.exec(select(WebhookDelivery)).all()
+    assert delivery.event == "instrument.backing_failed"
+    assert delivery.payload["check_id"] == check.id
+    assert Decimal(delivery.payload["difference_shares"]) == 3
 
 
 def test_tokens_of_a_wallet_the_registry_excludes_are_not_outstanding(

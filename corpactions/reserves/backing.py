@@ -38,6 +38,7 @@ from corpactions.models import (
     Snapshot,
     TokenProgram,
 )
+from corpactions.notify import notify
 from corpactions.wallets.registry import rows_in_force
 from snapshots.fetch import read_mint, read_token_accounts
 from snapshots.parse import aggregate_holders
@@ -179,6 +180,25 @@ def record_check(
     )
     session.add(check)
     session.flush()
+    if not check.backed:
+        notify(
+            session,
+            "instrument.backing_failed",
+            {
+                "symbol": instrument.symbol,
+                "mint": instrument.mint,
+                "check_id": check.id,
+                "slot": chain.slot,
+                "verdict": check.verdict,
+                "tokens_outstanding": str(outstanding),
+                "custodian_shares": None if statement is None else str(statement.shares),
+                "difference_shares": None if difference is None else str(difference),
+                "statement_id": check.statement_id,
+                "what_to_do": "compare the custodian's statement with the token supply; a plan "
+                "on this snapshot needs the difference acknowledged in its signed approval",
+            },
+            settings=settings,
+        )
     (log.info if check.backed else log.warning)(
         "backing checked",
         symbol=instrument.symbol,
