@@ -16,6 +16,7 @@ from corpactions.models.instruments import (
     InstrumentSymbol,
     TokenProgram,
 )
+from corpactions.models.lookup_tables import LookupTable, TableStatus
 from corpactions.models.meetings import Ballot, MeetingResult
 from corpactions.models.plans import Approval, LineStatus, PayoutLine, PayoutPlan, PlanStatus
 from corpactions.models.snapshots import Snapshot
@@ -36,6 +37,7 @@ __all__ = [
     "InstrumentBase",
     "InstrumentSymbol",
     "LineStatus",
+    "LookupTable",
     "MeetingResult",
     "MultiplierDecision",
     "MultiplierPlan",
@@ -45,6 +47,7 @@ __all__ = [
     "PlanStatus",
     "QuarantinedRecord",
     "Snapshot",
+    "TableStatus",
     "TaskFailure",
     "TokenProgram",
     "Wallet",

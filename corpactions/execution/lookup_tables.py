@@ -1,0 +1,560 @@
+"""Address lookup tables of recipients' token accounts, made ahead of a run for v0 batches.
+
+A v0 transaction names an address kept in a lookup table by one byte instead of 32, so a batch
+whose recipients sit in tables is bounded by the 64 account locks, not the 1232 bytes.
+
+- ``prepare_tables`` makes every given address an entry of a usable table of the authority:
+  it extends tables with room, creates new ones (up to 256 entries each; tables made at once
+  take distinct recent slots from the SlotHashes sysvar, since a table's address derives from
+  its authority and recent slot), and waits until the chain is past the last extension's slot
+  (a table is usable one slot after it was extended).
+- ``retire_idle_tables`` deactivates tables unused for ``alt_idle_days`` and closes them once
+  the deactivation slot has left SlotHashes, returning their rent to the authority.
+
+Every write is one attempt recorded on the table's row before it is sent (``write_once``); an
+attempt already recorded is resolved by asking the chain (``fate``) before anything is signed
+again, and its effect (entries, status) is read from the finalized table account, never assumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from solders import sysvar
+from solders.address_lookup_table_account import (
+    LOOKUP_TABLE_MAX_ADDRESSES,
+    AddressLookupTable,
+    AddressLookupTableAccount,
+    SlotHashes,
+)
+from solders.hash import Hash
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.message import Message
+from solders.pubkey import Pubkey
+from solders.transaction import Transaction, VersionedTransaction
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from corpactions.chain import layout, tokens
+from corpactions.chain.rpc import Rpc
+from corpactions.db import SessionFactory
+from corpactions.execution.batching import PACKET_LIMIT
+from corpactions.execution.crashpoints import crash_point
+from corpactions.execution.sendonce import Attempt, fate, write_once
+from corpactions.logs import get_logger
+from corpactions.models import LookupTable, TableStatus
+from corpactions.models.types import utcnow
+
+log = get_logger(__name__)
+TABLES = LookupTable.__table__  # type: ignore[attr-defined]
+CONCURRENT_TABLES = 16
+SETTLE_SECONDS = 60.0
+
+
+def _extend_chunk() -> int:
+    """Most addresses one extension carries in a legacy transaction under the packet limit
+    (measured on the real serialized transaction)."""
+    payer = Pubkey.new_unique()
+    table = Pubkey.new_unique()
+    count = 1
+    while True:
+        ix = tokens.extend_lookup_table(
+            table, payer, payer, [Pubkey.new_unique() for _ in range(count + 1)]
+        )
+        message = Message.new_with_blockhash([ix], payer, Hash.default())
+        if 1 + 64 + len(bytes(message)) > PACKET_LIMIT:
+            return count
+        count += 1
+
+
+EXTEND_CHUNK = _extend_chunk()
+
+
+@dataclass(frozen=True)
+class TableView:
+    """A usable table: its address and its entries as the chain holds them."""
+
+    address: Pubkey
+    addresses: list[Pubkey]
+
+    def account(self) -> AddressLookupTableAccount:
+        return AddressLookupTableAccount(self.address, self.addresses)
+
+
+# ----- reading the chain -------------------------------------------------------------------------
+
+
+async def recent_slots(rpc: Rpc) -> list[int]:
+    """The slots of the SlotHashes sysvar, newest first (valid ``recent_slot`` values)."""
+    account = await rpc.account(sysvar.SLOT_HASHES)
+    if account is None:
+        return []
+    return [slot for slot, _ in SlotHashes.from_bytes(bytes(account.data)).slot_hashes]
+
+
+async def read_table(rpc: Rpc, address: Pubkey) -> tuple[AddressLookupTable, int] | None:
+    """The table account decoded by solders, and its lamports; None if there is none."""
+    account = await rpc.account(address)
+    if account is None or account.owner != layout.ADDRESS_LOOKUP_TABLE_PROGRAM_ID:
+        return None
+    return AddressLookupTable.deserialize(bytes(account.data)), int(account.lamports)
+
+
+# ----- one recorded attempt ----------------------------------------------------------------------
+
+
+def _row(session_factory: SessionFactory, table_id: int) -> LookupTable:
+    with session_factory() as session:
+        row = session.get(LookupTable, table_id)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def _update(
+    session_factory: SessionFactory, table_id: int, signature: str | None, **values: Any
+) -> bool:
+    """Compare-and-set on the row's recorded attempt (None: no attempt recorded)."""
+    current = TABLES.c.attempt_signature
+    unchanged = current.is_(None) if signature is None else current == signature
+    with session_factory() as session:
+        result = session.connection().execute(
+            sa.update(TABLES)
+            .where(TABLES.c.id == table_id, unchanged)
+            .values(**values, updated_at=utcnow())
+        )
+        return bool(result.rowcount == 1)
+
+
+_CLEARED: dict[str, Any] = {
+    "attempt_kind": None,
+    "attempt_tx": None,
+    "attempt_signature": None,
+    "attempt_last_valid": None,
+    "attempt_addresses": [],
+}
+
+
+async def resolve(rpc: Rpc, session_factory: SessionFactory, table_id: int) -> bool:
+    """Settle the row's recorded attempt, if any, from the chain. True when the row is free for
+    a new write; False while the attempt may still land."""
+    row = _row(session_factory, table_id)
+    if row.attempt_signature is None:
+        return True
+    signature = row.attempt_signature
+    found = await fate(rpc, Attempt(signature, row.attempt_last_valid or 0, row.attempt_tx))
+    if found.state == "pending":
+        return False
+    if not found.succeeded:
+        log.warning(
+            "lookup table write did not land; a new attempt may be made",
+            table=row.address,
+            kind=row.attempt_kind,
+            signature=signature,
+            fate=found.state,
+            err=found.err,
+        )
+        _update(session_factory, table_id, signature, **_CLEARED)
+        return True
+    crash_point("table_after_confirm")
+    await _apply(rpc, session_factory, row, found.slot)
+    return True
+
+
+async def _settled(rpc: Rpc, session_factory: SessionFactory, table_id: int) -> bool:
+    """Resolve the row's recorded attempt, waiting up to ``SETTLE_SECONDS`` while it may still
+    land (the same bytes are sent again meanwhile). True once the row is free."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_SECONDS
+    while not await resolve(rpc, session_factory, table_id):
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.2)
+    return True
+
+
+async def _apply(rpc: Rpc, session_factory: SessionFactory, row: LookupTable, slot: int) -> None:
+    """Enter a finalized write's effect, read from the table account itself."""
+    kind = row.attempt_kind
+    values: dict[str, Any] = dict(_CLEARED)
+    read = await read_table(rpc, Pubkey.from_string(row.address))
+    if kind in ("create", "extend"):
+        assert read is not None, f"table {row.address} missing after a finalized {kind}"
+        table, lamports = read
+        values |= {
+            "status": TableStatus.active.value,
+            "addresses": [str(a) for a in table.addresses],
+            "rent_lamports": lamports,
+            "last_extended_slot": max(int(table.meta.last_extended_slot), slot),
+        }
+        if kind == "create":
+            values["create_signature"] = row.attempt_signature
+        else:
+            values["extend_signatures"] = [*row.extend_signatures, row.attempt_signature]
+    elif kind == "deactivate":
+        values |= {
+            "status": TableStatus.deactivating.value,
+            "deactivate_signature": row.attempt_signature,
+            "deactivation_slot": int(read[0].meta.deactivation_slot) if read else slot,
+        }
+    elif kind == "close":
+        values |= {
+            "status": TableStatus.closed.value,
+            "close_signature": row.attempt_signature,
+            "reclaimed_lamports": row.rent_lamports,
+        }
+    _update(session_factory, row.id or 0, row.attempt_signature, **values)
+    log.info("lookup table write finalized", table=row.address, kind=kind, slot=slot)
+
+
+async def _signed(
+    rpc: Rpc, signers: Sequence[Keypair], payer: Keypair, ixs: list[Instruction]
+) -> tuple[VersionedTransaction, int]:
+    blockhash = await rpc.latest_blockhash()
+    tx = Transaction(list(signers), Message(ixs, payer.pubkey()), blockhash.blockhash)
+    return VersionedTransaction.from_legacy(tx), blockhash.last_valid_block_height
+
+
+async def _write(
+    rpc: Rpc,
+    session_factory: SessionFactory,
+    table_id: int,
+    kind: str,
+    ixs: list[Instruction],
+    *,
+    authority: Keypair,
+    payer: Keypair,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Record, send and settle one write of the row (which has no attempt recorded)."""
+    tx, last_valid = await _signed(rpc, _signers(authority, payer), payer, ixs)
+
+    def record(signed: bytes, signature: str, last: int) -> bool:
+        return _update(
+            session_factory,
+            table_id,
+            None,
+            attempt_kind=kind,
+            attempt_tx=signed,
+            attempt_signature=signature,
+            attempt_last_valid=last,
+            **(extra or {}),
+        )
+
+    landed = await write_once(
+        rpc, tx, last_valid, record=record, crash_prefix="table", timeout=SETTLE_SECONDS
+    )
+    if landed is not None:
+        await resolve(rpc, session_factory, table_id)
+
+
+def _signers(authority: Keypair, payer: Keypair) -> list[Keypair]:
+    return [payer] if payer.pubkey() == authority.pubkey() else [payer, authority]
+
+
+# ----- making tables -----------------------------------------------------------------------------
+
+
+def _live_rows(session_factory: SessionFactory, authority: Pubkey) -> list[LookupTable]:
+    with session_factory() as session:
+        rows = list(
+            session.exec(
+                select(LookupTable)
+                .where(
+                    LookupTable.authority == str(authority),
+                    col(LookupTable.status).in_(
+                        [TableStatus.creating.value, TableStatus.active.value]
+                    ),
+                )
+                .order_by(col(LookupTable.id))
+            )
+        )
+        for row in rows:
+            session.expunge(row)
+        return rows
+
+
+async def _create(
+    rpc: Rpc,
+    session_factory: SessionFactory,
+    authority: Keypair,
+    payer: Keypair,
+    recent_slot: int,
+    table_id: int | None,
+) -> int | None:
+    """Record and send a CreateLookupTable at ``recent_slot``: a new row, or a new attempt of a
+    row whose earlier create never landed. Returns the row id."""
+    ix, address = tokens.create_lookup_table(authority.pubkey(), payer.pubkey(), recent_slot)
+    tx, last_valid = await _signed(rpc, _signers(authority, payer), payer, [ix])
+    attempt = {
+        "attempt_kind": "create",
+        "attempt_tx": bytes(tx),
+        "attempt_signature": str(tx.signatures[0]),
+        "attempt_last_valid": last_valid,
+        "address": str(address),
+        "recent_slot": recent_slot,
+    }
+    crash_point("table_after_sign")
+    if table_id is None:
+        try:
+            with session_factory() as session:
+                table_id = session.execute(
+                    sa.insert(TABLES)
+                    .values(
+                        authority=str(authority.pubkey()),
+                        status=TableStatus.creating.value,
+                        addresses=[],
+                        extend_signatures=[],
+                        attempt_addresses=[],
+                        rent_lamports=0,
+                        reclaimed_lamports=0,
+                        last_used_at=utcnow(),
+                        created_at=utcnow(),
+                        updated_at=utcnow(),
+                        **attempt,
+                    )
+                    .returning(TABLES.c.id)
+                ).scalar_one()
+        except IntegrityError:
+            return None  # that address is taken (another executor used the same slot)
+    elif not _update(session_factory, table_id, None, **attempt):
+        return None
+    crash_point("table_after_persist")
+    await rpc.send_raw(bytes(tx), skip_preflight=True)
+    crash_point("table_after_send")
+    return table_id
+
+
+async def _fill(
+    rpc: Rpc,
+    session_factory: SessionFactory,
+    table_id: int,
+    wanted: list[str],
+    *,
+    authority: Keypair,
+    payer: Keypair,
+) -> None:
+    """Extend the table with ``wanted`` (those it lacks), one chunk at a time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_SECONDS
+    while loop.time() < deadline:
+        if not await resolve(rpc, session_factory, table_id):
+            await asyncio.sleep(0.2)
+            continue
+        row = _row(session_factory, table_id)
+        if row.status != TableStatus.active:
+            return  # its create never landed: the caller makes another table next run
+        have = set(row.addresses)
+        todo = [a for a in wanted if a not in have]
+        room = LOOKUP_TABLE_MAX_ADDRESSES - len(row.addresses)
+        chunk = todo[: min(EXTEND_CHUNK, room)]
+        if not chunk:
+            return
+        ix = tokens.extend_lookup_table(
+            Pubkey.from_string(row.address),
+            authority.pubkey(),
+            payer.pubkey(),
+            [Pubkey.from_string(a) for a in chunk],
+        )
+        await _write(
+            rpc,
+            session_factory,
+            table_id,
+            "extend",
+            [ix],
+            authority=authority,
+            payer=payer,
+            extra={"attempt_addresses": chunk},
+        )
+
+
+async def prepare_tables(
+    rpc: Rpc,
+    session_factory: SessionFactory,
+    authority: Keypair,
+    addresses: Sequence[Pubkey],
+    *,
+    payer: Keypair | None = None,
+) -> list[TableView]:
+    """Make the addresses entries of usable tables of ``authority`` (``payer`` pays the rent and
+    fees; the authority by default) and return the usable tables that hold any of them. Best
+    effort: an address whose table is not ready (a write still pending) is left out, and its
+    line is paid from a static key instead."""
+    payer = payer or authority
+    wanted = list(dict.fromkeys(str(a) for a in addresses))
+    rows = _live_rows(session_factory, authority.pubkey())
+    settled = await asyncio.gather(*(_settled(rpc, session_factory, row.id or 0) for row in rows))
+    rows = _live_rows(session_factory, authority.pubkey())
+    covered = {a for row in rows for a in row.addresses}
+    missing = [a for a in wanted if a not in covered]
+    plan: list[tuple[int, list[str]]] = []
+    for row in rows:
+        if not missing:
+            break
+        if row.status == TableStatus.active and row.attempt_signature is None:
+            room = LOOKUP_TABLE_MAX_ADDRESSES - len(row.addresses)
+            if room > 0:
+                plan.append((row.id or 0, missing[:room]))
+                missing = missing[room:]
+    if missing and not all(settled):
+        # a write recorded earlier may still land (a create among them would hold these
+        # addresses' room): make no new table until it is settled; this run pays them unlooked-up
+        log.warning("lookup table writes still pending; no new table this run")
+        missing = []
+    if missing:
+        stalled = [
+            row.id or 0
+            for row in rows
+            if row.status == TableStatus.creating and row.attempt_signature is None
+        ]
+        needed = -(-len(missing) // LOOKUP_TABLE_MAX_ADDRESSES)
+        used = {row.recent_slot for row in rows}
+        slots = [s for s in await recent_slots(rpc) if s not in used]
+        gate = asyncio.Semaphore(CONCURRENT_TABLES)
+
+        async def create(slot: int, table_id: int | None) -> int | None:
+            async with gate:
+                return await _create(rpc, session_factory, authority, payer, slot, table_id)
+
+        targets: list[int | None] = [*stalled[:needed]]
+        targets += [None] * (needed - len(targets))
+        made = await asyncio.gather(
+            *(create(slot, tid) for slot, tid in zip(slots, targets, strict=False))
+        )
+        for table_id in made:
+            if table_id is not None and missing:
+                plan.append((table_id, missing[:LOOKUP_TABLE_MAX_ADDRESSES]))
+                missing = missing[LOOKUP_TABLE_MAX_ADDRESSES:]
+    gate = asyncio.Semaphore(CONCURRENT_TABLES)
+
+    async def fill(table_id: int, chunk: list[str]) -> None:
+        async with gate:
+            await _fill(rpc, session_factory, table_id, chunk, authority=authority, payer=payer)
+
+    await asyncio.gather(*(fill(table_id, chunk) for table_id, chunk in plan))
+    return await usable_tables(rpc, session_factory, authority.pubkey(), wanted)
+
+
+async def usable_tables(
+    rpc: Rpc, session_factory: SessionFactory, authority: Pubkey, wanted: Sequence[str]
+) -> list[TableView]:
+    """The authority's active tables holding any of ``wanted``, once the chain is past their
+    last extension's slot; marks them used now."""
+    want = set(wanted)
+    rows = [
+        row
+        for row in _live_rows(session_factory, authority)
+        if row.status == TableStatus.active and want.intersection(row.addresses)
+    ]
+    if not rows:
+        return []
+    newest = max(row.last_extended_slot or 0 for row in rows)
+    for _ in range(200):
+        if await rpc.slot() > newest:
+            break
+        await asyncio.sleep(0.1)
+    with session_factory() as session:
+        session.connection().execute(
+            sa.update(TABLES)
+            .where(TABLES.c.id.in_([row.id for row in rows]))
+            .values(last_used_at=utcnow())
+        )
+    return [
+        TableView(Pubkey.from_string(row.address), [Pubkey.from_string(a) for a in row.addresses])
+        for row in rows
+    ]
+
+
+def table_entries(
+    session_factory: SessionFactory, addresses: Sequence[str]
+) -> dict[Pubkey, list[Pubkey]]:
+    """Entries of the named tables as the ledger recorded them from the chain."""
+    if not addresses:
+        return {}
+    with session_factory() as session:
+        rows = session.exec(
+            select(LookupTable.address, LookupTable.addresses).where(
+                col(LookupTable.address).in_(list(addresses))
+            )
+        ).all()
+    return {Pubkey.from_string(a): [Pubkey.from_string(x) for x in entries] for a, entries in rows}
+
+
+# ----- retiring idle tables ----------------------------------------------------------------------
+
+
+@dataclass
+class Retired:
+    deactivated: int = 0
+    closed: int = 0
+    reclaimed_lamports: int = 0
+
+
+async def retire_idle_tables(
+    rpc: Rpc,
+    session_factory: SessionFactory,
+    authority: Keypair,
+    *,
+    idle_days: int,
+    now: datetime | None = None,
+) -> Retired:
+    """Deactivate the authority's tables unused for ``idle_days``; close those whose
+    deactivation slot has left SlotHashes (the program's rule), rent back to the authority.
+    Each write exactly once; run it as often as you like."""
+    now = now or utcnow()
+    with session_factory() as session:
+        rows = list(
+            session.exec(
+                select(LookupTable).where(
+                    LookupTable.authority == str(authority.pubkey()),
+                    col(LookupTable.status).in_(
+                        [TableStatus.active.value, TableStatus.deactivating.value]
+                    ),
+                )
+            )
+        )
+        for row in rows:
+            session.expunge(row)
+    report = Retired()
+    hashes = set(await recent_slots(rpc))
+    current = await rpc.slot()
+    cutoff = now - timedelta(days=idle_days)
+    for listed in rows:
+        table_id = listed.id or 0
+        if not await resolve(rpc, session_factory, table_id):
+            continue
+        row = _row(session_factory, table_id)
+        address = Pubkey.from_string(row.address)
+        if row.status == TableStatus.active and row.last_used_at < cutoff:
+            ix = tokens.deactivate_lookup_table(address, authority.pubkey())
+            await _write(
+                rpc,
+                session_factory,
+                table_id,
+                "deactivate",
+                [ix],
+                authority=authority,
+                payer=authority,
+            )
+            report.deactivated += int(_row(session_factory, table_id).status != TableStatus.active)
+        elif (
+            row.status == TableStatus.deactivating
+            and row.deactivation_slot is not None
+            and row.deactivation_slot not in hashes
+            and current > row.deactivation_slot
+        ):
+            ix = tokens.close_lookup_table(address, authority.pubkey(), authority.pubkey())
+            await _write(
+                rpc, session_factory, table_id, "close", [ix], authority=authority, payer=authority
+            )
+            closed = _row(session_factory, table_id)
+            if closed.status == TableStatus.closed:
+                report.closed += 1
+                report.reclaimed_lamports += closed.reclaimed_lamports
+    return report
