@@ -265,6 +265,7 @@ def execute(
     if dry_run:
         with db.session_scope() as session:
             data = plan_dry_run(session, plan_id)
+        data["fees"] = _fee_estimate(plan_id)
         if as_json:
             print_json(data)
         else:
@@ -272,6 +273,16 @@ def execute(
                 f"plan {plan_id}: would send {data['amount_to_send']} base units "
                 f"to {data['lines_to_send']} holders"
             )
+            fees = data["fees"]
+            if "error" in fees:
+                typer.echo(f"fees: not estimated ({fees['error']})")
+            else:
+                typer.echo(
+                    f"in {fees['transactions']} transactions ({fees['v0_transactions']} v0 "
+                    f"with lookup tables), fees {fees['fee_lamports']} lamports "
+                    f"({fees['fee_per_transfer_lamports']} per transfer; priority "
+                    f"{fees['unit_price_microlamports']} micro-lamports per CU)"
+                )
         return
     with ExitStack() as stack:
         if not force:
@@ -287,6 +298,29 @@ def execute(
         f"in {data['batches']} transactions, fees {data['fees']} lamports; "
         f"{data['held_lines']} held for claim, {data['failed_lines']} failed"
     )
+
+
+def _fee_estimate(plan_id: int) -> dict[str, Any]:
+    """The fees the plan's remaining lines would cost; the chain's refusal as one line."""
+    import asyncio
+
+    from corpactions.chain.rpc import Rpc
+    from corpactions.config import get_settings
+    from corpactions.errors import ChainError
+    from corpactions.execution.estimate import estimate_fees
+    from corpactions.execution.protocol import Context
+
+    settings = get_settings()
+
+    async def run() -> dict[str, Any]:
+        ctx = Context.for_plan(settings, db.session_scope, plan_id)
+        async with Rpc(settings=settings) as rpc:
+            return await estimate_fees(rpc, db.session_scope, plan_id, ctx)
+
+    try:
+        return asyncio.run(run())
+    except ChainError as exc:
+        return {"error": exc.one_line()}
 
 
 def _claim_plan(stack: ExitStack, plan_id: int) -> None:
