@@ -19,6 +19,7 @@ again, and its effect (entries, status) is read from the finalized table account
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,11 +43,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from corpactions.chain import layout, tokens
-from corpactions.chain.rpc import Rpc
+from corpactions.chain.rpc import Rpc, TransactionRejected
 from corpactions.db import SessionFactory
 from corpactions.execution.batching import PACKET_LIMIT
 from corpactions.execution.crashpoints import crash_point
-from corpactions.execution.sendonce import Attempt, fate, write_once
+from corpactions.execution.sendonce import Attempt, fate, fates, write_once
 from corpactions.logs import get_logger
 from corpactions.models import LookupTable, TableStatus
 from corpactions.models.types import utcnow
@@ -167,18 +168,6 @@ async def resolve(rpc: Rpc, session_factory: SessionFactory, table_id: int) -> b
     return True
 
 
-async def _settled(rpc: Rpc, session_factory: SessionFactory, table_id: int) -> bool:
-    """Resolve the row's recorded attempt, waiting up to ``SETTLE_SECONDS`` while it may still
-    land (the same bytes are sent again meanwhile). True once the row is free."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + SETTLE_SECONDS
-    while not await resolve(rpc, session_factory, table_id):
-        if loop.time() > deadline:
-            return False
-        await asyncio.sleep(0.2)
-    return True
-
-
 async def _apply(rpc: Rpc, session_factory: SessionFactory, row: LookupTable, slot: int) -> None:
     """Enter a finalized write's effect, read from the table account itself."""
     kind = row.attempt_kind
@@ -280,18 +269,18 @@ def _live_rows(session_factory: SessionFactory, authority: Pubkey) -> list[Looku
         return rows
 
 
-async def _create(
-    rpc: Rpc,
+def _record_create(
     session_factory: SessionFactory,
-    authority: Keypair,
-    payer: Keypair,
+    tx: VersionedTransaction,
+    last_valid: int,
+    *,
+    authority: Pubkey,
+    address: Pubkey,
     recent_slot: int,
     table_id: int | None,
 ) -> int | None:
-    """Record and send a CreateLookupTable at ``recent_slot``: a new row, or a new attempt of a
-    row whose earlier create never landed. Returns the row id."""
-    ix, address = tokens.create_lookup_table(authority.pubkey(), payer.pubkey(), recent_slot)
-    tx, last_valid = await _signed(rpc, _signers(authority, payer), payer, [ix])
+    """Record a CreateLookupTable attempt: a new row, or a new attempt of a row whose earlier
+    create never landed. Returns the row id, None when another executor took it first."""
     attempt = {
         "attempt_kind": "create",
         "attempt_tx": bytes(tx),
@@ -300,14 +289,15 @@ async def _create(
         "address": str(address),
         "recent_slot": recent_slot,
     }
-    crash_point("table_after_sign")
-    if table_id is None:
-        try:
-            with session_factory() as session:
-                table_id = session.execute(
+    if table_id is not None:
+        return table_id if _update(session_factory, table_id, None, **attempt) else None
+    try:
+        with session_factory() as session:
+            return int(
+                session.execute(
                     sa.insert(TABLES)
                     .values(
-                        authority=str(authority.pubkey()),
+                        authority=str(authority),
                         status=TableStatus.creating.value,
                         addresses=[],
                         extend_signatures=[],
@@ -321,57 +311,150 @@ async def _create(
                     )
                     .returning(TABLES.c.id)
                 ).scalar_one()
-        except IntegrityError:
-            return None  # that address is taken (another executor used the same slot)
-    elif not _update(session_factory, table_id, None, **attempt):
-        return None
-    crash_point("table_after_persist")
-    await rpc.send_raw(bytes(tx), skip_preflight=True)
-    crash_point("table_after_send")
-    return table_id
+            )
+    except IntegrityError:
+        return None  # that address is taken (another executor used the same slot)
 
 
-async def _fill(
+async def _send_all(rpc: Rpc, txs: Sequence[VersionedTransaction]) -> None:
+    gate = asyncio.Semaphore(CONCURRENT_TABLES)
+
+    async def one(tx: VersionedTransaction) -> None:
+        async with gate:
+            with contextlib.suppress(TransactionRejected):
+                await rpc.send_raw(bytes(tx), skip_preflight=True)
+
+    await asyncio.gather(*(one(tx) for tx in txs))
+
+
+async def settle_rows(
+    rpc: Rpc, session_factory: SessionFactory, table_ids: Sequence[int], *, timeout: float
+) -> bool:
+    """Resolve the recorded attempts of these rows together (statuses asked in one call per
+    pass), applying each finalized write; True when none is left pending."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        rows = [r for r in (_row(session_factory, i) for i in table_ids) if r.attempt_signature]
+        if not rows:
+            return True
+        found = await fates(
+            rpc,
+            [
+                Attempt(r.attempt_signature or "", r.attempt_last_valid or 0, r.attempt_tx)
+                for r in rows
+            ],
+        )
+        for row, result in zip(rows, found, strict=True):
+            if result.state == "pending":
+                continue
+            if result.succeeded:
+                crash_point("table_after_confirm")
+                await _apply(rpc, session_factory, row, result.slot)
+            else:
+                log.warning(
+                    "lookup table write did not land; a new attempt may be made",
+                    table=row.address,
+                    kind=row.attempt_kind,
+                    fate=result.state,
+                    err=result.err,
+                )
+                _update(session_factory, row.id or 0, row.attempt_signature, **_CLEARED)
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.3)
+
+
+async def _create_round(
     rpc: Rpc,
     session_factory: SessionFactory,
-    table_id: int,
-    wanted: list[str],
-    *,
     authority: Keypair,
     payer: Keypair,
-) -> None:
-    """Extend the table with ``wanted`` (those it lacks), one chunk at a time."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + SETTLE_SECONDS
-    while loop.time() < deadline:
-        if not await resolve(rpc, session_factory, table_id):
-            await asyncio.sleep(0.2)
-            continue
-        row = _row(session_factory, table_id)
-        if row.status != TableStatus.active:
-            return  # its create never landed: the caller makes another table next run
-        have = set(row.addresses)
-        todo = [a for a in wanted if a not in have]
-        room = LOOKUP_TABLE_MAX_ADDRESSES - len(row.addresses)
-        chunk = todo[: min(EXTEND_CHUNK, room)]
-        if not chunk:
-            return
-        ix = tokens.extend_lookup_table(
-            Pubkey.from_string(row.address),
-            authority.pubkey(),
-            payer.pubkey(),
-            [Pubkey.from_string(a) for a in chunk],
+    targets: Sequence[tuple[int, int | None]],
+) -> list[int]:
+    """Create tables at the given (recent slot, stalled row or None), all recorded before any is
+    sent, then settled together. Returns the rows now active."""
+    blockhash = await rpc.latest_blockhash()
+    recorded: list[tuple[int, VersionedTransaction]] = []
+    for recent_slot, table_id in targets:
+        ix, address = tokens.create_lookup_table(authority.pubkey(), payer.pubkey(), recent_slot)
+        tx = VersionedTransaction.from_legacy(
+            Transaction(
+                _signers(authority, payer), Message([ix], payer.pubkey()), blockhash.blockhash
+            )
         )
-        await _write(
-            rpc,
+        crash_point("table_after_sign")
+        row_id = _record_create(
             session_factory,
-            table_id,
-            "extend",
-            [ix],
-            authority=authority,
-            payer=payer,
-            extra={"attempt_addresses": chunk},
+            tx,
+            blockhash.last_valid_block_height,
+            authority=authority.pubkey(),
+            address=address,
+            recent_slot=recent_slot,
+            table_id=table_id,
         )
+        if row_id is not None:
+            recorded.append((row_id, tx))
+    crash_point("table_after_persist")
+    await _send_all(rpc, [tx for _, tx in recorded])
+    crash_point("table_after_send")
+    ids = [row_id for row_id, _ in recorded]
+    await settle_rows(rpc, session_factory, ids, timeout=SETTLE_SECONDS)
+    return [i for i in ids if _row(session_factory, i).status == TableStatus.active]
+
+
+async def _extend_rounds(
+    rpc: Rpc,
+    session_factory: SessionFactory,
+    authority: Keypair,
+    payer: Keypair,
+    plan: Sequence[tuple[int, list[str]]],
+) -> None:
+    """Extend every planned table with what it lacks, one chunk per table per round: each
+    round's extensions are recorded before any is sent, then settled together."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_SECONDS * 4
+    while loop.time() < deadline:
+        blockhash = await rpc.latest_blockhash()
+        recorded: list[tuple[int, VersionedTransaction]] = []
+        for table_id, wanted in plan:
+            row = _row(session_factory, table_id)
+            if row.status != TableStatus.active or row.attempt_signature is not None:
+                continue
+            have = set(row.addresses)
+            todo = [a for a in wanted if a not in have]
+            chunk = todo[: min(EXTEND_CHUNK, LOOKUP_TABLE_MAX_ADDRESSES - len(row.addresses))]
+            if not chunk:
+                continue
+            ix = tokens.extend_lookup_table(
+                Pubkey.from_string(row.address),
+                authority.pubkey(),
+                payer.pubkey(),
+                [Pubkey.from_string(a) for a in chunk],
+            )
+            tx = VersionedTransaction.from_legacy(
+                Transaction(
+                    _signers(authority, payer), Message([ix], payer.pubkey()), blockhash.blockhash
+                )
+            )
+            crash_point("table_after_sign")
+            if _update(
+                session_factory,
+                table_id,
+                None,
+                attempt_kind="extend",
+                attempt_tx=bytes(tx),
+                attempt_signature=str(tx.signatures[0]),
+                attempt_last_valid=blockhash.last_valid_block_height,
+                attempt_addresses=chunk,
+            ):
+                recorded.append((table_id, tx))
+        if not recorded:
+            return
+        crash_point("table_after_persist")
+        await _send_all(rpc, [tx for _, tx in recorded])
+        crash_point("table_after_send")
+        await settle_rows(rpc, session_factory, [i for i, _ in recorded], timeout=SETTLE_SECONDS)
 
 
 async def prepare_tables(
@@ -389,7 +472,9 @@ async def prepare_tables(
     payer = payer or authority
     wanted = list(dict.fromkeys(str(a) for a in addresses))
     rows = _live_rows(session_factory, authority.pubkey())
-    settled = await asyncio.gather(*(_settled(rpc, session_factory, row.id or 0) for row in rows))
+    settled = await settle_rows(
+        rpc, session_factory, [r.id or 0 for r in rows], timeout=SETTLE_SECONDS
+    )
     rows = _live_rows(session_factory, authority.pubkey())
     covered = {a for row in rows for a in row.addresses}
     missing = [a for a in wanted if a not in covered]
@@ -402,7 +487,7 @@ async def prepare_tables(
             if room > 0:
                 plan.append((row.id or 0, missing[:room]))
                 missing = missing[room:]
-    if missing and not all(settled):
+    if missing and not settled:
         # a write recorded earlier may still land (a create among them would hold these
         # addresses' room): make no new table until it is settled; this run pays them unlooked-up
         log.warning("lookup table writes still pending; no new table this run")
@@ -416,28 +501,16 @@ async def prepare_tables(
         needed = -(-len(missing) // LOOKUP_TABLE_MAX_ADDRESSES)
         used = {row.recent_slot for row in rows}
         slots = [s for s in await recent_slots(rpc) if s not in used]
-        gate = asyncio.Semaphore(CONCURRENT_TABLES)
-
-        async def create(slot: int, table_id: int | None) -> int | None:
-            async with gate:
-                return await _create(rpc, session_factory, authority, payer, slot, table_id)
-
         targets: list[int | None] = [*stalled[:needed]]
         targets += [None] * (needed - len(targets))
-        made = await asyncio.gather(
-            *(create(slot, tid) for slot, tid in zip(slots, targets, strict=False))
+        made = await _create_round(
+            rpc, session_factory, authority, payer, list(zip(slots, targets, strict=False))
         )
         for table_id in made:
-            if table_id is not None and missing:
+            if missing:
                 plan.append((table_id, missing[:LOOKUP_TABLE_MAX_ADDRESSES]))
                 missing = missing[LOOKUP_TABLE_MAX_ADDRESSES:]
-    gate = asyncio.Semaphore(CONCURRENT_TABLES)
-
-    async def fill(table_id: int, chunk: list[str]) -> None:
-        async with gate:
-            await _fill(rpc, session_factory, table_id, chunk, authority=authority, payer=payer)
-
-    await asyncio.gather(*(fill(table_id, chunk) for table_id, chunk in plan))
+    await _extend_rounds(rpc, session_factory, authority, payer, plan)
     return await usable_tables(rpc, session_factory, authority.pubkey(), wanted)
 
 

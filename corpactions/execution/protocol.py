@@ -350,7 +350,10 @@ async def _sign(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: C
     creates = sum(1 for spec in specs if spec.create)
     shape = (len(specs), creates, len(tables), bool(ctx.treasury))
     units = ctx.units.get(shape)
-    if units is None:  # the first batch of this shape: simulate it for its compute units
+    if units is None or creates:
+        # The first batch of a shape is simulated for its compute units. One that creates
+        # accounts is always simulated: deriving each new account costs a varying number of
+        # bump-seed tries, so its units differ from batch to batch.
         simulated = await rpc.call_json(
             "simulateTransaction",
             [
@@ -367,7 +370,9 @@ async def _sign(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: C
             )
             return
         consumed = int(value.get("unitsConsumed") or 200_000)
-        units = ctx.units.setdefault(shape, min(MAX_COMPUTE_UNITS, consumed * 11 // 10 + 1_000))
+        units = min(MAX_COMPUTE_UNITS, consumed * 11 // 10 + 1_000)
+        if not creates:
+            units = ctx.units.setdefault(shape, units)
     tx = signed(units)
     crash_point("after_sign")  # signed, not yet persisted: a restart signs again, nothing was sent
     with session_factory() as session:
