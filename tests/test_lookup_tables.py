@@ -7,6 +7,7 @@ lamports returned when they close.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 from solana.rpc.async_api import AsyncClient
 from solders.address_lookup_table_account import AddressLookupTable
@@ -21,9 +23,12 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from sqlmodel import select
+from typer.testing import CliRunner
 
 from corpactions import db
 from corpactions.chain.rpc import Rpc
+from corpactions.cli import app
+from corpactions.config import get_settings
 from corpactions.execution.lookup_tables import (
     EXTEND_CHUNK,
     prepare_tables,
@@ -202,3 +207,35 @@ async def test_a_killed_table_run_resumes_without_a_second_table_or_entry(
     assert list(table.addresses) == addresses  # every address once, none twice
     assert [Pubkey.from_string(r.address) for r in rows] == list(on_chain)
     assert rows[0].addresses == [str(a) for a in addresses]
+
+
+async def test_the_cli_lists_tables_and_retires_the_idle_ones(
+    pg_ledger: str, chain_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    authority = await _funded(chain_url)
+    monkeypatch.setenv("CORPACTIONS_RPC_URL", chain_url)
+    monkeypatch.setenv(
+        "CORPACTIONS_KEYPAIR_PATH", str(write_keypair(tmp_path / "authority.json", authority))
+    )
+    get_settings.cache_clear()
+    async with Rpc(chain_url) as rpc:
+        await prepare_tables(
+            rpc, db.session_scope, authority, [Keypair().pubkey() for _ in range(30)]
+        )
+    listed = CliRunner().invoke(app, ["payouts", "tables", "--json"])
+    assert listed.exit_code == 0, listed.output
+    (table,) = orjson.loads(listed.stdout)["tables"]
+    assert table["status"] == "active" and table["entries"] == 30
+    with db.session_scope() as session:  # unused for 31 days
+        row = session.exec(select(LookupTable)).one()
+        row.last_used_at = utcnow() - timedelta(days=31)
+        session.add(row)
+    retired = await asyncio.to_thread(
+        CliRunner().invoke, app, ["payouts", "tables", "--retire", "--json"]
+    )
+    assert retired.exit_code == 0, retired.output
+    data = orjson.loads(retired.stdout)
+    assert data["retired"]["deactivated"] == 1
+    assert data["tables"][0]["status"] == "deactivating"
+    (on_chain,) = (await _tables_on_chain(chain_url, authority.pubkey())).values()
+    assert on_chain.meta.deactivation_slot != 2**64 - 1

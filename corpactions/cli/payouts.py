@@ -367,6 +367,43 @@ def _execute_with_progress(plan_id: int, *, quiet: bool) -> Report:
 
 
 @app.command()
+def tables(
+    retire: bool = typer.Option(
+        False,
+        "--retire",
+        help="Deactivate tables idle for CORPACTIONS_ALT_IDLE_DAYS and close deactivated ones "
+        "(rent back to the payout authority).",
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The address lookup tables of payees: entries, rent, signatures, last use."""
+    import asyncio
+    from dataclasses import asdict
+
+    from corpactions.config import get_settings
+    from corpactions.execution.lookup_tables import retire_for_settings, table_rows
+
+    db.require_current_schema()
+    retired = None
+    if retire:
+        retired = asdict(asyncio.run(retire_for_settings(db.session_scope, get_settings())))
+    rows = table_rows(db.session_scope)
+    if as_json:
+        print_json({"tables": rows, "retired": retired})
+        return
+    if retired is not None:
+        typer.echo(
+            f"deactivated {retired['deactivated']}, closed {retired['closed']}, "
+            f"reclaimed {retired['reclaimed_lamports']} lamports"
+        )
+    print_table(
+        "lookup tables",
+        rows,
+        ["address", "status", "entries", "rent_lamports", "reclaimed_lamports", "last_used_at"],
+    )
+
+
+@app.command()
 def ledger(
     plan_id: int = typer.Argument(..., help="An attested plan's id."),
     out: Path | None = typer.Option(

@@ -44,6 +44,7 @@ from sqlmodel import col, select
 
 from corpactions.chain import layout, tokens
 from corpactions.chain.rpc import Rpc, TransactionRejected
+from corpactions.config import Settings
 from corpactions.db import SessionFactory
 from corpactions.execution.batching import PACKET_LIMIT
 from corpactions.execution.crashpoints import crash_point
@@ -631,3 +632,36 @@ async def retire_idle_tables(
                 report.closed += 1
                 report.reclaimed_lamports += closed.reclaimed_lamports
     return report
+
+
+def table_rows(session_factory: SessionFactory) -> list[dict[str, Any]]:
+    """Every recorded table, newest first, as the CLI and status show them."""
+    with session_factory() as session:
+        rows = session.exec(select(LookupTable).order_by(col(LookupTable.id).desc())).all()
+        return [
+            {
+                "address": row.address,
+                "status": str(row.status),
+                "entries": len(row.addresses),
+                "rent_lamports": row.rent_lamports,
+                "reclaimed_lamports": row.reclaimed_lamports,
+                "create_signature": row.create_signature,
+                "extend_signatures": len(row.extend_signatures),
+                "deactivate_signature": row.deactivate_signature,
+                "close_signature": row.close_signature,
+                "pending": row.attempt_kind,
+                "last_used_at": row.last_used_at.isoformat(),
+            }
+            for row in rows
+        ]
+
+
+async def retire_for_settings(session_factory: SessionFactory, settings: Settings) -> Retired:
+    """``retire_idle_tables`` for the configured payout authority and idle days."""
+    from corpactions.chain.keys import load_keypair
+
+    authority = load_keypair(settings.authority_keypair_path)
+    async with Rpc(settings=settings) as rpc:
+        return await retire_idle_tables(
+            rpc, session_factory, authority, idle_days=settings.alt_idle_days
+        )
