@@ -171,3 +171,42 @@ def _set_priority_floor(url: str, micro_lamports: int) -> None:
             await rpc.call_json("localnet_setFaults", [{"priority_fee": micro_lamports}])
 
     asyncio.run(apply())
+
+
+def test_a_second_dividend_pays_the_recurring_holders_in_v0_by_default(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from corpactions.execution.approval import approve
+    from corpactions.feeds.ingest import ingest
+    from corpactions.feeds.ownformat import parse_csv
+    from corpactions.models import CorporateAction, Instrument
+    from corpactions.payouts.plan import compute_plan
+    from snapshots.take import take_snapshot
+    from tests.feed_corpus import csv_rows, own
+
+    flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 60)  # creates every account
+    execute_plan(flow.plan_id, session_factory=db.session_scope)
+    assert all(b.creates_accounts for b in _batches(flow.plan_id))
+    with db.session_scope() as session:
+        rows = csv_rows(
+            own(
+                reference="ISSUER-2027-Q1",
+                record_date="2027-02-10",
+                ex_date="2027-02-10",
+                pay_date="2027-02-13",
+                gross_rate="0.1",
+            )
+        )
+        ingest(parse_csv(rows), session=session)
+        action = session.exec(select(CorporateAction).where(CorporateAction.id != 1)).one()
+        instrument = session.exec(select(Instrument)).one()
+        take_snapshot(session=session, instrument=instrument, action=action)
+        plan = compute_plan(session=session, action_id=action.id or 0, maker="maker").plan
+        approve(session=session, plan_id=plan.id or 0, plan_hash=plan.plan_hash, approver="checker")
+        second = plan.id or 0
+    report = execute_plan(second, session_factory=db.session_scope)
+    assert report.status == "attested" and report.paid_lines == 60
+    batches = _batches(second)
+    read = asyncio.run(_transfers_and_fees(localnet_url, [b.signature or "" for b in batches]))
+    assert len(batches) == 2 and all(version == 0 for _, _, version in read)
+    assert statistics.median(t for t, _, _ in read) >= 30  # 60 lines in two v0 transactions
