@@ -44,7 +44,7 @@ from tests.independent import Chain, write_keypair
 ALT_PROGRAM = Pubkey.from_string("AddressLookupTab1e1111111111111111111111111")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def chain_url() -> Iterator[str]:
     thread = LocalnetThread(config=ChainConfig(slot_ms=0, finality_lag=0)).start()
     yield thread.url

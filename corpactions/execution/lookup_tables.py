@@ -119,19 +119,37 @@ def _row(session_factory: SessionFactory, table_id: int) -> LookupTable:
         return row
 
 
+def _rows(session_factory: SessionFactory, table_ids: Sequence[int]) -> list[LookupTable]:
+    """The rows, read in one query, in the order of ``table_ids``."""
+    with session_factory() as session:
+        found = {
+            row.id: row
+            for row in session.exec(
+                select(LookupTable).where(col(LookupTable.id).in_(list(table_ids)))
+            )
+        }
+        for row in found.values():
+            session.expunge(row)
+    return [found[i] for i in table_ids if i in found]
+
+
+def _cas(session: Any, table_id: int, signature: str | None, values: dict[str, Any]) -> bool:
+    current = TABLES.c.attempt_signature
+    unchanged = current.is_(None) if signature is None else current == signature
+    result = session.connection().execute(
+        sa.update(TABLES)
+        .where(TABLES.c.id == table_id, unchanged)
+        .values(**values, updated_at=utcnow())
+    )
+    return bool(result.rowcount == 1)
+
+
 def _update(
     session_factory: SessionFactory, table_id: int, signature: str | None, **values: Any
 ) -> bool:
     """Compare-and-set on the row's recorded attempt (None: no attempt recorded)."""
-    current = TABLES.c.attempt_signature
-    unchanged = current.is_(None) if signature is None else current == signature
     with session_factory() as session:
-        result = session.connection().execute(
-            sa.update(TABLES)
-            .where(TABLES.c.id == table_id, unchanged)
-            .values(**values, updated_at=utcnow())
-        )
-        return bool(result.rowcount == 1)
+        return _cas(session, table_id, signature, values)
 
 
 _CLEARED: dict[str, Any] = {
@@ -336,7 +354,7 @@ async def settle_rows(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        rows = [r for r in (_row(session_factory, i) for i in table_ids) if r.attempt_signature]
+        rows = [r for r in _rows(session_factory, table_ids) if r.attempt_signature]
         if not rows:
             return True
         found = await fates(
@@ -417,10 +435,11 @@ async def _extend_rounds(
     deadline = loop.time() + SETTLE_SECONDS * 4
     while loop.time() < deadline:
         blockhash = await rpc.latest_blockhash()
-        recorded: list[tuple[int, VersionedTransaction]] = []
+        signed: list[tuple[int, VersionedTransaction, list[str]]] = []
+        rows = {row.id: row for row in _rows(session_factory, [i for i, _ in plan])}
         for table_id, wanted in plan:
-            row = _row(session_factory, table_id)
-            if row.status != TableStatus.active or row.attempt_signature is not None:
+            row = rows.get(table_id)
+            if row is None or row.status != TableStatus.active or row.attempt_signature:
                 continue
             have = set(row.addresses)
             todo = [a for a in wanted if a not in have]
@@ -438,18 +457,20 @@ async def _extend_rounds(
                     _signers(authority, payer), Message([ix], payer.pubkey()), blockhash.blockhash
                 )
             )
-            crash_point("table_after_sign")
-            if _update(
-                session_factory,
-                table_id,
-                None,
-                attempt_kind="extend",
-                attempt_tx=bytes(tx),
-                attempt_signature=str(tx.signatures[0]),
-                attempt_last_valid=blockhash.last_valid_block_height,
-                attempt_addresses=chunk,
-            ):
-                recorded.append((table_id, tx))
+            signed.append((table_id, tx, chunk))
+        crash_point("table_after_sign")
+        recorded: list[tuple[int, VersionedTransaction]] = []
+        with session_factory() as session:  # every attempt of the round committed together
+            for table_id, tx, chunk in signed:
+                values = {
+                    "attempt_kind": "extend",
+                    "attempt_tx": bytes(tx),
+                    "attempt_signature": str(tx.signatures[0]),
+                    "attempt_last_valid": blockhash.last_valid_block_height,
+                    "attempt_addresses": chunk,
+                }
+                if _cas(session, table_id, None, values):
+                    recorded.append((table_id, tx))
         if not recorded:
             return
         crash_point("table_after_persist")
