@@ -103,4 +103,8 @@ beat_schedule = {
         "task": "tasks.reserves.publish",
         "schedule": _every(_settings.schedule_reconcile_seconds),
     },
+    "retire-idle-lookup-tables": {
+        "task": "tasks.payouts.retire_tables",
+        "schedule": _every(_settings.schedule_reconcile_seconds),
+    },
 }

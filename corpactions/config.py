@@ -150,6 +150,29 @@ class Settings(BaseSettings):
     compute_unit_price_cap: int = Field(
         default=50_000, ge=0, description="Highest priority fee, micro-lamports per CU."
     )
+    priority_percentile: int = Field(
+        default=75,
+        ge=0,
+        le=100,
+        description="Percentile of getRecentPrioritizationFees over a batch's writable accounts "
+        "taken as its compute-unit price.",
+    )
+    priority_max_microlamports: int | None = Field(
+        default=None,
+        ge=0,
+        description="Highest compute-unit price, micro-lamports per CU. Default: "
+        "compute_unit_price_cap.",
+    )
+    lookup_tables: Literal["recurring", "all", "off"] = Field(
+        default="recurring",
+        description="Which recipients' token accounts go into address lookup tables ahead of a "
+        "run (v0 batches): holders paid in an earlier plan, every existing account, or none.",
+    )
+    alt_idle_days: int = Field(
+        default=30,
+        ge=1,
+        description="Lookup tables unused this many days are deactivated, then closed (rent back).",
+    )
     confirm_timeout_seconds: float = Field(
         default=300.0, gt=0, description="How long 'payouts execute' waits for finality."
     )
@@ -270,6 +293,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalize_database_url(self.database_url)
         return f"sqlite:///{(self.data_dir / 'ledger.db').resolve()}"
+
+    @property
+    def priority_cap(self) -> int:
+        """Highest compute-unit price paid (micro-lamports per CU)."""
+        if self.priority_max_microlamports is not None:
+            return self.priority_max_microlamports
+        return self.compute_unit_price_cap
 
     @property
     def inbox_dir(self) -> Path:

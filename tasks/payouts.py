@@ -102,6 +102,16 @@ def finish(plan_id: int) -> dict[str, Any]:
         }
 
 
+@app.task(name="tasks.payouts.retire_tables", base=LedgerTask)
+def retire_tables() -> dict[str, Any]:
+    """Deactivate lookup tables idle for CORPACTIONS_ALT_IDLE_DAYS; close deactivated ones."""
+    from dataclasses import asdict
+
+    from corpactions.execution.lookup_tables import retire_for_settings
+
+    return asdict(asyncio.run(retire_for_settings(session_scope, get_settings())))
+
+
 @app.task(name="tasks.payouts.reconcile", base=LedgerTask)
 def reconcile() -> dict[str, Any]:
     """Finish every plan with nothing in flight; release escrowed lines whose reason lifted."""

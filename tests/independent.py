@@ -19,12 +19,25 @@ from pathlib import Path
 import orjson
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Confirmed, Finalized
+from solana.rpc.models import TxOpts
+from solders import sysvar
+from solders.address_lookup_table_account import (
+    AddressLookupTable,
+    AddressLookupTableAccount,
+    SlotHashes,
+)
 from solders.instruction import Instruction
 from solders.keypair import Keypair
-from solders.message import Message
+from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
-from solders.system_program import CreateAccountParams, create_account
-from solders.transaction import Transaction
+from solders.signature import Signature
+from solders.system_program import (
+    CreateAccountParams,
+    create_account,
+    create_lookup_table,
+    extend_lookup_table,
+)
+from solders.transaction import Transaction, VersionedTransaction
 from spl.token import instructions as spl
 from spl.token import models
 from spl.token.constants import ACCOUNT_LEN, MINT_LEN, TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
@@ -70,6 +83,64 @@ class Chain:
         tx = Transaction([payer, *signers], Message(list(instructions), payer.pubkey()), blockhash)
         signature = (await self.client.send_raw_transaction(bytes(tx))).value
         await self.client.confirm_transaction(signature, Confirmed, sleep_seconds=0.05)
+
+    async def send_v0(
+        self,
+        payer: Keypair,
+        instructions: Sequence[Instruction],
+        tables: Sequence[AddressLookupTableAccount],
+        *,
+        skip_preflight: bool = False,
+    ) -> Signature:
+        """A v0 transaction compiled by solders against the given lookup tables, confirmed."""
+        blockhash = (await self.client.get_latest_blockhash()).value.blockhash
+        message = MessageV0.try_compile(payer.pubkey(), list(instructions), list(tables), blockhash)
+        tx = VersionedTransaction(message, [payer])
+        signature = (
+            await self.client.send_raw_transaction(
+                bytes(tx), opts=TxOpts(skip_preflight=skip_preflight)
+            )
+        ).value
+        await self.client.confirm_transaction(signature, Confirmed, sleep_seconds=0.05)
+        return signature
+
+    async def create_lookup_table(self, authority: Keypair, addresses: Sequence[Pubkey]) -> Pubkey:
+        """A lookup table of ``addresses`` (solders' ALT instruction builders), created at a
+        recent slot and extended 20 addresses per transaction."""
+        recent = await self.recent_slot()
+        create, table = create_lookup_table(
+            {
+                "authority_address": authority.pubkey(),
+                "payer_address": authority.pubkey(),
+                "recent_slot": recent,
+            }
+        )
+        await self.send(authority, [create])
+        for start in range(0, len(addresses), 20):
+            extend = extend_lookup_table(
+                {
+                    "payer_address": authority.pubkey(),
+                    "lookup_table_address": table,
+                    "authority_address": authority.pubkey(),
+                    "new_addresses": list(addresses[start : start + 20]),
+                }
+            )
+            await self.send(authority, [extend])
+        return table
+
+    async def recent_slot(self) -> int:
+        """The newest slot of the SlotHashes sysvar (a lookup table's ``recent_slot`` must be
+        one of its entries)."""
+        info = (await self.client.get_account_info(sysvar.SLOT_HASHES, commitment=Confirmed)).value
+        assert info is not None, "the chain serves no SlotHashes sysvar"
+        return int(SlotHashes.from_bytes(bytes(info.data)).slot_hashes[0][0])
+
+    async def lookup_table(self, table: Pubkey) -> AddressLookupTableAccount:
+        """The table as getAccountInfo serves it, decoded by solders."""
+        info = (await self.client.get_account_info(table, commitment=Confirmed)).value
+        assert info is not None, f"no lookup table at {table}"
+        decoded = AddressLookupTable.deserialize(bytes(info.data))
+        return AddressLookupTableAccount(table, list(decoded.addresses))
 
     async def create_mint(
         self,

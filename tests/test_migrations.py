@@ -22,6 +22,7 @@ LEDGER_TABLES = {
     "snapshot",
     "payoutplan",
     "payoutline",
+    "lookuptable",
     "approval",
     "multiplierdecision",
     "payoutbatch",

@@ -80,3 +80,30 @@ async def test_web3js_confirms_over_websockets(node_modules: Path) -> None:
     transfer, airdrop = statuses
     assert transfer is not None and transfer.slot == seen["transferSlot"]
     assert airdrop is not None and airdrop.err is None
+
+
+def test_web3js_sends_a_v0_transaction_through_a_lookup_table(node_modules: Path) -> None:
+    chain = LocalnetProcess("--slot-ms", "100")
+    try:
+        result = subprocess.run(
+            ["node", str(ROOT / "tests" / "js" / "web3js_v0.cjs"), chain.url],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**os.environ, "NODE_PATH": str(node_modules)},
+        )
+    finally:
+        chain.stop()
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["tableAddresses"] == seen["recipients"]
+    assert seen["simulatedErr"] is None and seen["err"] is None
+    assert seen["version"] == 0
+    (lookup,) = seen["lookups"]
+    assert lookup["accountKey"] == seen["table"]
+    assert seen["loadedWritable"] == [seen["tableAddresses"][i] for i in lookup["writableIndexes"]]
+    assert sorted(seen["loadedWritable"]) == sorted(seen["recipients"])
+    assert seen["balances"] == [1_000_000] * 30
+    # 30 recipients at one byte each: the whole transaction is smaller than 30 static keys
+    assert seen["size"] < 30 * 32

@@ -2,8 +2,8 @@
 programs.
 
 Built by the maintained libraries wherever they have the instruction: solana-py's
-``spl.token.instructions`` and ``spl.memo``, solders' ``compute_budget`` and
-``token.associated``. Three are written here:
+``spl.token.instructions`` and ``spl.memo``, solders' ``compute_budget``, ``token.associated``
+and ``system_program`` (the Address Lookup Table program's instructions). Three are written here:
 
 - ``transfer_checked`` and ``mint_to_checked``, built once per payout line: the same bytes as
   spl's builders (a property test in tests/test_ground_truth.py compares them) at a tenth of
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import struct
 
-from solders import compute_budget
+from solders import compute_budget, system_program
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 from solders.system_program import CreateAccountParams, create_account
@@ -182,3 +182,44 @@ def set_compute_unit_limit(units: int) -> Instruction:
 
 def set_compute_unit_price(micro_lamports: int) -> Instruction:
     return compute_budget.set_compute_unit_price(micro_lamports)
+
+
+# ----- address lookup tables (solders' system_program builders) ------------------------------
+
+
+def create_lookup_table(
+    authority: Pubkey, payer: Pubkey, recent_slot: int
+) -> tuple[Instruction, Pubkey]:
+    """CreateLookupTable and the table's address (derived from authority and recent slot)."""
+    return system_program.create_lookup_table(
+        {"authority_address": authority, "payer_address": payer, "recent_slot": recent_slot}
+    )
+
+
+def extend_lookup_table(
+    table: Pubkey, authority: Pubkey, payer: Pubkey, addresses: list[Pubkey]
+) -> Instruction:
+    return system_program.extend_lookup_table(
+        {
+            "payer_address": payer,
+            "lookup_table_address": table,
+            "authority_address": authority,
+            "new_addresses": addresses,
+        }
+    )
+
+
+def deactivate_lookup_table(table: Pubkey, authority: Pubkey) -> Instruction:
+    return system_program.deactivate_lookup_table(
+        {"lookup_table_address": table, "authority_address": authority}
+    )
+
+
+def close_lookup_table(table: Pubkey, authority: Pubkey, recipient: Pubkey) -> Instruction:
+    return system_program.close_lookup_table(
+        {
+            "lookup_table_address": table,
+            "authority_address": authority,
+            "recipient_address": recipient,
+        }
+    )

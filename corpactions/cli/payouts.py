@@ -519,6 +519,7 @@ def execute(
     if dry_run:
         with db.session_scope() as session:
             data = plan_dry_run(session, plan_id)
+        data["fees"] = _fee_estimate(plan_id)
         if as_json:
             print_json(data)
         else:
@@ -526,6 +527,16 @@ def execute(
                 f"plan {plan_id}: would send {data['amount_to_send']} base units "
                 f"to {data['lines_to_send']} holders"
             )
+            fees = data["fees"]
+            if "error" in fees:
+                typer.echo(f"fees: not estimated ({fees['error']})")
+            else:
+                typer.echo(
+                    f"in {fees['transactions']} transactions ({fees['v0_transactions']} v0 "
+                    f"with lookup tables), fees {fees['fee_lamports']} lamports "
+                    f"({fees['fee_per_transfer_lamports']} per transfer; priority "
+                    f"{fees['unit_price_microlamports']} micro-lamports per CU)"
+                )
         return
     with ExitStack() as stack:
         if not force:
@@ -549,6 +560,29 @@ def _plan_unit(plan_id: int) -> Unit:
 
     with db.session_scope() as session:
         return unit_of(session, get_plan(session, plan_id))
+
+
+def _fee_estimate(plan_id: int) -> dict[str, Any]:
+    """The fees the plan's remaining lines would cost; the chain's refusal as one line."""
+    import asyncio
+
+    from corpactions.chain.rpc import Rpc
+    from corpactions.config import get_settings
+    from corpactions.errors import ChainError
+    from corpactions.execution.estimate import estimate_fees
+    from corpactions.execution.protocol import Context
+
+    settings = get_settings()
+
+    async def run() -> dict[str, Any]:
+        ctx = Context.for_plan(settings, db.session_scope, plan_id)
+        async with Rpc(settings=settings) as rpc:
+            return await estimate_fees(rpc, db.session_scope, plan_id, ctx)
+
+    try:
+        return asyncio.run(run())
+    except ChainError as exc:
+        return {"error": exc.one_line()}
 
 
 def _claim_plan(stack: ExitStack, plan_id: int) -> None:
@@ -592,6 +626,43 @@ def _execute_with_progress(plan_id: int, *, quiet: bool) -> Report:
             bar.update(task, completed=report.paid_lines)
 
         return execute_plan(plan_id, session_factory=db.session_scope, progress=progress)
+
+
+@app.command()
+def tables(
+    retire: bool = typer.Option(
+        False,
+        "--retire",
+        help="Deactivate tables idle for CORPACTIONS_ALT_IDLE_DAYS and close deactivated ones "
+        "(rent back to the payout authority).",
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The address lookup tables of payees: entries, rent, signatures, last use."""
+    import asyncio
+    from dataclasses import asdict
+
+    from corpactions.config import get_settings
+    from corpactions.execution.lookup_tables import retire_for_settings, table_rows
+
+    db.require_current_schema()
+    retired = None
+    if retire:
+        retired = asdict(asyncio.run(retire_for_settings(db.session_scope, get_settings())))
+    rows = table_rows(db.session_scope)
+    if as_json:
+        print_json({"tables": rows, "retired": retired})
+        return
+    if retired is not None:
+        typer.echo(
+            f"deactivated {retired['deactivated']}, closed {retired['closed']}, "
+            f"reclaimed {retired['reclaimed_lamports']} lamports"
+        )
+    print_table(
+        "lookup tables",
+        rows,
+        ["address", "status", "entries", "rent_lamports", "reclaimed_lamports", "last_used_at"],
+    )
 
 
 @app.command()

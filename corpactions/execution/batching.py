@@ -8,15 +8,23 @@ same transaction (rent paid by the payer) or the line is held for claim, by poli
 foreign account holds the line with the reason. Lines are then packed in owner order, greedily,
 measuring the real serialized transaction against the 1232-byte limit. The assignment is written
 to the ledger once; it is never recomputed for lines already batched.
+
+Lines whose destination is an entry of a usable address lookup table are packed apart, in table
+order, into v0 transactions that name each such destination by its table index (one byte instead
+of 32): those are bounded by the 64 account locks as much as by the packet size. Program ids, the
+signer/payer and the source account are static keys (``MessageV0.try_compile`` never looks up a
+signer or an invoked program; the tables hold recipients' token accounts only).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from solders.address_lookup_table_account import AddressLookupTableAccount
 from solders.hash import Hash
 from solders.instruction import Instruction
-from solders.message import Message
+from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 
 from corpactions.chain import layout, tokens
@@ -25,6 +33,7 @@ from corpactions.chain.rpc import Rpc
 PACKET_LIMIT = 1232
 MAX_COMPUTE_UNITS = 1_400_000
 MAX_LINES_PER_TX = 60  # below the 64 account locks of a transaction
+MAX_ACCOUNT_LOCKS = 64
 MEMO_TEMPLATE = "corpactions plan {plan} batch {batch} attempt {attempt}"
 
 
@@ -111,9 +120,61 @@ def instructions(
     return out
 
 
+def compile_message(
+    ixs: list[Instruction],
+    payer: Pubkey,
+    blockhash: Hash,
+    tables: Sequence[AddressLookupTableAccount] = (),
+) -> Message | MessageV0:
+    """A legacy message, or with tables a v0 message that looks up whatever keys they hold."""
+    if not tables:
+        return Message.new_with_blockhash(ixs, payer, blockhash)
+    return MessageV0.try_compile(payer, ixs, list(tables), blockhash)
+
+
+def serialized_size(message: Message | MessageV0) -> int:
+    """Bytes of the signed transaction on the wire (v0 adds its version prefix)."""
+    signatures = message.header.num_required_signatures
+    prefix = 1 if isinstance(message, MessageV0) else 0
+    return 1 + 64 * signatures + prefix + len(bytes(message))
+
+
+def account_locks(message: Message | MessageV0) -> int:
+    """Accounts the transaction locks: its static keys and every address it loads."""
+    loaded = 0
+    if isinstance(message, MessageV0):
+        loaded = sum(
+            len(bytes(lookup.writable_indexes)) + len(bytes(lookup.readonly_indexes))
+            for lookup in message.address_table_lookups
+        )
+    return len(message.account_keys) + loaded
+
+
 def _size(ixs: list[Instruction], payer: Pubkey) -> int:
-    message = Message.new_with_blockhash(ixs, payer, Hash.default())
-    return 1 + 64 * message.header.num_required_signatures + len(bytes(message))
+    return serialized_size(compile_message(ixs, payer, Hash.default()))
+
+
+def tables_for(
+    specs: Sequence[LineSpec], index: dict[Pubkey, AddressLookupTableAccount]
+) -> list[AddressLookupTableAccount]:
+    """The tables holding the specs' destinations (existing accounts only), in first-use order."""
+    found: dict[Pubkey, AddressLookupTableAccount] = {}
+    for spec in specs:
+        table = index.get(spec.destination) if spec.destination and not spec.create else None
+        if table is not None:
+            found.setdefault(table.key, table)
+    return list(found.values())
+
+
+def lookup_index(
+    tables: Sequence[AddressLookupTableAccount],
+) -> dict[Pubkey, AddressLookupTableAccount]:
+    """Destination -> the (first) table holding it."""
+    index: dict[Pubkey, AddressLookupTableAccount] = {}
+    for table in tables:
+        for address in table.addresses:
+            index.setdefault(address, table)
+    return index
 
 
 def pack(
@@ -124,11 +185,13 @@ def pack(
     mint: Pubkey,
     decimals: int,
     limit: int = PACKET_LIMIT,
+    tables: Sequence[AddressLookupTableAccount] = (),
 ) -> list[list[LineSpec]]:
-    """Greedy packing in the given order: each batch is the longest prefix of what remains whose
-    real serialized transaction (with the longest memo an attempt can carry and the largest
-    compute-budget values) fits the packet limit, found by binary search (size grows with every
-    line, so the search is exact)."""
+    """Greedy packing: each batch is the longest prefix of what remains whose real serialized
+    transaction (with the longest memo an attempt can carry and the largest compute-budget
+    values) fits the packet limit and the account locks, found by binary search (size and locks
+    grow with every line, so the search is exact). Lines the ``tables`` hold come first, in
+    table order, as v0 batches; the others follow in the given order."""
     memo = MEMO_TEMPLATE.format(plan=10**12, batch=10**9, attempt=10**6)
     ready = [
         spec
@@ -145,13 +208,27 @@ def pack(
         for spec in specs
     ]
 
-    known: dict[tuple[int, int], bool] = {}
+    index = lookup_index(tables)
+    order = {table.key: position for position, table in enumerate(tables)}
+    entry = {
+        address: (order[table.key], table.addresses.index(address))
+        for address, table in index.items()
+    }
+    looked_up = sorted(
+        (s for s in ready if not s.create and s.destination in index),
+        key=lambda s: entry[s.destination],  # type: ignore[index]
+    )
+    static = [s for s in ready if s.create or s.destination not in index]
+    known: dict[tuple[int, int, int, int], bool] = {}
 
     def fits(group: list[LineSpec]) -> bool:
-        # Every key is a distinct 32-byte address and every amount fixed-width, so the size
-        # depends only on how many lines of each kind the transaction carries.
+        # Every key is a distinct 32-byte address (or a one-byte table index) and every amount
+        # fixed-width, so the size depends only on how many lines of each kind the transaction
+        # carries and how many tables it reads.
         creates = sum(1 for spec in group if spec.create)
-        kinds = (creates, len(group) - creates)
+        used = tables_for(group, index)
+        in_tables = sum(1 for spec in group if not spec.create and spec.destination in index)
+        kinds = (creates, len(group) - creates - in_tables, in_tables, len(used))
         if kinds not in known:
             ixs = instructions(
                 group,
@@ -163,9 +240,16 @@ def pack(
                 unit_limit=MAX_COMPUTE_UNITS,
                 unit_price=2**63 - 1,
             )
-            known[kinds] = _size(ixs, payer) <= limit
+            message = compile_message(ixs, payer, Hash.default(), used)
+            known[kinds] = (
+                serialized_size(message) <= limit and account_locks(message) <= MAX_ACCOUNT_LOCKS
+            )
         return known[kinds]
 
+    return _greedy(looked_up, fits) + _greedy(static, fits)
+
+
+def _greedy(ready: list[LineSpec], fits: Callable[[list[LineSpec]], bool]) -> list[list[LineSpec]]:
     batches: list[list[LineSpec]] = []
     start = 0
     while start < len(ready):
@@ -187,7 +271,12 @@ authority: the position of the destination among the instruction's accounts."""
 
 
 def stored_transaction_problem(
-    signed: bytes, specs: list[LineSpec], *, mint: Pubkey, treasury: Pubkey | None
+    signed: bytes,
+    specs: list[LineSpec],
+    *,
+    mint: Pubkey,
+    treasury: Pubkey | None,
+    lookups: dict[Pubkey, list[Pubkey]] | None = None,
 ) -> str | None:
     """Why a transaction kept in the ledger must not be broadcast, or None.
 
@@ -202,6 +291,22 @@ def stored_transaction_problem(
     except ValueError:
         return "the stored transaction does not decode"
     keys = list(message.account_keys)
+    if isinstance(message, MessageV0):
+        writable: list[Pubkey] = []
+        readonly: list[Pubkey] = []
+        for lookup in message.address_table_lookups:
+            entries = (lookups or {}).get(lookup.account_key)
+            if entries is None:
+                return f"it reads lookup table {lookup.account_key}, which the ledger does not know"
+            for indexes, out in (
+                (lookup.writable_indexes, writable),
+                (lookup.readonly_indexes, readonly),
+            ):
+                for i in bytes(indexes):
+                    if i >= len(entries):
+                        return f"it reads entry {i} of lookup table {lookup.account_key}, beyond it"
+                    out.append(entries[i])
+        keys += writable + readonly
     destinations: list[Pubkey] = []
     amounts: list[int] = []
     source_ok = True

@@ -13,6 +13,14 @@ import signal
 POINTS = ("after_sign", "after_persist", "after_send", "after_confirm")
 MEMO_POINTS = ("memo_after_record", "memo_after_send")
 """The attestation memo's points: its attempt recorded but not sent; sent but not confirmed."""
+TABLE_POINTS = (
+    "table_after_sign",
+    "table_after_persist",
+    "table_after_send",
+    "table_after_confirm",
+)
+"""A lookup table write's points (create, extend, deactivate, close): signed but not recorded;
+recorded but not sent; sent but not confirmed; finalized but its effect not yet in the ledger."""
 _seen: dict[str, int] = {}
 
 

@@ -20,17 +20,15 @@ tasks run ``advance_batch`` per batch, and any number of restarts converge on th
 from __future__ import annotations
 
 import asyncio
-import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from solders.instruction import Instruction
 from solders.keypair import Keypair
-from solders.message import Message
 from solders.pubkey import Pubkey
-from solders.transaction import Transaction
+from solders.transaction import VersionedTransaction
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
@@ -38,13 +36,14 @@ from corpactions.chain.keys import load_keypair
 from corpactions.chain.rpc import Rpc, TransactionRejected
 from corpactions.config import Settings, get_settings
 from corpactions.db import SessionFactory
-from corpactions.errors import ChainError, PlanError, TransientRpcError
+from corpactions.errors import PlanError, TransientRpcError
 from corpactions.execution.approval import treasury_address
 from corpactions.execution.attest import finish_plan
 from corpactions.execution.batching import (
     MAX_COMPUTE_UNITS,
     MEMO_TEMPLATE,
     LineSpec,
+    compile_message,
     inspect_recipients,
     instructions,
     pack,
@@ -52,6 +51,7 @@ from corpactions.execution.batching import (
 )
 from corpactions.execution.crashpoints import crash_point
 from corpactions.execution.credited import credited_for, stop_paid_again
+from corpactions.execution.fees import unit_price
 from corpactions.execution.proofs import (
     PlanTampered,
     approved,
@@ -62,6 +62,7 @@ from corpactions.execution.proofs import (
 from corpactions.execution.reconcile import read_transaction
 from corpactions.execution.report import Report, summarize
 from corpactions.execution.sendonce import Attempt, Fate, fates
+from corpactions.execution.v0 import batch_tables, plan_tables, stored_lookups
 from corpactions.logs import get_logger
 from corpactions.models import (
     ActionStatus,
@@ -92,6 +93,10 @@ class Context:
     """The USDC account paying out; None when the lines are minted (a split's new tokens)."""
     mint: Pubkey
     decimals: int
+    units: dict[tuple[int, ...], int] = field(default_factory=dict)
+    """CU limit by batch shape, from the simulation of the first batch of that shape."""
+    tables: dict[str, dict[Pubkey, Pubkey]] = field(default_factory=dict)
+    """The ledger's lookup-table index, read once per executor."""
 
     @classmethod
     def load(cls, settings: Settings) -> Context:
@@ -187,12 +192,16 @@ async def plan_batches(
             specs.append(
                 LineSpec(line_id or 0, owner, amount, not recipient.exists, recipient.account)
             )
+    tables = await plan_tables(
+        rpc, session_factory, plan_id, specs, settings=ctx.settings, authority=ctx.authority
+    )
     groups = pack(
         specs,
         payer=ctx.authority.pubkey(),
         treasury=ctx.treasury,
         mint=ctx.mint,
         decimals=ctx.decimals,
+        tables=tables,
     )
     try:
         with session_factory() as session:
@@ -301,18 +310,6 @@ def _proven_specs(session: Session, batch: PayoutBatch) -> tuple[list[LineSpec],
     return specs, None
 
 
-async def _unit_price(rpc: Rpc, cap: int) -> int:
-    try:
-        fees = [
-            int(item["prioritizationFee"])
-            for item in await rpc.call_json("getRecentPrioritizationFees", [])
-        ]
-    except (ChainError, KeyError, TypeError, ValueError):
-        return 0
-    positive = [f for f in fees if f > 0]
-    return min(cap, int(statistics.median(positive))) if positive else 0
-
-
 async def _sign(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: Context) -> None:
     """Build, simulate, sign and persist a new attempt of the batch (state: signed)."""
     with session_factory() as session:
@@ -344,7 +341,13 @@ async def _sign(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: C
         raise stop  # committed above; nothing of this batch is signed
     payer = ctx.authority.pubkey()
     memo = MEMO_TEMPLATE.format(plan=plan_id, batch=seq, attempt=attempt)
-    price = await _unit_price(rpc, ctx.settings.compute_unit_price_cap)
+    tables = await batch_tables(rpc, session_factory, payer, specs, ctx.tables)
+    writable = [payer, *(s.destination for s in specs if s.destination is not None)]
+    if ctx.treasury is not None:
+        writable.append(ctx.treasury)
+    price = await unit_price(
+        rpc, writable, pct=ctx.settings.priority_percentile, cap=ctx.settings.priority_cap
+    )
 
     def build(unit_limit: int) -> list[Instruction]:
         return instructions(
@@ -358,26 +361,39 @@ async def _sign(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: C
             unit_price=price,
         )
 
-    trial = build(MAX_COMPUTE_UNITS)
     blockhash = await rpc.latest_blockhash()
-    simulated = await rpc.call_json(
-        "simulateTransaction",
-        [
-            _b64(bytes(Transaction([ctx.authority], Message(trial, payer), blockhash.blockhash))),
-            {"encoding": "base64", "sigVerify": False, "replaceRecentBlockhash": True},
-        ],
-    )
-    value = simulated["value"]
-    if value.get("err") is not None:
-        await _failed(
-            session_factory,
-            batch_id,
-            f"simulation failed: {value['err']}; logs: {(value.get('logs') or [])[-3:]}",
+
+    def signed(unit_limit: int) -> VersionedTransaction:
+        message = compile_message(build(unit_limit), payer, blockhash.blockhash, tables)
+        return VersionedTransaction(message, [ctx.authority])
+
+    creates = sum(1 for spec in specs if spec.create)
+    shape = (len(specs), creates, len(tables), bool(ctx.treasury))
+    units = ctx.units.get(shape)
+    if units is None or creates:
+        # The first batch of a shape is simulated for its compute units. One that creates
+        # accounts is always simulated: deriving each new account costs a varying number of
+        # bump-seed tries, so its units differ from batch to batch.
+        simulated = await rpc.call_json(
+            "simulateTransaction",
+            [
+                _b64(bytes(signed(MAX_COMPUTE_UNITS))),
+                {"encoding": "base64", "sigVerify": False, "replaceRecentBlockhash": True},
+            ],
         )
-        return
-    units = min(MAX_COMPUTE_UNITS, int(value.get("unitsConsumed") or 200_000) * 11 // 10 + 1_000)
-    final = build(units)
-    tx = Transaction([ctx.authority], Message(final, payer), blockhash.blockhash)
+        value = simulated["value"]
+        if value.get("err") is not None:
+            await _failed(
+                session_factory,
+                batch_id,
+                f"simulation failed: {value['err']}; logs: {(value.get('logs') or [])[-3:]}",
+            )
+            return
+        consumed = int(value.get("unitsConsumed") or 200_000)
+        units = min(MAX_COMPUTE_UNITS, consumed * 11 // 10 + 1_000)
+        if not creates:
+            units = ctx.units.setdefault(shape, units)
+    tx = signed(units)
     crash_point("after_sign")  # signed, not yet persisted: a restart signs again, nothing was sent
     with session_factory() as session:
         # Compare-and-set: only the executor that saw this exact state may record its attempt.
@@ -442,7 +458,11 @@ async def _send(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: C
         problem = None
         if not tampered:
             problem = stored_transaction_problem(
-                signed, specs, mint=ctx.mint, treasury=ctx.treasury
+                signed,
+                specs,
+                mint=ctx.mint,
+                treasury=ctx.treasury,
+                lookups=stored_lookups(session_factory, signed),
             )
     if tampered:
         raise PlanTampered(tampered)  # the stored attempt is not broadcast

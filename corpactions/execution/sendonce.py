@@ -1,6 +1,7 @@
 """The one rule for every chain write: what has become of an attempt recorded before it was sent.
 
-Every write of corpactions (payout batches, attestation memos, multiplier updates) follows the
+Every write of corpactions (payout batches, attestation memos, multiplier updates, address
+lookup tables) follows the
 same protocol: the signed bytes, their signature and the blockhash's ``lastValidBlockHeight`` are
 recorded in the ledger by compare-and-set *before* the first send; afterwards only this module
 decides what the attempt's fate is:
@@ -26,15 +27,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
 from solders.signature import Signature
+from solders.transaction import VersionedTransaction
 
 from corpactions.chain.rpc import Rpc, TransactionRejected
 from corpactions.errors import TransientRpcError
+from corpactions.execution.crashpoints import crash_point
 from corpactions.logs import get_logger
 
 log = get_logger(__name__)
@@ -159,3 +162,30 @@ async def settle(rpc: Rpc, attempt: Attempt, *, timeout: float = 120.0) -> Fate:
         if found.state != "pending" or loop.time() > deadline:
             return found
         await asyncio.sleep(0.25)
+
+
+async def write_once(
+    rpc: Rpc,
+    tx: VersionedTransaction,
+    last_valid_block_height: int,
+    *,
+    record: Callable[[bytes, str, int], bool],
+    crash_prefix: str,
+    timeout: float = 120.0,
+) -> Fate | None:
+    """Record a signed transaction, then send it and wait for its fate.
+
+    ``record(signed_bytes, signature, last_valid)`` must store the attempt durably, as a
+    compare-and-set against the attempt the caller saw (False: another executor recorded one
+    first, and nothing is sent: None is returned). The caller resolves any earlier attempt with
+    ``fate`` before signing a new one; this function never re-signs."""
+    signed = bytes(tx)
+    signature = str(tx.signatures[0])
+    crash_point(f"{crash_prefix}_after_sign")
+    if not record(signed, signature, last_valid_block_height):
+        return None
+    crash_point(f"{crash_prefix}_after_persist")
+    with contextlib.suppress(TransactionRejected):
+        await rpc.send_raw(signed, skip_preflight=True)
+    crash_point(f"{crash_prefix}_after_send")
+    return await settle(rpc, Attempt(signature, last_valid_block_height, signed), timeout=timeout)

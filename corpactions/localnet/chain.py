@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,8 @@ from typing import Any, Protocol
 import orjson
 from solders import system_program, sysvar
 from solders.account import Account
+from solders.address_lookup_table_account import AddressLookupTable
+from solders.hash import Hash
 from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 from solders.message import Message, MessageV0
@@ -54,6 +57,11 @@ Token program id; version-1 files are refused (their accounts sit at other addre
 FAUCET = Keypair.from_seed(hashlib.sha256(b"corpactions-localnet-faucet").digest())
 """The airdrop payer (requestAirdrop): a fixed key, so a restarted chain pays from the same one."""
 _SYSVARS = (sysvar.CLOCK, sysvar.RENT, sysvar.EPOCH_SCHEDULE, sysvar.SLOT_HASHES)
+SLOT_HASHES_KEPT = 512
+"""Entries of the SlotHashes sysvar, as on a node: a lookup table's ``recent_slot`` must be one
+of them, and a deactivated table can be closed once its deactivation slot has left them."""
+PRIORITY_FEE_SLOTS = 150
+"""Slots of prioritization fees kept (a node's cache holds the last 150 blocks)."""
 
 
 def _builtin_owners(svm: LiteSVM) -> set[Pubkey]:
@@ -126,8 +134,12 @@ class TxRecord:
     pre_token_balances: list[dict[str, Any]]
     post_token_balances: list[dict[str, Any]]
     accounts: list[str] = field(default_factory=list)
-    """Every account the transaction references (the address index of
-    getSignaturesForAddress); derived from ``tx_bytes`` when a state file lacks it."""
+    """Every account the transaction references, static keys then the addresses its lookup
+    tables loaded (the address index of getSignaturesForAddress); derived from ``tx_bytes`` when
+    a state file lacks it."""
+    loaded_writable: list[str] = field(default_factory=list)
+    loaded_readonly: list[str] = field(default_factory=list)
+    """Addresses a v0 transaction loaded from lookup tables (``meta.loadedAddresses``)."""
 
     def to_state(self) -> dict[str, Any]:
         data = self.__dict__.copy()
@@ -160,6 +172,23 @@ class ChainConfig:
     """Slots after landing before a transaction counts as finalized (confirmed: one slot, when
     the block closes; at 0 everything is final at once)."""
     faults: Faults = field(default_factory=Faults)
+
+
+def account_flags(message: Message | MessageV0) -> list[tuple[bool, bool]]:
+    """(signer, writable) of each static account key, from the message header."""
+    header = message.header
+    count = len(message.account_keys)
+    signed = header.num_required_signatures
+    out = []
+    for index in range(count):
+        signer = index < signed
+        writable = (
+            index < signed - header.num_readonly_signed_accounts
+            if signer
+            else index < count - header.num_readonly_unsigned_accounts
+        )
+        out.append((signer, writable))
+    return out
 
 
 def error_json(err: Any) -> Any:
@@ -196,7 +225,8 @@ class LocalChain:
         self._touched: set[Pubkey] = set()
         self._decimals: dict[Pubkey, int] = {}
         self._dirty = False
-        self._fees_by_slot: OrderedDict[int, int] = OrderedDict()
+        self._fees_by_slot: OrderedDict[int, _SlotFees] = OrderedDict()
+        self._slot_hashes: OrderedDict[int, Hash] = OrderedDict()
         self._blocks: OrderedDict[int, Block] = OrderedDict()
         self._by_address: dict[str, list[str]] = {}
         self._order: dict[str, int] = {}
@@ -208,6 +238,11 @@ class LocalChain:
         self._sync_clock()
         self._remember_blockhash()
         self._open_block(self.slot - 1, "")
+        for block in self._blocks.values():
+            if block.blockhash:
+                self._slot_hashes[block.slot] = Hash.from_string(block.blockhash)
+        self._slot_hashes[self.slot - 1] = self.svm.latest_blockhash()
+        self._sync_slot_hashes()
 
     # ----- time -------------------------------------------------------------------------------
 
@@ -223,6 +258,12 @@ class LocalChain:
         clock.slot = self.slot
         clock.unix_timestamp = self.now()
         self.svm.set_clock(clock)
+
+    def _sync_slot_hashes(self) -> None:
+        """Write the SlotHashes sysvar (newest first) from the closed blocks' hashes."""
+        while len(self._slot_hashes) > SLOT_HASHES_KEPT:
+            self._slot_hashes.popitem(last=False)
+        self.svm.set_slot_hashes(list(reversed(self._slot_hashes.items())))
 
     def _remember_blockhash(self) -> None:
         blockhash = str(self.svm.latest_blockhash())
@@ -271,9 +312,11 @@ class LocalChain:
                 closing = self._blocks[self.slot]
                 self.svm.expire_blockhash()
                 closing.blockhash = str(self.svm.latest_blockhash())
+                self._slot_hashes[closing.slot] = self.svm.latest_blockhash()
                 self.slot += 1
                 self.block_height += 1
                 self._sync_clock()
+                self._sync_slot_hashes()
                 self._remember_blockhash()
                 self._open_block(closing.slot, closing.blockhash)
                 for observer in self.observers:
@@ -528,8 +571,46 @@ class LocalChain:
     def _preflight_error(self, err: str, text: str) -> ChainRequestError:
         return ChainRequestError(-32002, f"Transaction simulation failed: {text}", unexecuted(err))
 
-    def _static_keys(self, tx: VersionedTransaction) -> list[Pubkey]:
-        return list(tx.message.account_keys)
+    def loaded_addresses(self, tx: VersionedTransaction) -> tuple[list[Pubkey], list[Pubkey]]:
+        """The (writable, readonly) addresses a v0 message loads from its lookup tables, read
+        from the tables as they are now; indexes a table does not hold are left out (the
+        runtime refuses such a transaction)."""
+        message = tx.message
+        if not isinstance(message, MessageV0):
+            return [], []
+        writable: list[Pubkey] = []
+        readonly: list[Pubkey] = []
+        for lookup in message.address_table_lookups:
+            account = self.svm.get_account(lookup.account_key)
+            if account is None or account.owner != layout.ADDRESS_LOOKUP_TABLE_PROGRAM_ID:
+                continue
+            try:
+                addresses = list(AddressLookupTable.deserialize(bytes(account.data)).addresses)
+            except ValueError:
+                continue
+            for indexes, out in (
+                (lookup.writable_indexes, writable),
+                (lookup.readonly_indexes, readonly),
+            ):
+                out.extend(addresses[i] for i in bytes(indexes) if i < len(addresses))
+        return writable, readonly
+
+    def _keys(self, tx: VersionedTransaction) -> tuple[list[Pubkey], list[Pubkey], list[Pubkey]]:
+        """All account keys in the runtime's order (static, loaded writable, loaded readonly),
+        and the loaded ones apart."""
+        writable, readonly = self.loaded_addresses(tx)
+        return [*tx.message.account_keys, *writable, *readonly], writable, readonly
+
+    def writable_keys(self, tx: VersionedTransaction) -> list[Pubkey]:
+        """The accounts the transaction write-locks: writable static keys and loaded writable
+        addresses."""
+        message = tx.message
+        if not isinstance(message, Message | MessageV0):
+            return []
+        static = list(message.account_keys)
+        flags = account_flags(message)
+        writable, _ = self.loaded_addresses(tx)
+        return [k for k, (_, w) in zip(static, flags, strict=True) if w] + writable
 
     def _token_balances(self, keys: list[Pubkey]) -> list[dict[str, Any]]:
         balances: list[dict[str, Any]] = []
@@ -556,7 +637,8 @@ class LocalChain:
         return balances
 
     def _land(self, tx: VersionedTransaction, *, advance: bool) -> None:
-        keys = self._static_keys(tx)
+        keys, loaded_writable, loaded_readonly = self._keys(tx)
+        writes = self.writable_keys(tx)
         payer = keys[0]
         pre_balances = [self.svm.get_balance(k) or 0 for k in keys]
         pre_tokens = self._token_balances(keys)
@@ -588,16 +670,17 @@ class LocalChain:
                 pre_token_balances=pre_tokens,
                 post_token_balances=self._token_balances(keys),
                 accounts=[str(k) for k in keys],
+                loaded_writable=[str(k) for k in loaded_writable],
+                loaded_readonly=[str(k) for k in loaded_readonly],
             )
         )
         self._touched.update(keys)
         for key in keys:
             self._decimals.pop(key, None)
-        price = compute_unit_price(tx)
-        if price:
-            self._fees_by_slot[self.slot] = max(self._fees_by_slot.get(self.slot, 0), price)
-            while len(self._fees_by_slot) > 150:
-                self._fees_by_slot.popitem(last=False)
+        fees = self._fees_by_slot.setdefault(self.slot, _SlotFees())
+        fees.add(compute_unit_price(tx), writes)
+        while len(self._fees_by_slot) > PRIORITY_FEE_SLOTS:
+            self._fees_by_slot.popitem(last=False)
         self._dirty = True
         if advance:
             self._after_landing()
@@ -623,14 +706,19 @@ class LocalChain:
                 "confirmationStatus": status,
             }
 
-    def recent_prioritization_fees(self) -> list[dict[str, int]]:
+    def recent_prioritization_fees(self, accounts: Sequence[Pubkey] = ()) -> list[dict[str, int]]:
+        """Per recent slot, as a node computes it: the lowest price (micro-lamports per CU)
+        that landed in the block, raised to the highest of the given accounts' lowest price
+        among the transactions that write-locked them; never below the fault's floor."""
         with self._lock:
             floor = self.faults.priority_fee
-            start = max(1, self.slot - 149)
-            return [
-                {"slot": s, "prioritizationFee": max(floor, self._fees_by_slot.get(s, 0))}
-                for s in range(start, self.slot + 1)
-            ]
+            start = max(1, self.slot - PRIORITY_FEE_SLOTS + 1)
+            out = []
+            for s in range(start, self.slot + 1):
+                fees = self._fees_by_slot.get(s)
+                fee = fees.fee(accounts) if fees is not None else 0
+                out.append({"slot": s, "prioritizationFee": max(floor, fee)})
+            return out
 
     def fee_for_message(self, message: Message | MessageV0) -> int:
         signatures = message.header.num_required_signatures
@@ -723,6 +811,24 @@ class LocalChain:
             record = TxRecord.from_state(item)
             self._history[record.signature] = record
             self._index(record)
+
+
+@dataclass
+class _SlotFees:
+    """The prioritization fees of one block: the lowest price of any transaction in it and
+    the lowest price of the transactions that write-locked each account."""
+
+    block_min: int | None = None
+    by_account: dict[Pubkey, int] = field(default_factory=dict)
+
+    def add(self, price: int, writable: list[Pubkey]) -> None:
+        self.block_min = price if self.block_min is None else min(self.block_min, price)
+        for key in writable:
+            known = self.by_account.get(key)
+            self.by_account[key] = price if known is None else min(known, price)
+
+    def fee(self, accounts: Sequence[Pubkey]) -> int:
+        return max([self.block_min or 0, *(self.by_account.get(a, 0) for a in accounts)])
 
 
 def unexecuted(err: str) -> dict[str, Any]:

@@ -18,7 +18,13 @@ from solders.message import Message, MessageV0
 from solders.transaction import VersionedTransaction
 
 from corpactions.chain import layout
-from corpactions.localnet.chain import Block, ChainRequestError, LocalChain, TxRecord
+from corpactions.localnet.chain import (
+    Block,
+    ChainRequestError,
+    LocalChain,
+    TxRecord,
+    account_flags,
+)
 from corpactions.localnet.cluster import TOTAL_STAKE
 from corpactions.localnet.params import (
     at_least_confirmed,
@@ -53,26 +59,17 @@ def _encoding_or_config(params: list[Any], index: int) -> dict[str, Any]:
 # ----- transactions ---------------------------------------------------------------------------
 
 
-def _account_flags(message: Message | MessageV0) -> list[tuple[bool, bool]]:
-    """(signer, writable) of each static account key, from the message header."""
+def _message_json(
+    message: Message | MessageV0, *, parsed: bool, record: TxRecord | None = None
+) -> dict[str, Any]:
+    """The message as a node writes it. Parsed (jsonParsed, accounts details), the account
+    keys go on with the addresses loaded from lookup tables (source ``lookupTable``), as
+    instruction account indexes count them."""
     header = message.header
-    count = len(message.account_keys)
-    signed = header.num_required_signatures
-    out = []
-    for index in range(count):
-        signer = index < signed
-        writable = (
-            index < signed - header.num_readonly_signed_accounts
-            if signer
-            else index < count - header.num_readonly_unsigned_accounts
-        )
-        out.append((signer, writable))
-    return out
-
-
-def _message_json(message: Message | MessageV0, *, parsed: bool) -> dict[str, Any]:
-    header = message.header
-    keys = [str(k) for k in message.account_keys]
+    static = [str(k) for k in message.account_keys]
+    loaded_writable = record.loaded_writable if record is not None else []
+    loaded_readonly = record.loaded_readonly if record is not None else []
+    keys = [*static, *loaded_writable, *loaded_readonly]
     instructions: list[dict[str, Any]] = []
     for ix in message.instructions:
         program = keys[ix.program_id_index]
@@ -108,10 +105,18 @@ def _message_json(message: Message | MessageV0, *, parsed: bool) -> dict[str, An
         "accountKeys": (
             [
                 {"pubkey": key, "signer": signer, "source": "transaction", "writable": writable}
-                for key, (signer, writable) in zip(keys, _account_flags(message), strict=True)
+                for key, (signer, writable) in zip(static, account_flags(message), strict=True)
+            ]
+            + [
+                {"pubkey": key, "signer": False, "source": "lookupTable", "writable": True}
+                for key in loaded_writable
+            ]
+            + [
+                {"pubkey": key, "signer": False, "source": "lookupTable", "writable": False}
+                for key in loaded_readonly
             ]
             if parsed
-            else keys
+            else static
         ),
         "instructions": instructions,
         "recentBlockhash": str(message.recent_blockhash),
@@ -140,7 +145,10 @@ def _meta_json(record: TxRecord) -> dict[str, Any]:
         "err": record.err,
         "fee": record.fee,
         "innerInstructions": [],
-        "loadedAddresses": {"readonly": [], "writable": []},
+        "loadedAddresses": {
+            "readonly": list(record.loaded_readonly),
+            "writable": list(record.loaded_writable),
+        },
         "logMessages": record.logs,
         "postBalances": record.post_balances,
         "postTokenBalances": record.post_token_balances,
@@ -178,7 +186,7 @@ def transaction_with_meta(
     meta = _meta_json(record)
     if details == "accounts":
         transaction = {
-            "accountKeys": _message_json(message, parsed=True)["accountKeys"],
+            "accountKeys": _message_json(message, parsed=True, record=record)["accountKeys"],
             "signatures": [str(s) for s in tx.signatures],
         }
         for key in ("innerInstructions", "logMessages", "computeUnitsConsumed"):
@@ -189,7 +197,7 @@ def transaction_with_meta(
         transaction = [base58.b58encode(record.tx_bytes).decode(), "base58"]
     elif encoding in ("json", "jsonParsed"):
         transaction = {
-            "message": _message_json(message, parsed=encoding == "jsonParsed"),
+            "message": _message_json(message, parsed=encoding == "jsonParsed", record=record),
             "signatures": [str(s) for s in tx.signatures],
         }
     else:

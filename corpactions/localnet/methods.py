@@ -524,8 +524,20 @@ def get_fee_for_message(chain: LocalChain, params: list[Any]) -> Any:
     return with_context(chain, config, chain.fee_for_message(message))
 
 
+MAX_PRIORITIZATION_ACCOUNTS = 128
+
+
 def get_recent_prioritization_fees(chain: LocalChain, params: list[Any]) -> Any:
-    return chain.recent_prioritization_fees()
+    """Fees of the recent slots; with addresses, the fee to write-lock all of them (see
+    ``LocalChain.recent_prioritization_fees``)."""
+    raw = params[0] if params else None
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        raise invalid_params("Invalid params: addresses must be an array of base-58 strings")
+    if len(raw) > MAX_PRIORITIZATION_ACCOUNTS:
+        raise invalid_params(f"Too many inputs provided; max {MAX_PRIORITIZATION_ACCOUNTS}")
+    return chain.recent_prioritization_fees([pubkey_param(a, "address") for a in raw])
 
 
 def admin_advance_slots(chain: LocalChain, params: list[Any]) -> Any:

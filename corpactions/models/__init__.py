@@ -16,6 +16,7 @@ from corpactions.models.instruments import (
     InstrumentSymbol,
     TokenProgram,
 )
+from corpactions.models.lookup_tables import LookupTable, TableStatus
 from corpactions.models.meetings import Ballot, BallotNonce, MeetingResult
 from corpactions.models.notifications import WebhookDelivery
 from corpactions.models.operators import ROLES, Operator, OperatorChange
@@ -56,6 +57,7 @@ __all__ = [
     "InstrumentBase",
     "InstrumentSymbol",
     "LineStatus",
+    "LookupTable",
     "MeetingResult",
     "MultiplierDecision",
     "MultiplierPlan",
@@ -69,6 +71,7 @@ __all__ = [
     "QuarantinedRecord",
     "QuarantinedStatement",
     "Snapshot",
+    "TableStatus",
     "TaskFailure",
     "TokenProgram",
     "WalletRecord",
