@@ -210,6 +210,7 @@ def test_status_prints_whole_plan_hashes_and_amounts_with_units_at_80_columns(
 def test_each_part_of_the_overview_is_its_own_query(ledger: str) -> None:
     from corpactions import status
     from corpactions.config import get_settings
+    from corpactions.reserves.backing import failing_instruments
 
     with db.session_scope() as session:
         _executing_plan_with_batches(session)
@@ -222,6 +223,7 @@ def test_each_part_of_the_overview_is_its_own_query(ledger: str) -> None:
             "plans_executing": status.plans_executing(session),
             "batches_in_flight": status.batches_in_flight(session),
             "failures": status.failures(session),
+            "backing_failing": failing_instruments(session),
         }
     assert {k: v for k, v in whole.items() if k != "quarantined_records"} == {
         k: v for k, v in parts.items()
