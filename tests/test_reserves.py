@@ -728,6 +728,10 @@ def test_payouts_show_prints_the_funding_difference_and_approve_needs_the_flag(
     with db.session_scope() as session:
         (approval,) = session.exec(select(Approval)).all()
     assert approval.approver == "bob" and "over-minted" in (approval.acknowledged or "")
+    estimate = _cli("payouts", "execute", plan_id, "--dry-run", "--json")
+    assert estimate.returncode == 0, estimate.stderr
+    backing = orjson.loads(estimate.stdout)["backing"]
+    assert (backing["verdict"], backing["funding_difference"]) == ("over_minted", "-2500000")
 
 
 def test_the_monthly_task_checks_every_reported_instrument_and_publishes_the_result(

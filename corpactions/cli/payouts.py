@@ -517,8 +517,12 @@ def execute(
 
     db.require_current_schema()
     if dry_run:
+        from corpactions.payouts.plan import get_plan
+        from corpactions.reserves.backing import funding_difference
+
         with db.session_scope() as session:
             data = plan_dry_run(session, plan_id)
+            data["backing"] = funding_difference(session, get_plan(session, plan_id))
         data["fees"] = _fee_estimate(plan_id)
         if as_json:
             print_json(data)
@@ -537,6 +541,7 @@ def execute(
                     f"({fees['fee_per_transfer_lamports']} per transfer; priority "
                     f"{fees['unit_price_microlamports']} micro-lamports per CU)"
                 )
+            _print_backing(data["backing"])
         return
     with ExitStack() as stack:
         if not force:
