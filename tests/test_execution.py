@@ -27,7 +27,7 @@ from corpactions.models import Approval, PayoutBatch, PayoutPlan, PlanStatus
 from corpactions.payouts.plan import compute_plan
 from tests.chainkit import ROOT
 from tests.feed_corpus import csv_rows, own
-from tests.payflow import assert_paid_exactly_once, execute_command, lines_of, prepare
+from tests.payflow import assert_paid_exactly_once, execute_command, fund, lines_of, prepare
 
 runner = CliRunner()
 
@@ -168,6 +168,7 @@ def test_an_attempt_that_can_no_longer_land_is_signed_again_once(
     import time
 
     flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 30)
+    fund(flow.plan_id)  # the funding lands first; then every batch's first attempt is dropped
     _set_faults(localnet_url, drop_rate=1.0)
     errors: list[BaseException] = []
 

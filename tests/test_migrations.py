@@ -25,6 +25,7 @@ LEDGER_TABLES = {
     "approval",
     "multiplierdecision",
     "payoutbatch",
+    "planfunding",
     "wallet",
     "taskfailure",
     "ballot",

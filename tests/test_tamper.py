@@ -25,7 +25,15 @@ from corpactions.execution.protocol import execute_plan
 from corpactions.execution.steps import prepare_plan, send_batch
 from corpactions.models import Approval, LineStatus, PayoutLine, PayoutPlan, PlanStatus
 from tests.lyingrpc import LyingRpc
-from tests.payflow import Flow, execute_command, lines_of, prepare, treasury_balance, usdc_balances
+from tests.payflow import (
+    Flow,
+    execute_command,
+    lines_of,
+    plan_account_balance,
+    prepare,
+    treasury_balance,
+    usdc_balances,
+)
 
 runner = CliRunner()
 
@@ -140,7 +148,14 @@ def test_a_batch_already_signed_is_not_broadcast_once_its_line_is_edited(
         _raise_amount(session, flow)
     resumed = execute_command(flow.plan_id)
     assert resumed.returncode != 0 and "tampered" in resumed.stderr
-    assert treasury_balance(localnet_url, flow.seeded) == flow.seeded.treasury_usdc
+    # funded before the edit: the plan's own account still holds all of it, nobody was paid
+    assert (
+        treasury_balance(localnet_url, flow.seeded)
+        + plan_account_balance(localnet_url, flow.plan_id)
+        == flow.seeded.treasury_usdc
+    )
+    owners = [line.owner for line in lines_of(flow.plan_id)]
+    assert set(usdc_balances(localnet_url, flow.seeded.usdc_mint, owners).values()) == {0}
 
 
 def test_a_line_forged_paid_before_execution_is_a_discrepancy_and_never_attested(
@@ -169,7 +184,12 @@ def test_a_line_forged_paid_before_execution_is_a_discrepancy_and_never_attested
     assert balances[forged] == 0
     assert all(balances[x.owner] == x.amount_due for x in lines if x.owner != forged)
     paid = sum(x.amount_due for x in lines if x.owner != forged)
-    assert treasury_balance(localnet_url, flow.seeded) == flow.seeded.treasury_usdc - paid
+    # the forged line's amount never left the plan's account (not closed: not reconciled)
+    assert (
+        treasury_balance(localnet_url, flow.seeded)
+        + plan_account_balance(localnet_url, flow.plan_id)
+        == flow.seeded.treasury_usdc - paid
+    )
     again = runner.invoke(app, ["payouts", "execute", str(flow.plan_id)])
     assert again.exit_code != 0 and "disagrees with the chain" in again.output
     status = runner.invoke(app, ["status", "--json"])
@@ -242,7 +262,13 @@ def test_the_workers_send_step_halts_a_tampered_plan_and_sends_nothing(
     with db.session_scope() as session:
         plan = session.get(PayoutPlan, flow.plan_id)
         assert plan is not None and plan.status == PlanStatus.tampered
-    assert treasury_balance(localnet_url, flow.seeded) == flow.seeded.treasury_usdc
+    assert (
+        treasury_balance(localnet_url, flow.seeded)
+        + plan_account_balance(localnet_url, flow.plan_id)
+        == flow.seeded.treasury_usdc
+    )
+    owners = [line.owner for line in lines_of(flow.plan_id)]
+    assert set(usdc_balances(localnet_url, flow.seeded.usdc_mint, owners).values()) == {0}
 
 
 def test_a_plan_set_back_to_reconciled_by_hand_is_read_from_the_chain_again(
@@ -267,12 +293,13 @@ def test_a_plan_set_back_to_reconciled_by_hand_is_read_from_the_chain_again(
         assert plan is not None and plan.attestation_signature is None
 
 
-def test_a_finalized_batch_reset_in_the_ledger_and_paid_again_is_never_attested(
+def test_a_finalized_batch_reset_in_the_ledger_cannot_pay_anyone_twice(
     pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The ledger edit makes the executor pay the batch a second time (nothing outside the
-    ledger can stop that yet); the plan's transactions are then found in the treasury's history
-    and the plan is a discrepancy, not attested."""
+    """The ledger edit makes the executor try to pay the batch a second time; the plan's own
+    account was funded with the plan's total only and is empty, so the Token program refuses
+    (insufficient funds): every holder holds its line once, the lines end failed and the plan
+    is not attested."""
     flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 5)
     killed = execute_command(flow.plan_id, crash_at="memo_after_record")
     assert killed.returncode == -9, killed.stderr
@@ -285,11 +312,17 @@ def test_a_finalized_batch_reset_in_the_ledger_and_paid_again_is_never_attested(
         plan.status = PlanStatus.executing
         session.add(plan)
     report = execute_plan(flow.plan_id, session_factory=db.session_scope)
-    assert report.status == "discrepancy"  # not attested (the killed run's memo never went out)
+    assert report.status != "attested" and report.failed_lines == 5
+    lines = lines_of(flow.plan_id)
+    assert all("insufficient funds" in (x.status_reason or "") for x in lines)
+    balances = usdc_balances(localnet_url, flow.seeded.usdc_mint, [x.owner for x in lines])
+    assert all(balances[x.owner] == x.amount_due for x in lines)  # once, not twice
+    paid = sum(x.amount_due for x in lines)
+    assert treasury_balance(localnet_url, flow.seeded) == flow.seeded.treasury_usdc - paid
+    assert plan_account_balance(localnet_url, flow.plan_id) == 0
     with db.session_scope() as session:
         plan = session.get(PayoutPlan, flow.plan_id)
-        assert plan is not None and plan.status == PlanStatus.discrepancy
-        assert plan.reconciliation["unclaimed_transactions"]
+        assert plan is not None and plan.status == PlanStatus.executing  # never attested
 
 
 def test_an_honestly_held_line_still_verifies_against_the_root(

@@ -289,6 +289,80 @@ def execute(
     )
 
 
+@app.command()
+def fund(
+    plan_id: int = typer.Argument(..., help="An approved USDC plan's id."),
+    treasury_key: Path | None = typer.Option(
+        None, "--treasury-key", help="The treasury owner's keypair file: sign and send here."
+    ),
+    export_to: Path | None = typer.Option(
+        None, "--export", help="Write the unsigned funding transaction (base64) for a signer."
+    ),
+    signed_from: Path | None = typer.Option(
+        None, "--signed", help="Submit the signed funding transaction (base64) a signer returned."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Move exactly the plan's to-send total from the treasury into the plan's own account
+    (owned by the payout key), with a memo naming the plan root; exactly once."""
+    from corpactions.chain.keys import load_keypair
+    from corpactions.config import get_settings
+    from corpactions.execution.funding import fund as fund_plan
+
+    db.require_current_schema()
+    outcome = fund_plan(
+        plan_id,
+        session_factory=db.session_scope,
+        settings=get_settings(),
+        treasury_key=load_keypair(treasury_key) if treasury_key is not None else None,
+        export_to=export_to,
+        signed_from=signed_from,
+    )
+    if as_json:
+        print_json(outcome.as_dict())
+    elif outcome.state == "exported":
+        typer.echo(
+            f"plan {plan_id}: unsigned funding of {outcome.amount} base units into "
+            f"{outcome.account} written to {export_to}; have the treasury owner sign it, then "
+            f"run 'corpactions payouts fund {plan_id} --signed FILE'"
+        )
+    else:
+        typer.echo(
+            f"plan {plan_id} funded: {outcome.amount} base units in {outcome.account} "
+            f"({outcome.signature})"
+        )
+
+
+@app.command()
+def close(
+    plan_id: int = typer.Argument(..., help="A funded plan with nothing left in flight."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Return what is left in the plan's account (held and failed lines) to the treasury that
+    funded it, and close the account (rent to the payout key). Done after reconciliation by
+    itself; exactly once."""
+    from corpactions.config import get_settings
+    from corpactions.execution.funding import close as close_plan
+
+    db.require_current_schema()
+    row = close_plan(plan_id, session_factory=db.session_scope, settings=get_settings())
+    data = {
+        "plan_id": plan_id,
+        "account": row.account,
+        "returned": row.returned,
+        "treasury": row.treasury,
+        "signature": row.close_signature,
+        "status": str(row.status),
+    }
+    if as_json:
+        print_json(data)
+    else:
+        typer.echo(
+            f"plan {plan_id}'s account {row.account} closed: {row.returned} base units back in "
+            f"the treasury {row.treasury} ({row.close_signature})"
+        )
+
+
 def _claim_plan(stack: ExitStack, plan_id: int) -> None:
     """Hold the plan's executor claim for the run, or refuse naming who holds it."""
     from corpactions import locks

@@ -10,6 +10,7 @@ from corpactions.models.actions import (
 )
 from corpactions.models.adjustments import AdjustmentStatus, MultiplierDecision, MultiplierPlan
 from corpactions.models.batches import BatchStatus, PayoutBatch
+from corpactions.models.funding import FundingStatus, PlanFunding
 from corpactions.models.instruments import (
     Instrument,
     InstrumentBase,
@@ -32,6 +33,7 @@ __all__ = [
     "BatchStatus",
     "CorporateAction",
     "CorporateActionVersion",
+    "FundingStatus",
     "Instrument",
     "InstrumentBase",
     "InstrumentSymbol",
@@ -42,6 +44,7 @@ __all__ = [
     "PayoutBatch",
     "PayoutLine",
     "PayoutPlan",
+    "PlanFunding",
     "PlanStatus",
     "QuarantinedRecord",
     "Snapshot",
