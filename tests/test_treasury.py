@@ -34,7 +34,7 @@ from corpactions.execution.protocol import execute_plan
 from corpactions.models import FundingStatus, PayoutPlan, PlanFunding, PlanStatus
 from tests.chainkit import ROOT
 from tests.independent import Chain, ata
-from tests.payflow import Flow, lines_of, prepare, treasury_balance
+from tests.payflow import Flow, execute_command, lines_of, prepare, treasury_balance
 
 runner = CliRunner()
 
@@ -356,3 +356,54 @@ def test_a_funding_killed_between_signing_and_sending_funds_once_on_rerun(
         treasury_balance(localnet_url, flow.seeded) == flow.seeded.treasury_usdc - plan.sent_total
     )
     assert _plan(flow.plan_id).status == PlanStatus.approved
+
+
+def test_units_taken_from_the_plan_account_outside_its_batches_make_a_discrepancy(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The payer key can move the funded remainder; reconciliation reads the account's balance
+    from the chain, so a unit taken outside the plan's batches stops the plan (and its close)."""
+    # one of three holders has no USDC account: its line is held, its amount stays in the account
+    flow, owner_file = _cold(
+        monkeypatch,
+        localnet_url,
+        tmp_path,
+        3,
+        usdc_accounts_for=2,
+        missing_account_policy="hold",
+    )
+    plan = _plan(flow.plan_id)
+    _fund_cli(flow.plan_id, "--treasury-key", str(owner_file))
+    killed = execute_command(flow.plan_id, crash_at="after_confirm")  # paid, not reconciled
+    assert killed.returncode == -9, killed.stderr
+    payer = load_keypair(Path(flow.seeded.keys_dir) / "payout-authority.json")
+    mint = Pubkey.from_string(flow.seeded.usdc_mint)
+    account = _plan_account(flow, plan.plan_hash)
+    asyncio.run(_open(localnet_url, payer, mint))
+
+    async def take_one() -> None:
+        async with Chain(localnet_url) as chain:
+            await chain.send(
+                payer,
+                [
+                    spl.transfer_checked(
+                        models.TransferCheckedParams(
+                            program_id=TOKEN_PROGRAM_ID,
+                            source=account,
+                            mint=mint,
+                            dest=ata(payer.pubkey(), mint),
+                            owner=payer.pubkey(),
+                            amount=1,
+                            decimals=6,
+                        )
+                    )
+                ],
+            )
+
+    asyncio.run(take_one())
+    report = execute_plan(flow.plan_id, session_factory=db.session_scope)
+    assert report.status == "discrepancy", report
+    checks = _plan(flow.plan_id).reconciliation["checks"]
+    left, expected = checks["left in the plan account == funded - outflow"]
+    assert expected - left == 1
+    assert _funding(flow.plan_id).status == FundingStatus.funded  # not closed

@@ -94,6 +94,24 @@ def _summary(session: Any, plan: PayoutPlan, top: int) -> dict[str, Any]:
         ],
     ) | {
         "status_counts": dict(lines.group_by("status").agg(pl.len()).iter_rows()),
+        "funding": _funding_summary(session, plan.id or 0),
+    }
+
+
+def _funding_summary(session: Any, plan_id: int) -> dict[str, Any] | None:
+    from corpactions.execution.funding import funding_of
+
+    row = funding_of(session, plan_id)
+    if row is None:
+        return None
+    return {
+        "status": str(row.status),
+        "account": row.account,
+        "amount": str(row.amount),
+        "treasury": row.treasury,
+        "signature": row.signature,
+        "returned": None if row.returned is None else str(row.returned),
+        "close_signature": row.close_signature,
     }
 
 
@@ -106,6 +124,13 @@ def _print_summary(data: dict[str, Any]) -> None:
     )
     typer.echo(f"  reconciliation: {data['reconciliation']}")
     typer.echo(f"  plan hash {data['plan_hash']}")
+    funding = data.get("funding")
+    if funding:
+        typer.echo(f"  funding: {funding['status']}, {funding['amount']} into {funding['account']}")
+    elif data["asset"] == "usdc":
+        typer.echo(
+            "  funding: none yet (funded from the treasury with 'payouts fund' once approved)"
+        )
     print_table(
         "By tax class", data["by_tax_class"], ["tax_class", "lines", "gross", "withheld", "net"]
     )

@@ -678,7 +678,12 @@ def _closable(session: Session, plan_id: int) -> PlanFunding:
 
 
 async def close_plan_account(
-    rpc: Rpc, session_factory: SessionFactory, plan_id: int, payer: Keypair
+    rpc: Rpc,
+    session_factory: SessionFactory,
+    plan_id: int,
+    payer: Keypair,
+    *,
+    after_race: bool = False,
 ) -> PlanFunding:
     """Return what is left in the plan's account to the treasury that funded it, and close the
     account (rent to the payer): once, however often this runs."""
@@ -756,6 +761,8 @@ async def close_plan_account(
             )
         )
     if result.rowcount != 1:
+        if not after_race:  # another process recorded its closing first: that one decides
+            return await close_plan_account(rpc, session_factory, plan_id, payer, after_race=True)
         raise TransientRpcError(
             f"another process is closing plan {plan_id}'s account; nothing was sent",
             hint="run the command again to see its outcome",

@@ -233,7 +233,7 @@ async def _funding_checks(
         "taken from the treasury == funded": [taken, funded_in],
     }
     closing = (
-        await read_transaction(rpc, funding.close_signature, mint, retries=1)
+        await read_transaction(rpc, funding.close_signature, mint)
         if funding.status != FundingStatus.funded and funding.close_signature
         else None
     )
