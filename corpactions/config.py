@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         description="Use keypair files that group or others may access (logged as a warning); "
         "without it they are refused, as ssh refuses such private keys.",
     )
+    payer_address: str | None = Field(
+        default=None,
+        description="Public key of the payout authority, for hosts without its keypair (an "
+        "approver's machine funding a plan). Default: read from keypair_path.",
+    )
     usdc_mint: str = Field(default=MAINNET_USDC_MINT, description="Mint of the payout currency.")
     payout_decimals: int = Field(default=6, ge=0, le=18, description="Decimals of usdc_mint.")
     commitment: Commitment = Field(default="confirmed", description="Commitment for reads.")
@@ -140,7 +145,18 @@ class Settings(BaseSettings):
     )
     treasury_account: str | None = Field(
         default=None,
-        description="USDC account paying out. Default: the payout authority's associated account.",
+        description="USDC treasury account that funds each plan and takes back what a plan "
+        "leaves. Default: the treasury owner's associated account.",
+    )
+    treasury_owner: str | None = Field(
+        default=None,
+        description="Public key owning the treasury account (a cold key, a multisig vault). "
+        "Default: the treasury keypair's key if set, else the payout authority's.",
+    )
+    treasury_keypair_path: Path | None = Field(
+        default=None,
+        description="Treasury owner keypair on this host. Set: the host funds approved plans "
+        "itself. Unset: funding comes from 'corpactions payouts fund'.",
     )
     missing_account_policy: Literal["create", "hold"] = Field(
         default="create",

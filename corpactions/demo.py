@@ -67,8 +67,10 @@ def run_demo(
     from spl.token.instructions import get_associated_token_address as spl_associated_address
 
     from corpactions.chain import layout
+    from corpactions.chain.keys import load_keypair
     from corpactions.chain.rpc import Rpc
     from corpactions.execution.approval import approve, decision_message, sign_compute
+    from corpactions.execution.funding import fund
     from corpactions.execution.protocol import execute_plan
     from corpactions.execution.report import Report
     from corpactions.feeds.ingest import ingest
@@ -91,13 +93,26 @@ def run_demo(
     ).start()
     try:
         say(f"1/8 local chain (real SPL Token programs) serving Solana JSON-RPC on {chain.url}")
+        treasury_key = run_dir / "keys" / "treasury-owner.json"
         seeded = asyncio.run(
-            seed(rpc_url=chain.url, keys_dir=run_dir / "keys", holders=holders, program=program)
+            seed(
+                rpc_url=chain.url,
+                keys_dir=run_dir / "keys",
+                holders=holders,
+                program=program,
+                treasury_owner_path=treasury_key,
+            )
         )
         say(
             f"2/8 seeded AAPL token {seeded.stock_mint} ({program}) with {holders} holders "
             f"in {seeded.transactions} transactions; USDC treasury {seeded.treasury} holds "
             f"{usdc(seeded.treasury_usdc)} USDC"
+        )
+        say(
+            f"    keys: this demo made BOTH keys locally in {run_dir / 'keys'}: the treasury "
+            f"owner {seeded.treasury_owner} (treasury-owner.json; cold in a real deployment) and "
+            f"the payer {seeded.authority} (payout-authority.json; pays only from each plan's "
+            "funded account)"
         )
         os.environ.update(
             {
@@ -105,6 +120,7 @@ def run_demo(
                 "CORPACTIONS_RPC_URL": chain.url,
                 "CORPACTIONS_USDC_MINT": seeded.usdc_mint,
                 "CORPACTIONS_KEYPAIR_PATH": str(run_dir / "keys" / "payout-authority.json"),
+                "CORPACTIONS_TREASURY_KEYPAIR_PATH": str(treasury_key),
                 "CORPACTIONS_EXPLORER_TX_URL": "https://explorer.solana.com/tx/{signature}"
                 f"?cluster=custom&customUrl={chain.url}",
             }
@@ -166,6 +182,17 @@ def run_demo(
                 f"(checker) with two operator keys the demo generated locally in "
                 f"{run_dir / 'keys'} (a real deployment: each person holds their own key)"
             )
+        funded = fund(
+            plan_id,
+            session_factory=db.session_scope,
+            settings=get_settings(),
+            treasury_key=load_keypair(treasury_key),
+        )
+        say(
+            f"    funded plan {plan_id} from the treasury with the local treasury key: "
+            f"{usdc(funded.amount)} USDC into the plan's own account {funded.account} "
+            f"({funded.signature}; memo names the plan root)"
+        )
 
         def on_progress(report: Report) -> None:
             if progress is not None:

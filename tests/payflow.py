@@ -24,7 +24,7 @@ from corpactions.feeds.ingest import ingest
 from corpactions.feeds.ownformat import parse_csv
 from corpactions.instruments import add_instrument
 from corpactions.localnet.seed import SeedResult, seed
-from corpactions.models import CorporateAction, Instrument, PayoutLine
+from corpactions.models import CorporateAction, Instrument, PayoutLine, PlanFunding
 from corpactions.payouts.plan import compute_plan
 from snapshots.take import take_snapshot
 from tests.chainkit import ROOT, send
@@ -45,6 +45,16 @@ def configure(monkeypatch: pytest.MonkeyPatch, url: str, seeded: SeedResult, **e
     monkeypatch.setenv(
         "CORPACTIONS_KEYPAIR_PATH", str(Path(seeded.keys_dir) / "payout-authority.json")
     )
+    if seeded.treasury_owner and seeded.treasury_owner != seeded.authority:
+        # a cold treasury: this host knows its owner's address, never its key
+        monkeypatch.setenv("CORPACTIONS_TREASURY_OWNER", seeded.treasury_owner)
+        monkeypatch.delenv("CORPACTIONS_TREASURY_KEYPAIR_PATH", raising=False)
+    else:
+        # the seeded treasury belongs to the authority; holding its key, the host funds plans
+        monkeypatch.setenv(
+            "CORPACTIONS_TREASURY_KEYPAIR_PATH",
+            str(Path(seeded.keys_dir) / "payout-authority.json"),
+        )
     monkeypatch.setenv("CORPACTIONS_MINIMUM_PAYOUT", "0")
     monkeypatch.setenv("CORPACTIONS_FROZEN_POLICY", "pay")
     for key, value in extra.items():
@@ -71,10 +81,20 @@ def snapshotted(
     *,
     rate: str = "0.2475",
     usdc_accounts_for: int = 0,
+    treasury_owner_path: Path | None = None,
     **extra: str,
 ) -> tuple[SeedResult, int]:
-    """A seeded chain, AAPL registered, one dividend ingested and snapshotted: (seed, action)."""
-    seeded = asyncio.run(seed(rpc_url=url, keys_dir=keys, holders=holders, realistic=False))
+    """A seeded chain, AAPL registered, one dividend ingested and snapshotted: (seed, action).
+    With ``treasury_owner_path`` the treasury belongs to that key (made there), not the payer."""
+    seeded = asyncio.run(
+        seed(
+            rpc_url=url,
+            keys_dir=keys,
+            holders=holders,
+            realistic=False,
+            treasury_owner_path=treasury_owner_path,
+        )
+    )
     configure(monkeypatch, url, seeded, **extra)
     authority = load_keypair(Path(seeded.keys_dir) / "payout-authority.json")
     if usdc_accounts_for:
@@ -95,11 +115,19 @@ def prepare(
     *,
     rate: str = "0.2475",
     usdc_accounts_for: int = 0,
+    treasury_owner_path: Path | None = None,
     **extra: str,
 ) -> Flow:
     """``snapshotted``, then the plan computed by a maker and approved by a checker."""
     seeded, action_id = snapshotted(
-        monkeypatch, url, keys, holders, rate=rate, usdc_accounts_for=usdc_accounts_for, **extra
+        monkeypatch,
+        url,
+        keys,
+        holders,
+        rate=rate,
+        usdc_accounts_for=usdc_accounts_for,
+        treasury_owner_path=treasury_owner_path,
+        **extra,
     )
     authority = load_keypair(Path(seeded.keys_dir) / "payout-authority.json")
     with db.session_scope() as session:
@@ -155,6 +183,42 @@ def treasury_balance(url: str, seeded: SeedResult) -> int:
                     "amount"
                 ]
             )
+
+    return asyncio.run(read())
+
+
+def fund(plan_id: int) -> None:
+    """Fund the plan now with the treasury key this host holds (before faults are injected)."""
+    from corpactions.execution.funding import fund_with_key
+
+    settings = get_settings()
+    assert settings.treasury_keypair_path is not None
+
+    async def run() -> None:
+        async with Rpc(settings=settings) as rpc:
+            await fund_with_key(
+                rpc,
+                db.session_scope,
+                plan_id,
+                settings,
+                load_keypair(settings.treasury_keypair_path),
+            )
+
+    asyncio.run(run())
+
+
+def plan_account_balance(url: str, plan_id: int) -> int:
+    """What the plan's own funded account holds (0 before funding and after closing)."""
+    with db.session_scope() as session:
+        funding = session.exec(select(PlanFunding).where(PlanFunding.plan_id == plan_id)).first()
+        account = funding.account if funding is not None else None
+    if account is None:
+        return 0
+
+    async def read() -> int:
+        async with Rpc(url) as rpc:
+            found = await rpc.account(Pubkey.from_string(account))
+        return layout.decode_token_account(bytes(found.data)).amount if found else 0
 
     return asyncio.run(read())
 

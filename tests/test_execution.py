@@ -35,7 +35,7 @@ from tests.operatorkit import (
     payout_decision,
     sign_payout_compute,
 )
-from tests.payflow import assert_paid_exactly_once, execute_command, lines_of, prepare
+from tests.payflow import assert_paid_exactly_once, execute_command, fund, lines_of, prepare
 
 runner = CliRunner()
 
@@ -176,6 +176,7 @@ def test_an_attempt_that_can_no_longer_land_is_signed_again_once(
     import time
 
     flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 30)
+    fund(flow.plan_id)  # the funding lands first; then every batch's first attempt is dropped
     _set_faults(localnet_url, drop_rate=1.0)
     errors: list[BaseException] = []
 

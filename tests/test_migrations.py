@@ -27,6 +27,7 @@ LEDGER_TABLES = {
     "multiplierdecision",
     "payoutbatch",
     "walletrecord",
+    "planfunding",
     "taskfailure",
     "webhookdelivery",
     "ballot",

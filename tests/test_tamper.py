@@ -26,7 +26,15 @@ from corpactions.execution.protocol import execute_plan
 from corpactions.execution.steps import prepare_plan, send_batch
 from corpactions.models import Approval, LineStatus, PayoutLine, PayoutPlan, PlanStatus
 from tests.lyingrpc import LyingRpc
-from tests.payflow import Flow, execute_command, lines_of, prepare, treasury_balance, usdc_balances
+from tests.payflow import (
+    Flow,
+    execute_command,
+    lines_of,
+    plan_account_balance,
+    prepare,
+    treasury_balance,
+    usdc_balances,
+)
 
 runner = CliRunner()
 
@@ -141,7 +149,14 @@ def test_a_batch_already_signed_is_not_broadcast_once_its_line_is_edited(
         _raise_amount(session, flow)
     resumed = execute_command(flow.plan_id)
     assert resumed.returncode != 0 and "tampered" in resumed.stderr
-    assert treasury_balance(localnet_url, flow.seeded) == flow.seeded.treasury_usdc
+    # funded before the edit: the plan's own account still holds all of it, nobody was paid
+    assert (
+        treasury_balance(localnet_url, flow.seeded)
+        + plan_account_balance(localnet_url, flow.plan_id)
+        == flow.seeded.treasury_usdc
+    )
+    owners = [line.owner for line in lines_of(flow.plan_id)]
+    assert set(usdc_balances(localnet_url, flow.seeded.usdc_mint, owners).values()) == {0}
 
 
 def test_a_line_forged_paid_before_execution_is_a_discrepancy_and_never_attested(
@@ -170,7 +185,12 @@ def test_a_line_forged_paid_before_execution_is_a_discrepancy_and_never_attested
     assert balances[forged] == 0
     assert all(balances[x.owner] == x.amount_due for x in lines if x.owner != forged)
     paid = sum(x.amount_due for x in lines if x.owner != forged)
-    assert treasury_balance(localnet_url, flow.seeded) == flow.seeded.treasury_usdc - paid
+    # the forged line's amount never left the plan's account (not closed: not reconciled)
+    assert (
+        treasury_balance(localnet_url, flow.seeded)
+        + plan_account_balance(localnet_url, flow.plan_id)
+        == flow.seeded.treasury_usdc - paid
+    )
     again = runner.invoke(app, ["payouts", "execute", str(flow.plan_id)])
     assert again.exit_code != 0 and "disagrees with the chain" in again.output
     status = runner.invoke(app, ["status", "--json"])
@@ -262,7 +282,13 @@ def test_the_workers_send_step_halts_a_tampered_plan_and_sends_nothing(
     with db.session_scope() as session:
         plan = session.get(PayoutPlan, flow.plan_id)
         assert plan is not None and plan.status == PlanStatus.tampered
-    assert treasury_balance(localnet_url, flow.seeded) == flow.seeded.treasury_usdc
+    assert (
+        treasury_balance(localnet_url, flow.seeded)
+        + plan_account_balance(localnet_url, flow.plan_id)
+        == flow.seeded.treasury_usdc
+    )
+    owners = [line.owner for line in lines_of(flow.plan_id)]
+    assert set(usdc_balances(localnet_url, flow.seeded.usdc_mint, owners).values()) == {0}
 
 
 def test_a_plan_set_back_to_reconciled_by_hand_is_read_from_the_chain_again(
@@ -291,9 +317,10 @@ def test_a_finalized_batch_reset_in_the_ledger_is_never_paid_again(
     pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every line paid and finalized, then set back to pending in the ledger: the executor reads
-    the plan's own transactions from the treasury's history before signing, finds those holders
-    already paid, signs nothing, and stops the plan in discrepancy. Each holder has exactly its
-    line; the treasury moved exactly once."""
+    the plan's own transactions from its funded account's history before signing, finds those
+    holders already paid, signs nothing, and stops the plan in discrepancy. Each holder has
+    exactly its line; the treasury moved exactly once (the plan's account is empty, and would
+    refuse a second payment besides)."""
     flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 5)
     killed = execute_command(flow.plan_id, crash_at="memo_after_record")
     assert killed.returncode == -9, killed.stderr
@@ -312,6 +339,7 @@ def test_a_finalized_batch_reset_in_the_ledger_is_never_paid_again(
     assert all(balances[x.owner] == x.amount_due for x in lines)
     paid = sum(x.amount_due for x in lines)
     assert treasury_balance(localnet_url, flow.seeded) == flow.seeded.treasury_usdc - paid
+    assert plan_account_balance(localnet_url, flow.plan_id) == 0
     with db.session_scope() as session:
         plan = session.get(PayoutPlan, flow.plan_id)
         assert plan is not None and plan.status == PlanStatus.discrepancy

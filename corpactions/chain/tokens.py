@@ -21,7 +21,12 @@ import struct
 from solders import compute_budget, system_program
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
-from solders.system_program import CreateAccountParams, create_account
+from solders.system_program import (
+    CreateAccountParams,
+    CreateAccountWithSeedParams,
+    create_account,
+    create_account_with_seed,
+)
 from solders.token.associated import get_associated_token_address
 from spl.memo.instructions import create_memo
 from spl.memo.models import MemoParams
@@ -73,6 +78,38 @@ def create_account_for(
     return create_account(
         CreateAccountParams(
             from_pubkey=payer, to_pubkey=new_account, lamports=lamports, space=space, owner=program
+        )
+    )
+
+
+def address_with_seed(base: Pubkey, seed: str, program: Pubkey = TOKEN_PROGRAM_ID) -> Pubkey:
+    """The address ``createAccountWithSeed`` gives ``base`` and ``seed`` (solders' derivation)."""
+    return Pubkey.create_with_seed(base, seed, program)
+
+
+def create_account_with_seed_for(
+    payer: Pubkey, base: Pubkey, seed: str, lamports: int, space: int, program: Pubkey
+) -> Instruction:
+    """solders' ``createAccountWithSeed``: ``payer`` funds it, ``base`` signs for the address."""
+    return create_account_with_seed(
+        CreateAccountWithSeedParams(
+            from_pubkey=payer,
+            to_pubkey=address_with_seed(base, seed, program),
+            base=base,
+            seed=seed,
+            lamports=lamports,
+            space=space,
+            owner=program,
+        )
+    )
+
+
+def close_account(
+    account: Pubkey, destination: Pubkey, owner: Pubkey, program: Pubkey = TOKEN_PROGRAM_ID
+) -> Instruction:
+    return spl_token.close_account(
+        spl_models.CloseAccountParams(
+            program_id=program, account=account, dest=destination, owner=owner
         )
     )
 

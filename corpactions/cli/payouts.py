@@ -114,6 +114,24 @@ def _summary(session: Any, plan: PayoutPlan, top: int) -> dict[str, Any]:
     ) | {
         "status_counts": dict(lines.group_by("status").agg(pl.len()).iter_rows()),
         "unit": _unit_json(unit_of(session, plan)),
+        "funding": _funding_summary(session, plan.id or 0),
+    }
+
+
+def _funding_summary(session: Any, plan_id: int) -> dict[str, Any] | None:
+    from corpactions.execution.funding import funding_of
+
+    row = funding_of(session, plan_id)
+    if row is None:
+        return None
+    return {
+        "status": str(row.status),
+        "account": row.account,
+        "amount": str(row.amount),
+        "treasury": row.treasury,
+        "signature": row.signature,
+        "returned": None if row.returned is None else str(row.returned),
+        "close_signature": row.close_signature,
     }
 
 
@@ -164,6 +182,13 @@ def _print_summary(data: dict[str, Any]) -> None:
     if unit.is_shares:
         typer.echo(f"  note: {SPLIT_NOTE}")
     echo_value("plan hash", data["plan_hash"])
+    funding = data.get("funding")
+    if funding:
+        typer.echo(f"  funding: {funding['status']}, {funding['amount']} into {funding['account']}")
+    elif data["asset"] == "usdc":
+        typer.echo(
+            "  funding: none yet (funded from the treasury with 'payouts fund' once approved)"
+        )
     print_table(
         "By tax class",
         _human_rows(data["by_tax_class"], unit, ("gross", "withheld", "net")),
@@ -588,6 +613,80 @@ def _fee_estimate(plan_id: int) -> dict[str, Any]:
         return asyncio.run(run())
     except ChainError as exc:
         return {"error": exc.one_line()}
+
+
+@app.command()
+def fund(
+    plan_id: int = typer.Argument(..., help="An approved USDC plan's id."),
+    treasury_key: Path | None = typer.Option(
+        None, "--treasury-key", help="The treasury owner's keypair file: sign and send here."
+    ),
+    export_to: Path | None = typer.Option(
+        None, "--export", help="Write the unsigned funding transaction (base64) for a signer."
+    ),
+    signed_from: Path | None = typer.Option(
+        None, "--signed", help="Submit the signed funding transaction (base64) a signer returned."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Move exactly the plan's to-send total from the treasury into the plan's own account
+    (owned by the payout key), with a memo naming the plan root; exactly once."""
+    from corpactions.chain.keys import load_keypair
+    from corpactions.config import get_settings
+    from corpactions.execution.funding import fund as fund_plan
+
+    db.require_current_schema()
+    outcome = fund_plan(
+        plan_id,
+        session_factory=db.session_scope,
+        settings=get_settings(),
+        treasury_key=load_keypair(treasury_key) if treasury_key is not None else None,
+        export_to=export_to,
+        signed_from=signed_from,
+    )
+    if as_json:
+        print_json(outcome.as_dict())
+    elif outcome.state == "exported":
+        typer.echo(
+            f"plan {plan_id}: unsigned funding of {outcome.amount} base units into "
+            f"{outcome.account} written to {export_to}; have the treasury owner sign it, then "
+            f"run 'corpactions payouts fund {plan_id} --signed FILE'"
+        )
+    else:
+        typer.echo(
+            f"plan {plan_id} funded: {outcome.amount} base units in {outcome.account} "
+            f"({outcome.signature})"
+        )
+
+
+@app.command()
+def close(
+    plan_id: int = typer.Argument(..., help="A funded plan with nothing left in flight."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Return what is left in the plan's account (held and failed lines) to the treasury that
+    funded it, and close the account (rent to the payout key). Done after reconciliation by
+    itself; exactly once."""
+    from corpactions.config import get_settings
+    from corpactions.execution.funding import close as close_plan
+
+    db.require_current_schema()
+    row = close_plan(plan_id, session_factory=db.session_scope, settings=get_settings())
+    data = {
+        "plan_id": plan_id,
+        "account": row.account,
+        "returned": row.returned,
+        "treasury": row.treasury,
+        "signature": row.close_signature,
+        "status": str(row.status),
+    }
+    if as_json:
+        print_json(data)
+    else:
+        typer.echo(
+            f"plan {plan_id}'s account {row.account} closed: {row.returned} base units back in "
+            f"the treasury {row.treasury} ({row.close_signature})"
+        )
 
 
 def _claim_plan(stack: ExitStack, plan_id: int) -> None:

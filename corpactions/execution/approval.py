@@ -22,9 +22,7 @@ from datetime import UTC, datetime
 from solders.pubkey import Pubkey
 from sqlmodel import Session, col, func, select
 
-from corpactions.chain import tokens
 from corpactions.chain.keys import load_keypair
-from corpactions.chain.layout import TOKEN_PROGRAM_ID
 from corpactions.chain.rpc import Rpc
 from corpactions.config import Settings, get_settings
 from corpactions.errors import PlanError
@@ -59,12 +57,10 @@ class Funds:
 
 
 def treasury_address(settings: Settings) -> Pubkey:
-    if settings.treasury_account:
-        return Pubkey.from_string(settings.treasury_account)
-    authority = load_keypair(settings.authority_keypair_path)
-    return tokens.associated_token_address(
-        authority.pubkey(), Pubkey.from_string(settings.usdc_mint), TOKEN_PROGRAM_ID
-    )
+    """The treasury's USDC account (it funds each plan's own account; see ``funding``)."""
+    from corpactions.execution.funding import treasury_account
+
+    return treasury_account(settings)
 
 
 def treasury_funds(settings: Settings) -> Funds:

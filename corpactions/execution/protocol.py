@@ -52,6 +52,12 @@ from corpactions.execution.batching import (
 from corpactions.execution.crashpoints import crash_point
 from corpactions.execution.credited import credited_for, stop_paid_again
 from corpactions.execution.fees import unit_price
+from corpactions.execution.funding import (
+    close_when_finished,
+    ensure_funded,
+    funded_account,
+    require_open_account,
+)
 from corpactions.execution.proofs import (
     PlanTampered,
     approved,
@@ -110,11 +116,19 @@ class Context:
 
     @classmethod
     def for_plan(cls, settings: Settings, session_factory: SessionFactory, plan_id: int) -> Context:
-        """USDC from the treasury, or for a stock plan the instrument's own mint."""
+        """USDC from the plan's funded account, or for a stock plan the instrument's own mint."""
         with session_factory() as session:
             plan = session.get(PayoutPlan, plan_id)
-            if plan is None or plan.asset != "stock":
+            if plan is None:
                 return cls.load(settings)
+            if plan.asset != "stock":  # USDC: only from the plan's own funded account
+                return cls(
+                    settings=settings,
+                    authority=load_keypair(settings.authority_keypair_path),
+                    treasury=funded_account(session, plan_id),
+                    mint=Pubkey.from_string(settings.usdc_mint),
+                    decimals=settings.payout_decimals,
+                )
             action = session.get(CorporateAction, plan.action_id)
             instrument = session.get(Instrument, action.instrument_id) if action else None
             assert instrument is not None
@@ -387,6 +401,7 @@ async def _sign(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: C
                 session_factory,
                 batch_id,
                 f"simulation failed: {value['err']}; logs: {(value.get('logs') or [])[-3:]}",
+                unsigned_attempt=attempt - 1,
             )
             return
         consumed = int(value.get("unitsConsumed") or 200_000)
@@ -486,13 +501,26 @@ async def _send(rpc: Rpc, session_factory: SessionFactory, batch_id: int, ctx: C
     crash_point("after_send")
 
 
-async def _failed(session_factory: SessionFactory, batch_id: int, error: str) -> None:
-    """The batch cannot land as it is: split it so one bad line does not hold the others back."""
+async def _failed(
+    session_factory: SessionFactory,
+    batch_id: int,
+    error: str,
+    *,
+    unsigned_attempt: int | None = None,
+) -> None:
+    """The batch cannot land as it is: split it so one bad line does not hold the others back.
+
+    ``unsigned_attempt``: the failure is a simulation of a new attempt after that one, and
+    counts only while the batch is still unsigned there (a racing executor may have signed,
+    sent and landed it meanwhile: then the simulation's failure means nothing)."""
     with session_factory() as session:
         won = _transition(
             session,
             batch_id,
-            {BatchStatus.planned, BatchStatus.signed, BatchStatus.sent, BatchStatus.expired},
+            {BatchStatus.planned, BatchStatus.expired}
+            if unsigned_attempt is not None
+            else {BatchStatus.planned, BatchStatus.signed, BatchStatus.sent, BatchStatus.expired},
+            attempt=unsigned_attempt,
             values={"status": BatchStatus.failed_on_chain.value, "error": error},
         )
         if not won:
@@ -691,6 +719,7 @@ def begin_execution(session_factory: SessionFactory, plan_id: int) -> None:
         if plan is None:
             raise PlanError(f"no payout plan {plan_id}")
         _check_executable(session, plan)
+        require_open_account(session, plan)
         tampered = None
         if plan.status in (PlanStatus.approved, PlanStatus.executing):
             try:
@@ -720,8 +749,9 @@ async def execute_plan_async(
     poll_seconds: float = 0.25,
 ) -> Report:
     settings = settings or get_settings()
-    ctx = Context.for_plan(settings, session_factory, plan_id)
+    await ensure_funded(session_factory, plan_id, settings)
     begin_execution(session_factory, plan_id)
+    ctx = Context.for_plan(settings, session_factory, plan_id)
     deadline = asyncio.get_running_loop().time() + settings.confirm_timeout_seconds
     async with Rpc(settings=settings) as rpc:
         while True:
@@ -767,6 +797,7 @@ async def execute_plan_async(
                 )
             await asyncio.sleep(poll_seconds)
         await finish_plan(rpc, session_factory, plan_id, ctx)
+        await close_when_finished(rpc, session_factory, plan_id, ctx.authority)
     with session_factory() as session:
         return summarize(session, plan_id)
 

@@ -5,8 +5,11 @@ commitment. A paid line must equal the token balance delta of the account it pay
 ``account``) in its own transaction; the treasury's outflow (or, for minted stock, the sum
 minted) comes from the same deltas; no account may receive anything a line does not claim; and
 paid + held + failed lines must add up to what the plan was approved to send, carried and
-escrowed lines to their approved totals. Any difference is listed line by line (ledger against
-chain) and the plan is not attested.
+escrowed lines to their approved totals. A USDC plan pays from its own funded account: its
+funding transaction must have moved exactly the to-send total out of the treasury into it, and
+what the account holds now (or, once closed, what went back to the treasury) must be the funding
+less the outflow. Any difference is listed line by line (ledger against chain) and the plan is
+not attested.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from sqlmodel import Session, select
 from corpactions.chain.rpc import Rpc
 from corpactions.execution.batching import memo_prefix
 from corpactions.logs import get_logger
-from corpactions.models import LineStatus, PayoutLine, PayoutPlan
+from corpactions.models import FundingStatus, LineStatus, PayoutLine, PayoutPlan, PlanFunding
 
 log = get_logger(__name__)
 FETCH_CONCURRENCY = 8
@@ -173,6 +176,8 @@ async def reconcile_from_chain(
     def total(*statuses: LineStatus) -> int:
         return sum(line.amount_due for line in lines if line.status in statuses)
 
+    funding = await _funding_checks(rpc, session, plan, mint=mint, outflow=outflow)
+
     paid_total = total(LineStatus.paid)
     to_send = total(LineStatus.paid, LineStatus.held_for_claim, LineStatus.failed)
     checks = {
@@ -185,6 +190,7 @@ async def reconcile_from_chain(
         "carried == approved carried": [total(LineStatus.carried), plan.carried_total],
         "escrowed == approved escrowed": [total(LineStatus.escrowed), plan.escrowed_total],
         "open lines": [total(LineStatus.pending, LineStatus.batched), 0],
+        **funding,
     }
     matches = not differences and all(a == b for a, b in checks.values())
     return {
@@ -204,3 +210,40 @@ async def reconcile_from_chain(
         "difference_count": len(differences),
         "reconciled_at": datetime.now(UTC).isoformat(),
     }
+
+
+async def _funding_checks(
+    rpc: Rpc, session: Session, plan: PayoutPlan, *, mint: str, outflow: int
+) -> dict[str, list[int]]:
+    """For a USDC plan: its funding and its account's remainder, read from the chain."""
+    if plan.asset != "usdc":
+        return {}
+    funding = session.exec(select(PlanFunding).where(PlanFunding.plan_id == plan.id)).first()
+    if funding is None or funding.status not in (
+        FundingStatus.funded,
+        FundingStatus.closing,
+        FundingStatus.closed,
+    ):
+        return {"funded from the treasury == approved to send": [0, plan.sent_total]}
+    reading = await read_transaction(rpc, funding.signature or "", mint)
+    funded_in = 0 if reading.missing else reading.deltas.get(funding.account, 0)
+    taken = 0 if reading.missing else -reading.deltas.get(funding.treasury, 0)
+    checks = {
+        "funded from the treasury == approved to send": [funded_in, plan.sent_total],
+        "taken from the treasury == funded": [taken, funded_in],
+    }
+    closing = (
+        await read_transaction(rpc, funding.close_signature, mint)
+        if funding.status != FundingStatus.funded and funding.close_signature
+        else None
+    )
+    if closing is not None and (not closing.missing or funding.status == FundingStatus.closed):
+        returned = 0 if closing.missing else closing.deltas.get(funding.treasury, 0)
+        checks["returned to the treasury == funded - outflow"] = [returned, funded_in - outflow]
+    else:
+        balance = await rpc.call_json(
+            "getTokenAccountBalance", [funding.account, {"commitment": "finalized"}]
+        )
+        left = int(balance["value"]["amount"])
+        checks["left in the plan account == funded - outflow"] = [left, funded_in - outflow]
+    return checks

@@ -20,6 +20,7 @@ from corpactions.db import SessionFactory
 from corpactions.errors import PlanError
 from corpactions.execution.attest import finish_plan
 from corpactions.execution.credited import PaidAlready
+from corpactions.execution.funding import close_when_finished, ensure_funded
 from corpactions.execution.proofs import PlanTampered
 from corpactions.execution.protocol import (
     CHECK_CHUNK,
@@ -35,10 +36,12 @@ from corpactions.models import (
     ActionStatus,
     BatchStatus,
     CorporateAction,
+    FundingStatus,
     LineStatus,
     PayoutBatch,
     PayoutLine,
     PayoutPlan,
+    PlanFunding,
     PlanStatus,
 )
 
@@ -102,7 +105,8 @@ def halted_plans(session: Session) -> list[int]:
 
 
 def finishable_plans(session: Session) -> list[int]:
-    """Executing (or reconciled, not yet attested) plans with nothing left in flight."""
+    """Executing (or reconciled, not yet attested) plans with nothing left in flight, and
+    attested ones whose funded account is not closed yet."""
     live = (
         sa.select(PayoutBatch.id)  # type: ignore[call-overload]
         .where(col(PayoutBatch.plan_id) == col(PayoutPlan.id), col(PayoutBatch.status).in_(LIVE))
@@ -116,12 +120,23 @@ def finishable_plans(session: Session) -> list[int]:
         )
         .exists()
     )
+    unclosed = (
+        sa.select(PlanFunding.id)  # type: ignore[call-overload]
+        .where(
+            col(PlanFunding.plan_id) == col(PayoutPlan.id),
+            col(PlanFunding.status).in_([FundingStatus.funded, FundingStatus.closing]),
+        )
+        .exists()
+    )
     return [
         int(plan_id or 0)
         for plan_id in session.exec(
             select(PayoutPlan.id)
             .where(
-                col(PayoutPlan.status).in_([PlanStatus.executing, PlanStatus.reconciled]),
+                sa.or_(
+                    col(PayoutPlan.status).in_([PlanStatus.executing, PlanStatus.reconciled]),
+                    sa.and_(col(PayoutPlan.status) == PlanStatus.attested, unclosed),
+                ),
                 ~live,
                 ~open_lines,
             )
@@ -147,6 +162,7 @@ async def prepare_plan(
     """Start (or resume) a plan: mark it executing, batch its unbatched lines. Returns the
     batches that now need a send."""
     settings = settings or get_settings()
+    await ensure_funded(session_factory, plan_id, settings)
     begin_execution(session_factory, plan_id)
     ctx = Context.for_plan(settings, session_factory, plan_id)
     async with Rpc(settings=settings) as rpc:
@@ -258,6 +274,7 @@ async def finish(
     ctx = Context.for_plan(settings, session_factory, plan_id)
     async with Rpc(settings=settings) as rpc:
         await finish_plan(rpc, session_factory, plan_id, ctx)
+        await close_when_finished(rpc, session_factory, plan_id, ctx.authority)
     with session_factory() as session:
         plan = session.get(PayoutPlan, plan_id)
         return str(plan.status) if plan else "missing"

@@ -69,6 +69,8 @@ class SeedResult:
     supply: int
     transactions: int
     keys_dir: str
+    treasury_owner: str = ""
+    """The treasury account's owner (the authority itself unless a separate key was made)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -160,6 +162,7 @@ async def seed(
     holders: int,
     program: str = "token",
     authority_path: Path | None = None,
+    treasury_owner_path: Path | None = None,
     treasury_usdc: int = 10_000_000 * 10**USDC_DECIMALS,
     seed_value: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
@@ -167,7 +170,9 @@ async def seed(
     realistic: bool = True,
 ) -> SeedResult:
     """Seed the chain at ``rpc_url``; ``packet_limit=0`` sends one holder per transaction;
-    ``realistic=False`` leaves out zero, frozen and second-account holders (exact counts)."""
+    ``realistic=False`` leaves out zero, frozen and second-account holders (exact counts);
+    ``treasury_owner_path`` makes (or reuses) a separate treasury owner key, given SOL for
+    funding fees and plan-account rent; without it the payout authority owns the treasury."""
     if holders < 0:
         raise UserInputError("--holders must be zero or more")
     if program not in {"token", "token2022"}:
@@ -183,11 +188,14 @@ async def seed(
     stock_mint = Keypair()
     issuer = Keypair()
     me = authority.pubkey()
+    vault = load_or_create_keypair(treasury_owner_path).pubkey() if treasury_owner_path else me
 
     async with Rpc(rpc_url, commitment="confirmed") as rpc:
         needed = 10 * LAMPORTS_PER_SOL + holders * 5_000_000
         if await rpc.balance(me) < needed:
             await rpc.wait_landed([await rpc.airdrop(me, needed)])
+        if vault != me and await rpc.balance(vault) < LAMPORTS_PER_SOL:
+            await rpc.wait_landed([await rpc.airdrop(vault, LAMPORTS_PER_SOL)])
 
         mint_rent = await rpc.rent_exempt_minimum(layout.MINT_LEN)
         stock_mint_len = (
@@ -208,7 +216,7 @@ async def seed(
         stock_setup.append(
             tokens.initialize_mint2(stock_mint.pubkey(), STOCK_DECIMALS, me, me, stock_program)
         )
-        treasury = tokens.associated_token_address(me, usdc_mint.pubkey(), usdc_program)
+        treasury = tokens.associated_token_address(vault, usdc_mint.pubkey(), usdc_program)
         issuer_account = tokens.associated_token_address(
             issuer.pubkey(), stock_mint.pubkey(), stock_program
         )
@@ -229,7 +237,7 @@ async def seed(
             Group(
                 [
                     tokens.create_associated_token_account_idempotent(
-                        me, me, usdc_mint.pubkey(), usdc_program
+                        me, vault, usdc_mint.pubkey(), usdc_program
                     ),
                     tokens.mint_to_checked(
                         usdc_mint.pubkey(), treasury, me, treasury_usdc, USDC_DECIMALS, usdc_program
@@ -348,6 +356,7 @@ async def seed(
         supply=supply,
         transactions=sent,
         keys_dir=str(keys_dir),
+        treasury_owner=str(vault),
     )
     (keys_dir / "seed.json").write_bytes(orjson.dumps(result.as_dict(), option=orjson.OPT_INDENT_2))
     log.info("localnet seeded", holders=holders, program=program, transactions=sent)

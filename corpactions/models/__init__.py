@@ -10,6 +10,7 @@ from corpactions.models.actions import (
 )
 from corpactions.models.adjustments import AdjustmentStatus, MultiplierDecision, MultiplierPlan
 from corpactions.models.batches import BatchStatus, PayoutBatch
+from corpactions.models.funding import FundingStatus, PlanFunding
 from corpactions.models.instruments import (
     Instrument,
     InstrumentBase,
@@ -53,6 +54,7 @@ __all__ = [
     "CorporateAction",
     "CorporateActionVersion",
     "CustodyStatement",
+    "FundingStatus",
     "Instrument",
     "InstrumentBase",
     "InstrumentSymbol",
@@ -66,6 +68,7 @@ __all__ = [
     "PayoutBatch",
     "PayoutLine",
     "PayoutPlan",
+    "PlanFunding",
     "PlanNodes",
     "PlanStatus",
     "QuarantinedRecord",
