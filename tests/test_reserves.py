@@ -231,6 +231,43 @@ def test_a_bad_position_is_quarantined_with_its_reasons_and_raw_payload(aapl: No
     assert orjson.loads(refused[0].raw_payload)["statement_id"] == "CB-2"
 
 
+def test_hostile_fields_are_quarantined_never_an_internal_error(aapl: None) -> None:
+    """A NUL in a text field, an as-of the clock cannot hold, a statement from the future."""
+    rows = [
+        position(statement_id="CB\u0000-1"),
+        position(statement_id="CB-2", as_of="0001-01-01T00:00:00+01:00"),
+        position(statement_id="CB-3", as_of="2099-01-01T00:00:00Z"),
+    ]
+    report = take_in(orjson.dumps(rows), "json")
+    assert report.accepted == [] and len(report.quarantined) == 3
+    reasons = " | ".join(report.quarantined)
+    assert "control characters" in reasons
+    assert "out of range" in reasons
+    assert "in the future" in reasons
+
+
+def test_a_csv_field_beyond_the_reader_limit_quarantines_the_file(aapl: None) -> None:
+    payload = own_csv([position(custodian="C" * 200_000)])
+    report = take_in(payload, "csv")
+    assert report.accepted == [] and "cannot be read" in report.quarantined[0]
+
+
+def test_an_instrument_stated_twice_in_one_statement_is_not_taken_half(aapl: None) -> None:
+    """Two accounts' positions for one instrument in one statement: neither is taken (the
+    second silently dropped would understate custody)."""
+    report = take_in(own_csv([position(shares="1000"), position(shares="999999")]), "csv")
+    assert report.accepted == [] and len(report.quarantined) == 2
+    assert "more than once" in report.quarantined[0]
+
+
+def test_an_isin_given_earlier_for_another_instrument_is_refused(aapl: None) -> None:
+    with db.session_scope() as session:
+        add_instrument(session=session, symbol="MSFT", mint=str(Keypair().pubkey()), decimals=8)
+    assert len(take_in(own_csv([position()]), "csv").accepted) == 1  # AAPL's ISIN, as AAPL
+    stolen = take_in(own_csv([position(instrument="MSFT", statement_id="CB-9", cusip="")]), "csv")
+    assert stolen.accepted == [] and "was given for AAPL" in stolen.quarantined[0]
+
+
 def test_an_unreadable_file_is_quarantined_whole(aapl: None) -> None:
     report = take_in(b"<Document><unclosed></Document>", "semt002")
     assert report.accepted == [] and len(report.quarantined) == 1

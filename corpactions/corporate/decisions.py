@@ -27,6 +27,8 @@ from corpactions.models import (
 from corpactions.models.types import utcnow
 from corpactions.operators import decisions as operator_decisions
 from corpactions.operators.decisions import Decision, Signed, StoredDecision, Subject
+from corpactions.reserves.backing import snapshot_acknowledgement_required
+from snapshots.take import current_snapshot
 
 log = get_logger(__name__)
 
@@ -165,6 +167,17 @@ def approve_multiplier_plan(
         earlier_keys=[row.pubkey or "" for row in earlier],
         settings=settings,
     )
+    snapshot = current_snapshot(session, plan.action_id)
+    required = snapshot_acknowledgement_required(session, snapshot.id if snapshot else None)
+    if required is not None and " ".join(
+        required.removeprefix(operator_decisions.ACKNOWLEDGED).split()
+    ) not in {" ".join(text.split()) for text in decision.acknowledged}:
+        raise PlanError(
+            f"multiplier plan {plan_id}'s snapshot failed its backing check: "
+            + required.removeprefix(operator_decisions.ACKNOWLEDGED),
+            hint="review 'corpactions adjust show'; to approve all the same, sign the message "
+            "with that text as an acknowledged line (--acknowledge)",
+        )
     _record(session, plan, "approve", signed, note)
     keys = [row.pubkey or "" for row in earlier] + [signed.operator.pubkey]
     if operator_decisions.is_approved(keys, settings):

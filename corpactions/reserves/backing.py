@@ -384,7 +384,23 @@ def funding_difference(
 def backing_acknowledgement_required(session: Session, plan: PayoutPlan) -> str | None:
     """The text an approver must explicitly acknowledge to approve ``plan``: the failed check
     of its snapshot's backing; None when the snapshot was backed (or not checked)."""
-    check = check_of_plan(session, plan)
+    return acknowledgement_of(session, check_of_plan(session, plan))
+
+
+def snapshot_acknowledgement_required(session: Session, snapshot_id: int | None) -> str | None:
+    """The same for a plan that names no snapshot of its own (a multiplier plan): its
+    action's current snapshot."""
+    if snapshot_id is None:
+        return None
+    check = session.exec(
+        select(BackingCheck)
+        .where(BackingCheck.snapshot_id == snapshot_id)
+        .order_by(col(BackingCheck.id).desc())
+    ).first()
+    return acknowledgement_of(session, check)
+
+
+def acknowledgement_of(session: Session, check: BackingCheck | None) -> str | None:
     if check is None or check.backed:
         return None
     instrument = session.get(Instrument, check.instrument_id)

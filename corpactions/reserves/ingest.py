@@ -143,6 +143,33 @@ def _instrument(session: Session, position: Position) -> Instrument | None:
     return None
 
 
+def _identifier_clash(
+    session: Session, position: Position, instrument: Instrument | None
+) -> str | None:
+    """An ISIN or CUSIP that earlier statements gave for another instrument: the position is
+    not filed under either of them."""
+    if instrument is None:
+        return None
+    for name, column, value in (
+        ("isin", CustodyStatement.isin, position.isin),
+        ("cusip", CustodyStatement.cusip, position.cusip),
+    ):
+        if not value:
+            continue
+        others = session.exec(
+            select(CustodyStatement.instrument_id)
+            .where(column == value, CustodyStatement.instrument_id != instrument.id)
+            .limit(1)
+        ).first()
+        if others is not None:
+            other = session.get(Instrument, others)
+            return (
+                f"{name} {value} was given for {other.symbol if other else others} by earlier "
+                f"statements, not {instrument.symbol}; check the custodian's identifiers"
+            )
+    return None
+
+
 def ingest_statement(
     *,
     session: Session,
@@ -170,7 +197,31 @@ def ingest_statement(
             session, report, fmt=fmt, origin=origin, where="file", reasons=[exc.message], raw=whole
         )
         return report
-    for item in positions:
+    instruments = {
+        id(item): _instrument(session, item)
+        for item in positions
+        if not isinstance(item, RefusedPosition)
+    }
+    keys = [
+        (item.custodian, item.statement_id, found.id)
+        for item in positions
+        if not isinstance(item, RefusedPosition) and (found := instruments[id(item)]) is not None
+    ]
+    for original in positions:
+        item = original
+        if not isinstance(item, RefusedPosition):
+            found = instruments[id(item)]
+            twice = (
+                found is not None and keys.count((item.custodian, item.statement_id, found.id)) > 1
+            )
+            clash = _identifier_clash(session, item, found)
+            if twice or clash:
+                reason = clash or (
+                    f"statement {item.statement_id} states {found.symbol if found else ''} more "
+                    "than once; give one position per instrument and statement (the sum of "
+                    "every account)"
+                )
+                item = RefusedPosition((reason,), item.raw, item.position)
         if isinstance(item, RefusedPosition):
             _quarantine(
                 session,
@@ -182,7 +233,7 @@ def ingest_statement(
                 raw=item.raw,
             )
             continue
-        instrument = _instrument(session, item)
+        instrument = instruments[id(item)]
         if instrument is None or instrument.id is None:
             named = item.symbol or item.isin or item.cusip
             _quarantine(

@@ -23,7 +23,7 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -82,6 +82,10 @@ def isin_checksum_ok(isin: str) -> bool:
     return (10 - total % 10) % 10 == int(isin[-1])
 
 
+FUTURE_SKEW = timedelta(minutes=10)
+"""How far ahead of this machine's clock a statement's as-of may be (clock skew)."""
+
+
 def _decimal(value: Any, reasons: list[str]) -> Decimal:
     if isinstance(value, float | bool):
         reasons.append(f"shares {value!r} must be written as a decimal string or integer")
@@ -114,7 +118,16 @@ def _as_of(value: Any, reasons: list[str], *, naive_is_utc: bool) -> datetime:
         if not naive_is_utc:
             reasons.append(f"as_of {raw!r} has no UTC offset (write e.g. {raw}Z)")
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        reasons.append(f"as_of {raw!r} is out of range")
+        return datetime.min.replace(tzinfo=UTC)
+    if moment.year < 1990:
+        reasons.append(f"as_of {raw!r} is not a plausible statement date")
+    elif moment > datetime.now(UTC) + FUTURE_SKEW:
+        reasons.append(f"as_of {raw!r} is in the future; a statement states holdings already held")
+    return moment
 
 
 def _position(
@@ -145,6 +158,13 @@ def _position(
         shares = _decimal(fields["shares"], reasons)
     as_of = _as_of(fields.get("as_of"), reasons, naive_is_utc=naive_is_utc)
     custodian, statement_id = field("custodian"), field("statement_id")
+    for name, value in (
+        ("instrument", symbol),
+        ("custodian", custodian),
+        ("statement_id", statement_id),
+    ):
+        if value and any(ord(c) < 32 or ord(c) == 127 for c in value):
+            reasons.append(f"{name} holds control characters")
     if not custodian:
         reasons.append("custodian is missing")
     elif len(custodian) > 140:
@@ -169,7 +189,11 @@ def _own_csv(payload: bytes) -> list[Position | RefusedPosition]:
     if not reader.fieldnames or "shares" not in reader.fieldnames:
         raise MalformedPayload(f"statement CSV needs a header row with {', '.join(FIELDS)}")
     out: list[Position | RefusedPosition] = []
-    for number, row in enumerate(reader, start=2):
+    try:
+        rows = list(enumerate(reader, start=2))
+    except csv.Error as exc:
+        raise MalformedPayload(f"statement CSV cannot be read: {exc}") from exc
+    for number, row in rows:
         extra = row.pop(None, None)
         fields = {k: v for k, v in row.items() if v not in (None, "")}
         raw = orjson.dumps(row, option=orjson.OPT_SORT_KEYS).decode()
