@@ -59,13 +59,14 @@ from corpactions.reserves.backing import (
     backing_acknowledgement_required,
     check_instrument,
     funding_difference,
+    multiplier_acknowledgement_required,
 )
 from corpactions.reserves.ingest import StatementReport, ingest_statement, register_auditor
 from snapshots.take import take_snapshot
 from tests.chainkit import ROOT
 from tests.independent import Chain, ata, write_keypair
 from tests.isoschema import problems
-from tests.operatorkit import approve_payout, ensure_operator
+from tests.operatorkit import approve_payout, ensure_operator, multiplier_decision
 from tests.payflow import configure
 from tests.walletkit import set_wallet
 
@@ -789,3 +790,49 @@ def test_the_monthly_task_checks_every_reported_instrument_and_publishes_the_res
         (check,) = session.exec(select(BackingCheck)).all()
     assert check.trigger == "scheduled" and check.attestation_signature == signature
     assert check.attested_at is not None
+
+
+def test_a_reinvestment_plan_on_a_failing_snapshot_needs_the_signed_acknowledgement(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from corpactions.corporate import decisions
+    from tests.test_adjust import EFFECTIVE, _plan, _setup
+
+    seeded, action_id = _setup(
+        localnet_url,
+        tmp_path,
+        monkeypatch,
+        mode="reinvest",
+        reference="DIV-1",
+        kind="cash_dividend",
+        currency="USD",
+        gross_rate="0.26",
+        reinvestment_price="187.37",
+        ex_date=EFFECTIVE,
+        record_date=EFFECTIVE,
+        pay_date="2027-01-07",
+    )
+    short = Decimal(seeded.supply) / UNIT - 10  # the custodian holds 10 shares fewer
+    _statement(short, "CB-R", datetime.now(UTC) - timedelta(hours=1))
+    plan = _plan(action_id)
+    plan_id = plan.id or 0
+    assert check_instrument(session_factory=db.session_scope, symbol="AAPL").verdict != "backed"
+    with db.session_scope() as session, pytest.raises(PlanError, match="failed its backing"):
+        decisions.approve_multiplier_plan(
+            session, plan_id, decision=multiplier_decision(session, plan_id, "bob")
+        )
+    with db.session_scope() as session:
+        action = session.get(CorporateAction, action_id)
+        assert action is not None
+        required = multiplier_acknowledgement_required(session, action.instrument_id, None)
+        assert required is not None and "AAPL" in required
+        text = required.removeprefix("acknowledged: ")
+        message = decisions.decision_message(session, plan_id, "approve", [text])
+        approved = decisions.approve_multiplier_plan(
+            session,
+            plan_id,
+            decision=Decision(
+                "bob", sign_message(ensure_operator(session, "bob"), message), (text,)
+            ),
+        )
+        assert approved.status == "approved"

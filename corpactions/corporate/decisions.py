@@ -27,7 +27,7 @@ from corpactions.models import (
 from corpactions.models.types import utcnow
 from corpactions.operators import decisions as operator_decisions
 from corpactions.operators.decisions import Decision, Signed, StoredDecision, Subject
-from corpactions.reserves.backing import snapshot_acknowledgement_required
+from corpactions.reserves.backing import multiplier_acknowledgement_required
 from snapshots.take import current_snapshot
 
 log = get_logger(__name__)
@@ -168,7 +168,10 @@ def approve_multiplier_plan(
         settings=settings,
     )
     snapshot = current_snapshot(session, plan.action_id)
-    required = snapshot_acknowledgement_required(session, snapshot.id if snapshot else None)
+    action = session.get(CorporateAction, plan.action_id)
+    required = multiplier_acknowledgement_required(
+        session, action.instrument_id if action else 0, snapshot.id if snapshot else None
+    )
     if required is not None and " ".join(
         required.removeprefix(operator_decisions.ACKNOWLEDGED).split()
     ) not in {" ".join(text.split()) for text in decision.acknowledged}:

@@ -387,17 +387,19 @@ def backing_acknowledgement_required(session: Session, plan: PayoutPlan) -> str 
     return acknowledgement_of(session, check_of_plan(session, plan))
 
 
-def snapshot_acknowledgement_required(session: Session, snapshot_id: int | None) -> str | None:
-    """The same for a plan that names no snapshot of its own (a multiplier plan): its
-    action's current snapshot."""
-    if snapshot_id is None:
-        return None
-    check = session.exec(
-        select(BackingCheck)
-        .where(BackingCheck.snapshot_id == snapshot_id)
-        .order_by(col(BackingCheck.id).desc())
-    ).first()
-    return acknowledgement_of(session, check)
+def multiplier_acknowledgement_required(
+    session: Session, instrument_id: int, snapshot_id: int | None
+) -> str | None:
+    """The same for a multiplier plan: the check of its snapshot when it has one, else the
+    instrument's latest check (a reinvestment scales whatever the token's backing is now)."""
+    query = select(BackingCheck).order_by(col(BackingCheck.id).desc())
+    if snapshot_id is not None:
+        found = session.exec(query.where(BackingCheck.snapshot_id == snapshot_id)).first()
+        if found is not None:
+            return acknowledgement_of(session, found)
+    return acknowledgement_of(
+        session, session.exec(query.where(BackingCheck.instrument_id == instrument_id)).first()
+    )
 
 
 def acknowledgement_of(session: Session, check: BackingCheck | None) -> str | None:
