@@ -176,13 +176,13 @@ def _set_priority_floor(url: str, micro_lamports: int) -> None:
 def test_a_second_dividend_pays_the_recurring_holders_in_v0_by_default(
     pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from corpactions.execution.approval import approve
     from corpactions.feeds.ingest import ingest
     from corpactions.feeds.ownformat import parse_csv
     from corpactions.models import CorporateAction, Instrument
     from corpactions.payouts.plan import compute_plan
     from snapshots.take import take_snapshot
     from tests.feed_corpus import csv_rows, own
+    from tests.operatorkit import approve_payout
 
     flow = prepare(monkeypatch, localnet_url, tmp_path / "keys", 60)  # creates every account
     execute_plan(flow.plan_id, session_factory=db.session_scope)
@@ -202,7 +202,7 @@ def test_a_second_dividend_pays_the_recurring_holders_in_v0_by_default(
         instrument = session.exec(select(Instrument)).one()
         take_snapshot(session=session, instrument=instrument, action=action)
         plan = compute_plan(session=session, action_id=action.id or 0, maker="maker").plan
-        approve(session=session, plan_id=plan.id or 0, plan_hash=plan.plan_hash, approver="checker")
+        approve_payout(session, plan.id or 0, "checker", plan_hash=plan.plan_hash)
         second = plan.id or 0
     report = execute_plan(second, session_factory=db.session_scope)
     assert report.status == "attested" and report.paid_lines == 60

@@ -605,7 +605,7 @@ def _fee_estimate(plan_id: int) -> dict[str, Any]:
     settings = get_settings()
 
     async def run() -> dict[str, Any]:
-        ctx = Context.for_plan(settings, db.session_scope, plan_id)
+        ctx = Context.for_plan(settings, db.session_scope, plan_id, estimate=True)
         async with Rpc(settings=settings) as rpc:
             return await estimate_fees(rpc, db.session_scope, plan_id, ctx)
 

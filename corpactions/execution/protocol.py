@@ -55,7 +55,9 @@ from corpactions.execution.fees import unit_price
 from corpactions.execution.funding import (
     close_when_finished,
     ensure_funded,
+    expected_funding,
     funded_account,
+    funding_of,
     require_open_account,
 )
 from corpactions.execution.proofs import (
@@ -115,17 +117,30 @@ class Context:
         )
 
     @classmethod
-    def for_plan(cls, settings: Settings, session_factory: SessionFactory, plan_id: int) -> Context:
-        """USDC from the plan's funded account, or for a stock plan the instrument's own mint."""
+    def for_plan(
+        cls,
+        settings: Settings,
+        session_factory: SessionFactory,
+        plan_id: int,
+        *,
+        estimate: bool = False,
+    ) -> Context:
+        """USDC from the plan's funded account, or for a stock plan the instrument's own mint.
+        With ``estimate`` (nothing is signed) an unfunded plan's account is the one its funding
+        will create."""
         with session_factory() as session:
             plan = session.get(PayoutPlan, plan_id)
             if plan is None:
                 return cls.load(settings)
             if plan.asset != "stock":  # USDC: only from the plan's own funded account
+                if estimate and funding_of(session, plan_id) is None:
+                    source = expected_funding(session, plan_id, settings).account
+                else:
+                    source = funded_account(session, plan_id)
                 return cls(
                     settings=settings,
                     authority=load_keypair(settings.authority_keypair_path),
-                    treasury=funded_account(session, plan_id),
+                    treasury=source,
                     mint=Pubkey.from_string(settings.usdc_mint),
                     decimals=settings.payout_decimals,
                 )
