@@ -605,6 +605,21 @@ def test_a_plan_on_a_failing_snapshot_is_flagged_and_needs_the_acknowledgement(
     )
 
 
+def test_a_check_edited_to_backed_in_the_ledger_still_needs_the_acknowledgement(
+    pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, action_id = _snapshotted(monkeypatch, localnet_url, tmp_path, DIVIDEND, short=10)
+    with db.session_scope() as session:
+        plan = compute_plan(session=session, action_id=action_id, maker="maker").plan
+        plan_id, plan_hash = plan.id or 0, plan.plan_hash
+    with db.session_scope() as session:
+        for check in session.exec(select(BackingCheck)):
+            check.verdict = "backed"  # the attacker's edit
+            session.add(check)
+    with db.session_scope() as session, pytest.raises(PlanError, match="failed its backing"):
+        approve_payout(session, plan_id, "checker", plan_hash=plan_hash)
+
+
 def test_a_plan_on_a_backed_snapshot_approves_without_acknowledgement(
     pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -402,8 +402,30 @@ def multiplier_acknowledgement_required(
     )
 
 
+def verdict_from_inputs(session: Session, check: BackingCheck) -> str:
+    """The verdict recomputed from the check's recorded inputs (chain supply, excluded units,
+    multiplier, the statement's shares as stored with the statement), not its verdict column:
+    an edit of that one column, or of the figures copied into the check, changes nothing."""
+    outstanding = outstanding_shares(
+        check.supply, check.excluded_total, check.multiplier, check.decimals
+    )
+    statement = (
+        session.get(CustodyStatement, check.statement_row_id)
+        if check.statement_row_id is not None
+        else None
+    )
+    if statement is None:
+        return verdict_of(None, check.tolerance)
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        return verdict_of(outstanding - statement.shares, check.tolerance)
+
+
 def acknowledgement_of(session: Session, check: BackingCheck | None) -> str | None:
-    if check is None or check.backed:
+    if check is None:
+        return None
+    verdict = verdict_from_inputs(session, check)
+    if check.backed and verdict == BACKED:
         return None
     instrument = session.get(Instrument, check.instrument_id)
     symbol = instrument.symbol if instrument else str(check.instrument_id)
@@ -414,7 +436,7 @@ def acknowledgement_of(session: Session, check: BackingCheck | None) -> str | No
             f"{shares_text(check.outstanding)} tokens outstanding unverified"
         )
     return (
-        f"acknowledged: {symbol} at slot {check.slot} is {check.verdict.replace('_', '-')}: "
+        f"acknowledged: {symbol} at slot {check.slot} is {verdict.replace('_', '-')}: "
         f"{shares_text(check.outstanding)} tokens outstanding against "
         f"{shares_text(check.custodian_shares)} shares in custody (statement "
         f"{check.statement_id} sha256 {check.statement_sha256}), difference "
