@@ -513,8 +513,9 @@ def test_without_a_statement_as_of_the_cutoff_the_check_fails_as_no_statement(
     pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seeded = _world(monkeypatch, localnet_url, tmp_path)
-    _statement(outstanding(seeded), "CB-LATER", datetime.now(UTC) + timedelta(days=1))
-    check = check_instrument(session_factory=db.session_scope, symbol="AAPL")
+    _statement(outstanding(seeded), "CB-LATER", datetime.now(UTC) - timedelta(hours=1))
+    cutoff = datetime.now(UTC) - timedelta(days=1)  # before the only statement
+    check = check_instrument(session_factory=db.session_scope, symbol="AAPL", now=cutoff)
     assert (check.verdict, check.statement_id, check.difference) == ("no_statement", None, None)
     assert check.outstanding == outstanding(seeded)
 
