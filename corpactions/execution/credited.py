@@ -52,7 +52,8 @@ class Credited:
     accounts: dict[str, str] = field(default_factory=dict)
     newest: str | None = None
     unread: set[str] = field(default_factory=set)
-    """Signatures of this plan found in the history but not yet readable at finalized."""
+    """Signatures of this plan found in the history but not yet read (not readable at finalized
+    yet, or a read that failed)."""
     _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(
         default_factory=weakref.WeakKeyDictionary
     )
@@ -67,17 +68,17 @@ class Credited:
         async with lock:
             if self._reads != seen:
                 return  # read while this caller waited: the batches signing together share it
-            self._reads += 1
-            found = await self._new_signatures(rpc)
-            for signature in [*self.unread, *found]:
+            # kept unread until read: a read that fails midway leaves them for the next one
+            self.unread.update(await self._new_signatures(rpc))
+            for signature in sorted(self.unread):
                 reading = await read_transaction(rpc, signature, self.mint, retries=1)
                 if reading.missing and "no finalized" in reading.missing:
-                    self.unread.add(signature)
                     continue
                 self.unread.discard(signature)
                 for account, delta in reading.deltas.items():
                     if delta > 0 and account != self.source:
                         self.accounts.setdefault(account, signature)
+            self._reads += 1  # only a read that completed is shared (a failed one raises)
 
     async def _new_signatures(self, rpc: Rpc) -> list[str]:
         marker = memo_prefix(self.plan_id)
