@@ -54,6 +54,18 @@ from tests.operatorkit import (
 from tests.payflow import configure
 
 EFFECTIVE = "2027-01-04"  # in the future: the new multiplier is pending until then
+REINVEST = {
+    "mode": "reinvest",
+    "reference": "DIV-1",
+    "kind": "cash_dividend",
+    "currency": "USD",
+    "gross_rate": "0.26",
+    "reinvestment_price": "187.37",
+    "ex_date": EFFECTIVE,
+    "record_date": EFFECTIVE,
+    "pay_date": "2027-01-07",
+}
+"""A cash dividend the instrument reinvests (its holders get shares by multiplier, no USDC)."""
 
 
 def _setup(
@@ -206,20 +218,7 @@ def test_a_reverse_split_on_a_classic_spl_mint_is_refused_with_the_reason(
 def test_a_reinvested_dividend_raises_the_multiplier_exactly_and_pays_no_usdc(
     pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seeded, action_id = _setup(
-        localnet_url,
-        tmp_path,
-        monkeypatch,
-        mode="reinvest",
-        reference="DIV-1",
-        kind="cash_dividend",
-        currency="USD",
-        gross_rate="0.26",
-        reinvestment_price="187.37",
-        ex_date=EFFECTIVE,
-        record_date=EFFECTIVE,
-        pay_date="2027-01-07",
-    )
+    seeded, action_id = _setup(localnet_url, tmp_path, monkeypatch, **REINVEST)
     with db.session_scope() as session, pytest.raises(PlanError, match="reinvests dividends"):
         compute_plan(session=session, action_id=action_id, maker="alice")
     plan = _plan(action_id)

@@ -812,22 +812,9 @@ def test_a_reinvestment_plan_on_a_failing_snapshot_needs_the_signed_acknowledgem
     pg_ledger: str, localnet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from corpactions.corporate import decisions
-    from tests.test_adjust import EFFECTIVE, _plan, _setup
+    from tests.test_adjust import REINVEST, _plan, _setup
 
-    seeded, action_id = _setup(
-        localnet_url,
-        tmp_path,
-        monkeypatch,
-        mode="reinvest",
-        reference="DIV-1",
-        kind="cash_dividend",
-        currency="USD",
-        gross_rate="0.26",
-        reinvestment_price="187.37",
-        ex_date=EFFECTIVE,
-        record_date=EFFECTIVE,
-        pay_date="2027-01-07",
-    )
+    seeded, action_id = _setup(localnet_url, tmp_path, monkeypatch, **REINVEST)
     short = Decimal(seeded.supply) / UNIT - 10  # the custodian holds 10 shares fewer
     _statement(short, "CB-R", datetime.now(UTC) - timedelta(hours=1))
     plan = _plan(action_id)
