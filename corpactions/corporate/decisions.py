@@ -172,9 +172,7 @@ def approve_multiplier_plan(
     required = multiplier_acknowledgement_required(
         session, action.instrument_id if action else 0, snapshot.id if snapshot else None
     )
-    if required is not None and " ".join(
-        required.removeprefix(operator_decisions.ACKNOWLEDGED).split()
-    ) not in {" ".join(text.split()) for text in decision.acknowledged}:
+    if required is not None and not operator_decisions.acknowledges(decision, required):
         raise PlanError(
             f"multiplier plan {plan_id}'s snapshot failed its backing check: "
             + required.removeprefix(operator_decisions.ACKNOWLEDGED),

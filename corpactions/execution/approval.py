@@ -144,10 +144,6 @@ def _record(
     )
 
 
-def _clean(text: str) -> str:
-    return " ".join(text.split())
-
-
 def sign_compute(
     *, session: Session, plan_id: int, decision: Decision, note: str | None = None
 ) -> PayoutPlan:
@@ -208,9 +204,7 @@ def approve(
         settings=settings,
     )
     required = backing_acknowledgement_required(session, plan)
-    if required is not None and _clean(required.removeprefix(ACKNOWLEDGED)) not in {
-        _clean(text) for text in decision.acknowledged
-    }:
+    if required is not None and not operator_decisions.acknowledges(decision, required):
         raise PlanError(
             f"plan {plan_id}'s snapshot failed its backing check: "
             + required.removeprefix(ACKNOWLEDGED),

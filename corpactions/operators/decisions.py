@@ -104,6 +104,13 @@ def decision_message(
     return "\n".join(lines).encode()
 
 
+def acknowledges(decision: Decision, required: str) -> bool:
+    """Whether ``decision`` signed ``required`` (with or without its ``acknowledged: `` prefix)
+    as one of its acknowledged lines, spacing as the message writes it."""
+    wanted = " ".join(required.removeprefix(ACKNOWLEDGED).split())
+    return wanted in {" ".join(text.split()) for text in decision.acknowledged}
+
+
 def acknowledged_in(message: str) -> tuple[str, ...]:
     return tuple(
         line.removeprefix(ACKNOWLEDGED)
